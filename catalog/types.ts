@@ -1,0 +1,111 @@
+/**
+ * The shapes of the catalog: one typed description of every table, topic,
+ * queue, secret, setting and function with its triggers. The CDK stack and the
+ * local runtime both read it, so nothing about a resource or trigger is
+ * written twice.
+ */
+
+export type Role = 'user' | 'business' | 'operator';
+export const ROLES: readonly Role[] = ['user', 'business', 'operator'];
+
+export type AttributeType = 'S' | 'N';
+export interface KeySpec {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface TableSpec {
+  /** Environment variable that holds the table's name, the same in every function. */
+  readonly env: string;
+  readonly partitionKey: KeySpec;
+  readonly sortKey?: KeySpec;
+  /** TTL attribute, epoch seconds. */
+  readonly ttlAttribute?: 'expiresAt';
+  readonly stream?: 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
+  readonly globalIndexes?: readonly {
+    readonly name: string;
+    readonly partitionKey: KeySpec;
+    readonly sortKey?: KeySpec;
+  }[];
+  /**
+   * What kind of data it holds. Functions of one side never get grants on the
+   * tables of the other: nothing on the audience side may touch `messages`.
+   */
+  readonly dataClass: 'identity' | 'consent' | 'audience' | 'messages' | 'config';
+}
+
+export interface TopicSpec {
+  readonly env: string;
+}
+
+export interface QueueSpec {
+  readonly env: string;
+  /** Seconds a received message stays invisible; at least 6x the consumer's timeout on AWS. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the queue's dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** SNS subscription with raw delivery, filtered on the `type` message attribute. */
+  readonly subscription?: { readonly topic: string; readonly eventTypes?: readonly string[] };
+}
+
+export interface SecretSpec {
+  /** Deployed: environment variable holding the secret's ARN. */
+  readonly env: string;
+  /** Local stack: environment variable holding the generated value itself. */
+  readonly localEnv: string;
+  readonly description: string;
+}
+
+export interface SettingSpec {
+  readonly env: string;
+  readonly description: string;
+  readonly default: string;
+}
+
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export type Trigger =
+  | {
+      readonly kind: 'http';
+      readonly method: HttpMethod;
+      /** API Gateway route path, `{name}` for parameters. */
+      readonly path: string;
+      /** Roles allowed to call it, or 'public' for routes without a token. */
+      readonly auth: readonly Role[] | 'public';
+    }
+  | {
+      /** API Gateway's `$default` route: whatever no other route matches. */
+      readonly kind: 'http-default';
+    }
+  | {
+      readonly kind: 'queue';
+      readonly queue: string;
+      readonly batchSize: number;
+      readonly maxBatchingWindowSeconds?: number;
+    }
+  | {
+      readonly kind: 'stream';
+      readonly table: string;
+      readonly batchSize: number;
+      /** Retries of a failing batch before its records go to `onFailure`. */
+      readonly retryAttempts: number;
+      readonly eventNames?: readonly ('INSERT' | 'MODIFY' | 'REMOVE')[];
+      /** Queue that receives the metadata of records that kept failing. */
+      readonly onFailure: string;
+    };
+
+export type Access = 'read' | 'write' | 'readWrite';
+
+export interface FunctionSpec {
+  /** Source file, relative to the repository root, exporting `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memoryMB?: number;
+  readonly timeoutSeconds?: number;
+  readonly trigger: Trigger;
+  readonly tables?: Readonly<Record<string, Access>>;
+  readonly topics?: readonly string[];
+  readonly queues?: readonly string[];
+  readonly secrets?: readonly string[];
+  readonly settings?: readonly string[];
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import type { RouteContract } from '../shared/http';
+import { DECISIONS, PURPOSES } from '../core/consent';
+import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
+
+export const Purpose = z.enum(PURPOSES);
+export const Decision = z.enum(DECISIONS);
+
+const PurposeValues = z.strictObject({ ads_targeting: Decision, friend_suggestions: Decision }).meta({ id: 'Purposes' });
+
+export const Receipt = z
+  .object({
+    receiptId: z.string(),
+    version: z.number().int(),
+    policyVersion: z.string(),
+    purposes: PurposeValues,
+    source: z.enum(['notification', 'settings']),
+    recordedAt: IsoTime,
+  })
+  .meta({ id: 'ConsentReceipt' });
+
+export const Policy = z
+  .object({
+    version: z.string(),
+    purposes: z.array(Purpose),
+    summary: z.string(),
+    publishedAt: IsoTime,
+  })
+  .meta({ id: 'Policy' });
+
+export const putPhone = {
+  summary: 'Bind the caller\'s phone number (stored in E.164)',
+  body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }),
+  responses: {
+    200: { description: 'The number as stored', schema: z.object({ phoneNumber: z.string() }) },
+    ...bodyErrors,
+    ...authErrors,
+    409: { description: 'The number is bound to another user', schema: ProblemSchema },
+  },
+} satisfies RouteContract;
+
+export const putEmail = {
+  summary: 'Bind the caller\'s email address (trimmed, lower-cased)',
+  body: z.strictObject({ email: z.string().min(1).max(320) }),
+  responses: {
+    200: { description: 'The address as stored', schema: z.object({ email: z.string() }) },
+    ...bodyErrors,
+    ...authErrors,
+    409: { description: 'The address is bound to another user', schema: ProblemSchema },
+  },
+} satisfies RouteContract;
+
+export const createPolicy = {
+  summary: 'Publish a privacy policy version; it becomes the current one',
+  body: z.strictObject({
+    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'Must be 1-64 letters, digits, dots, dashes or underscores'),
+    purposes: z
+      .array(Purpose)
+      .min(1)
+      .max(PURPOSES.length)
+      .refine((p) => new Set(p).size === p.length, 'Purposes must not repeat'),
+    summary: z.string().trim().min(1).max(10_000),
+  }),
+  responses: {
+    201: { description: 'The published policy', schema: Policy },
+    ...bodyErrors,
+    ...authErrors,
+    409: { description: 'That version exists', schema: ProblemSchema },
+  },
+} satisfies RouteContract;
+
+export const getCurrentPolicy = {
+  summary: 'The current privacy policy',
+  responses: {
+    200: { description: 'The current policy', schema: Policy },
+    ...authErrors,
+    404: { description: 'No policy published yet', schema: ProblemSchema },
+  },
+} satisfies RouteContract;
+
+export const ConsentView = z
+  .object({
+    policyVersion: z.string().nullable().meta({ description: 'Policy version the shown choices were made under; null if never decided' }),
+    currentPolicyVersion: z.string().nullable(),
+    decisionRequired: z.boolean(),
+    purposes: PurposeValues,
+    version: z.number().int(),
+    updatedAt: IsoTime.nullable(),
+  })
+  .meta({ id: 'Consent' });
+
+export const getConsent = {
+  summary: 'The caller\'s current consent',
+  responses: { 200: { description: 'Current consent', schema: ConsentView }, ...authErrors },
+} satisfies RouteContract;
+
+export const putConsent = {
+  summary: 'Record the caller\'s decision under the current policy',
+  headers: { 'Idempotency-Key': 'Optional. The same request with the same key returns the same receipt and records nothing new.' },
+  body: z.strictObject({
+    policyVersion: z.string().min(1).max(64),
+    purposes: z.strictObject({ ads_targeting: Decision.optional(), friend_suggestions: Decision.optional() }),
+    source: z.enum(['notification', 'settings']),
+  }),
+  responses: {
+    200: { description: 'The receipt of the recorded decision', schema: Receipt },
+    ...bodyErrors,
+    ...authErrors,
+    409: { description: 'policyVersion is not the current policy, or a concurrent decision won', schema: ProblemSchema },
+    422: { description: 'The Idempotency-Key was used with a different request', schema: ProblemSchema },
+  },
+} satisfies RouteContract;
+
+export const getConsentHistory = {
+  summary: 'Every decision the caller recorded, newest first',
+  responses: {
+    200: { description: 'Receipts, newest first', schema: z.object({ items: z.array(Receipt) }) },
+    ...authErrors,
+  },
+} satisfies RouteContract;

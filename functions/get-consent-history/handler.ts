@@ -1,0 +1,7 @@
+import { receiptsOf } from '../adapters/ledger';
+import { getConsentHistory } from '../contract/consent';
+import { httpRoute, json } from '../shared/http';
+
+export const handler = httpRoute('getConsentHistory', getConsentHistory, async ({ caller }) => {
+  return json(200, { items: await receiptsOf(caller.sub) });
+});

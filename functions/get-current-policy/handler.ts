@@ -1,0 +1,10 @@
+import { currentPolicy } from '../adapters/policies';
+import { getCurrentPolicy } from '../contract/consent';
+import { httpRoute, json } from '../shared/http';
+import { notFound } from '../shared/problems';
+
+export const handler = httpRoute('getCurrentPolicy', getCurrentPolicy, async () => {
+  const policy = await currentPolicy();
+  if (!policy) throw notFound('No privacy policy has been published yet.');
+  return json(200, policy);
+});

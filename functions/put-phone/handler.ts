@@ -1,0 +1,17 @@
+import { bindIdentifier } from '../adapters/accounts';
+import { putPhone } from '../contract/consent';
+import { normalisePhone } from '../core/identifiers';
+import { clock } from '../shared/clock';
+import { httpRoute, json } from '../shared/http';
+import { badRequest } from '../shared/problems';
+
+export const handler = httpRoute('putPhone', putPhone, async ({ body, caller }) => {
+  const phoneNumber = normalisePhone(body.phoneNumber);
+  if (!phoneNumber) {
+    throw badRequest('phoneNumber is not a valid phone number.', [
+      { path: 'phoneNumber', message: 'Not a valid phone number in international format (+ and country code)' },
+    ]);
+  }
+  await bindIdentifier(caller.sub, 'phoneNumber', phoneNumber, clock.now());
+  return json(200, { phoneNumber });
+});

@@ -1,0 +1,198 @@
+import middy from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { functions, ROLES } from '../../catalog';
+import type { FunctionName, Role } from '../../catalog';
+import { errorSummary, logger, metrics } from './observability';
+import {
+  Problem,
+  badRequest,
+  forbidden,
+  internalError,
+  malformedJson,
+  payloadTooLarge,
+  unauthorized,
+  unsupportedMediaType,
+} from './problems';
+import type { FieldError } from './problems';
+
+/** The request and response schemas of one route: they validate requests and make the OpenAPI document. */
+export interface RouteContract {
+  readonly summary: string;
+  readonly body?: z.ZodType;
+  readonly params?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  /** Request headers the route reads, documented in the OpenAPI document. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+}
+
+export interface Caller {
+  readonly sub: string;
+  readonly role: Role;
+}
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+export interface RouteRequest<C extends RouteContract> {
+  readonly body: Out<C['body']>;
+  readonly params: Out<C['params']>;
+  readonly query: Out<C['query']>;
+  /** The verified caller; routes without auth get an anonymous caller. */
+  readonly caller: Caller;
+  /** Lower-cased request headers. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly event: APIGatewayProxyEventV2;
+}
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2;
+
+/** Largest request body any route accepts, in bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export function problemResponse(problem: Problem): HttpResponse {
+  return {
+    statusCode: problem.status,
+    headers: { 'content-type': 'application/problem+json', ...problem.headers },
+    body: JSON.stringify(problem.toDocument()),
+  };
+}
+
+/** Zod issues as `errors` entries. Messages name what was expected, never the value that was sent. */
+export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
+  return error.issues.slice(0, 50).map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.') || '(root)',
+    message: issue.message,
+  }));
+}
+
+/** Turns domain problems into problem documents and everything else into a generic 500. */
+export const problemDetails = (): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> => ({
+  onError: async (request) => {
+    const error = request.error;
+    if (error instanceof Problem) {
+      request.response = problemResponse(error);
+      return;
+    }
+    logger.error('Unhandled error', errorSummary(error));
+    metrics.addMetric('UnhandledError', 'Count', 1);
+    request.response = problemResponse(internalError());
+  },
+});
+
+type Claims = Record<string, unknown>;
+
+/** What the middlewares parsed from one event, for the handler. */
+const parsedRequests = new WeakMap<object, Record<string, unknown>>();
+function parsedOf(event: object): Record<string, unknown> {
+  let parsed = parsedRequests.get(event);
+  if (!parsed) {
+    parsed = {};
+    parsedRequests.set(event, parsed);
+  }
+  return parsed;
+}
+
+function roleOf(claims: Claims): Role | undefined {
+  const role = claims.role ?? claims['custom:role'];
+  if (typeof role === 'string' && (ROLES as readonly string[]).includes(role)) return role as Role;
+  // Cognito puts group names in `cognito:groups`; API Gateway passes arrays as "[a b]".
+  const groups = claims['cognito:groups'];
+  const names = Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? groups.replace(/^\[|\]$/g, '').split(/[\s,]+/) : [];
+  return ROLES.find((r) => names.includes(r));
+}
+
+/**
+ * The gateway's JWT authorizer has already verified the token's signature,
+ * issuer, audience and expiry; this checks that its claims name a caller and
+ * that the caller's role may use the route.
+ */
+export function authorize(auth: readonly Role[] | 'public'): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
+  return {
+    before: async (request) => {
+      if (auth === 'public') return;
+      const claims = (request.event.requestContext as { authorizer?: { jwt?: { claims?: Claims } } }).authorizer?.jwt?.claims;
+      const sub = claims?.sub;
+      if (!claims || typeof sub !== 'string' || sub.length === 0 || sub.length > 128) throw unauthorized();
+      const role = roleOf(claims);
+      if (!role) throw unauthorized('The token names no known role.');
+      if (!auth.includes(role)) throw forbidden(`This route is for the ${auth.join(' or ')} role.`);
+      parsedOf(request.event).caller = { sub, role } satisfies Caller;
+    },
+  };
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
+
+function parseWith<T extends z.ZodType>(schema: T, value: unknown, prefix: string, what: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw badRequest(`The ${what} is not valid.`, fieldErrors(result.error, prefix));
+  return result.data;
+}
+
+/** Parses and validates body, path and query against the route's contract before the handler runs. */
+export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
+  return {
+    before: async (request) => {
+      const event = request.event;
+      const internal = parsedOf(event);
+      if (contract.params) internal.params = parseWith(contract.params, event.pathParameters ?? {}, '', 'path');
+      if (contract.query) internal.query = parseWith(contract.query, event.queryStringParameters ?? {}, '', 'query string');
+      if (!contract.body) return;
+      const raw = event.body ?? '';
+      const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+      if (bytes.length > MAX_BODY_BYTES) throw payloadTooLarge(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
+      const contentType = event.headers?.['content-type'] ?? '';
+      if (!JSON_TYPE.test(contentType)) throw unsupportedMediaType();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        throw malformedJson();
+      }
+      internal.body = parseWith(contract.body, parsed, '', 'body');
+    },
+  };
+}
+
+/**
+ * A Lambda handler for one HTTP route: middlewares first, the handler last.
+ * Roles come from the route's trigger in the catalog; schemas from its contract.
+ */
+export function httpRoute<C extends RouteContract>(
+  name: FunctionName,
+  contract: C,
+  fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>,
+) {
+  const trigger = functions[name].trigger;
+  const auth = trigger.kind === 'http' ? trigger.auth : 'public';
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(problemDetails())
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(authorize(auth))
+    .use(parseRequest(contract))
+    .handler(async (event, context) => {
+      const parsed = parsedOf(event);
+      const headers: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+      return fn(
+        {
+          body: parsed.body as RouteRequest<C>['body'],
+          params: parsed.params as RouteRequest<C>['params'],
+          query: parsed.query as RouteRequest<C>['query'],
+          caller: (parsed.caller as Caller | undefined) ?? { sub: 'anonymous', role: 'user' },
+          headers,
+          event,
+        },
+        context,
+      );
+    });
+}
