@@ -6,16 +6,32 @@ import {
   consentTables,
   consentTopics,
 } from './consent';
+import {
+  audiencesFunctions,
+  audiencesQueues,
+  audiencesSecrets,
+  audiencesSettings,
+  audiencesTables,
+  audiencesTopics,
+} from './audiences';
+import {
+  messagesFunctions,
+  messagesQueues,
+  messagesSecrets,
+  messagesSettings,
+  messagesTables,
+  messagesTopics,
+} from './messages';
 import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
 export * from './types';
 
-export const tables = { ...consentTables } as const satisfies Record<string, TableSpec>;
-export const topics = { ...consentTopics } as const satisfies Record<string, TopicSpec>;
-export const queues = { ...consentQueues } as const satisfies Record<string, QueueSpec>;
-export const secrets = { ...consentSecrets } as const satisfies Record<string, SecretSpec>;
-export const settings = { ...consentSettings } as const satisfies Record<string, SettingSpec>;
-export const functions = { ...consentFunctions } as const satisfies Record<string, FunctionSpec>;
+export const tables = { ...consentTables, ...audiencesTables, ...messagesTables } as const satisfies Record<string, TableSpec>;
+export const topics = { ...consentTopics, ...audiencesTopics, ...messagesTopics } as const satisfies Record<string, TopicSpec>;
+export const queues = { ...consentQueues, ...audiencesQueues, ...messagesQueues } as const satisfies Record<string, QueueSpec>;
+export const secrets = { ...consentSecrets, ...audiencesSecrets, ...messagesSecrets } as const satisfies Record<string, SecretSpec>;
+export const settings = { ...consentSettings, ...audiencesSettings, ...messagesSettings } as const satisfies Record<string, SettingSpec>;
+export const functions = { ...consentFunctions, ...audiencesFunctions, ...messagesFunctions } as const satisfies Record<string, FunctionSpec>;
 
 export type TableName = keyof typeof tables;
 export type TopicName = keyof typeof topics;

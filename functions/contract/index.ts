@@ -1,6 +1,8 @@
 import type { FunctionName } from '../../catalog';
 import type { RouteContract } from '../shared/http';
+import { audienceContracts } from './audiences';
 import * as consent from './consent';
+import { messageContracts } from './messages';
 import { notFound, openapi } from './meta';
 
 /** The contract of every HTTP function, by catalog name: the source of the OpenAPI document. */
@@ -12,6 +14,8 @@ export const routeContracts: Partial<Record<FunctionName, RouteContract>> = {
   getConsent: consent.getConsent,
   putConsent: consent.putConsent,
   getConsentHistory: consent.getConsentHistory,
+  ...audienceContracts,
+  ...messageContracts,
   openapi,
   notFound,
 };
