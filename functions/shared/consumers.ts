@@ -1,6 +1,5 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type {
   Context,
@@ -10,7 +9,7 @@ import type {
   SQSEvent,
   SQSRecord,
 } from 'aws-lambda';
-import { errorSummary, logger, metrics } from './observability';
+import { errorSummary, logger, metrics, publishMetrics } from './observability';
 
 /**
  * Queue and stream consumers: each record is handled on its own, failures are
@@ -34,7 +33,7 @@ export function sqsConsumer(fn: (record: SQSRecord) => Promise<void>, options: {
   const handle = guarded<SQSRecord>((r) => r.messageId, fn);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(publishMetrics())
     .handler(async (event: SQSEvent, context: Context) =>
       processPartialResponse(event, handle, processor, { context, processInParallel: options.inParallel ?? true }),
     );
@@ -45,7 +44,7 @@ export function streamConsumer(fn: (record: DynamoDBRecord) => Promise<void>) {
   const handle = guarded<DynamoDBRecord>((r) => r.dynamodb?.SequenceNumber ?? r.eventID ?? '?', fn);
   return middy<DynamoDBStreamEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(publishMetrics())
     .handler(async (event: DynamoDBStreamEvent, context: Context) =>
       processPartialResponse(event, handle, processor, { context, processInParallel: false }),
     );

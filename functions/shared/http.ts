@@ -1,12 +1,11 @@
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { functions, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
-import { errorSummary, logger, metrics } from './observability';
+import { errorSummary, logger, metrics, publishMetrics } from './observability';
 import {
   Problem,
   badRequest,
@@ -176,7 +175,7 @@ export function httpRoute<C extends RouteContract>(
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(problemDetails())
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(publishMetrics())
     .use(authorize(auth))
     .use(parseRequest(contract))
     .handler(async (event, context) => {

@@ -24,3 +24,13 @@ export function errorSummary(error: unknown): Record<string, string> {
   }
   return { errorName: typeof error };
 }
+
+/** Publishes the invocation's metrics, if it recorded any (no empty-metrics warning on every request). */
+export const publishMetrics = () => ({
+  after: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+  onError: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+});

@@ -1,0 +1,218 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler as putConsent } from '../../functions/put-consent/handler';
+import { handler as getConsent } from '../../functions/get-consent/handler';
+import { handler as history } from '../../functions/get-consent-history/handler';
+import { handler as putPhone } from '../../functions/put-phone/handler';
+import { handler as getPolicy } from '../../functions/get-current-policy/handler';
+import { invokeHttp } from '../support/events';
+
+const policy = { pk: 'current', version: '2016-08-25', purposes: ['ads_targeting', 'friend_suggestions'], summary: 's', publishedAt: '2016-08-25T00:00:00.000Z' };
+const body = { policyVersion: '2016-08-25', purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, source: 'notification' };
+
+const cancelled = (codes: string[]) =>
+  new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
+
+const ddb = mockClient(DynamoDBDocumentClient);
+afterEach(() => ddb.reset());
+
+describe('PUT /v1/me/consent', () => {
+
+  const givenUser = (item?: Record<string, unknown>) => {
+    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'user#u-1' } }).resolves({ Item: item });
+  };
+
+  it('records the first decision as version 1 in one transaction: state, receipt and nothing else', async () => {
+    // Prepare
+    givenUser(undefined);
+    ddb.on(TransactWriteCommand).resolves({});
+    // Act
+    const res = await invokeHttp(putConsent, { method: 'PUT', body });
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      receiptId: expect.any(String),
+      version: 1,
+      policyVersion: '2016-08-25',
+      purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
+      source: 'notification',
+      recordedAt: expect.any(String),
+    });
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(2);
+    expect(items[0]!.Update).toEqual(expect.objectContaining({ TableName: 'test-accounts', ConditionExpression: 'attribute_not_exists(consentVersion)' }));
+    expect(items[1]!.Put).toEqual(
+      expect.objectContaining({ TableName: 'test-ledger', Item: expect.objectContaining({ userId: 'u-1', sk: 'c#0000000001', kind: 'receipt' }) }),
+    );
+  });
+
+  it('keeps purposes left out and guards on the previous version', async () => {
+    givenUser({ consentVersion: 7, consentPolicyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, consentUpdatedAt: 't' });
+    ddb.on(TransactWriteCommand).resolves({});
+    const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, purposes: { ads_targeting: 'denied' } } });
+    expect(res.json).toEqual(expect.objectContaining({ version: 8, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }));
+    const update = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Update!;
+    expect(update.ConditionExpression).toBe('consentVersion = :prev');
+    expect(update.ExpressionAttributeValues![':prev']).toBe(7);
+  });
+
+  it('answers 409 for a policy version that is not current, writing nothing', async () => {
+    givenUser(undefined);
+    const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, policyVersion: '2015-01-01' } });
+    expect(res.status).toBe(409);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('answers 400 for an unknown purpose or value, reading and writing nothing', async () => {
+    for (const purposes of [{ location: 'granted' }, { ads_targeting: 'maybe' }]) {
+      const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, purposes } });
+      expect(res.status).toBe(400);
+      expect(res.json.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.stringContaining('purposes') })]));
+    }
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('stores the answer with the Idempotency-Key in the same transaction', async () => {
+    givenUser(undefined);
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-1' } }).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-1' } });
+    expect(res.status).toBe(200);
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(3);
+    expect(items[2]!.Put).toEqual(
+      expect.objectContaining({ Item: expect.objectContaining({ pk: 'idem#u-1#key-1', receipt: res.json, expiresAt: expect.any(Number) }) }),
+    );
+  });
+
+  it('replays the stored receipt for the same key and request, recording nothing new', async () => {
+    // Prepare: the first call stores the answer
+    givenUser(undefined);
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-2' } }).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    const first = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-2' } });
+    const stored = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![2]!.Put!.Item!;
+    ddb.reset();
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-2' } }).resolves({ Item: stored });
+    // Act: same key, same body with keys in another order
+    const again = await invokeHttp(putConsent, {
+      method: 'PUT',
+      body: { source: 'notification', purposes: { friend_suggestions: 'granted', ads_targeting: 'denied' }, policyVersion: '2016-08-25' },
+      headers: { 'idempotency-key': 'key-2' },
+    });
+    // Assess
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('answers 422 when the key was used for a different request', async () => {
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-3' } }).resolves({ Item: { requestHash: 'other', receipt: {} } });
+    const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-3' } });
+    expect(res.status).toBe(422);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('returns the winner\'s receipt when a concurrent request with the same key committed first', async () => {
+    givenUser(undefined);
+    const winner = { receiptId: 'r-w', version: 1, policyVersion: '2016-08-25', purposes: body.purposes, source: 'notification', recordedAt: 't' };
+    let reads = 0;
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-4' } }).callsFake(async () => {
+      reads += 1;
+      if (reads === 1) return {};
+      const requestHash = (ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![2]!.Put!.Item as { requestHash: string }).requestHash;
+      return { Item: { requestHash, receipt: winner } };
+    });
+    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'ConditionalCheckFailed']));
+    const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-4' } });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual(winner);
+  });
+
+  it('decides again on fresh state when a concurrent decision won the version race', async () => {
+    let userReads = 0;
+    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'user#u-1' } }).callsFake(async () => {
+      userReads += 1;
+      return userReads === 1
+        ? {}
+        : { Item: { consentVersion: 1, consentPolicyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, consentUpdatedAt: 't' } };
+    });
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['ConditionalCheckFailed', 'None'])).resolves({});
+    const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, purposes: { friend_suggestions: 'granted' } } });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual(expect.objectContaining({ version: 2, purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' } }));
+  });
+
+  it('rejects a malformed Idempotency-Key', async () => {
+    const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'x'.repeat(300) } });
+    expect(res.status).toBe(400);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('GET /v1/me/consent and history', () => {
+
+  it('shows a user who never decided as denied with version 0 and a decision required', async () => {
+    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({});
+    const res = await invokeHttp(getConsent, {});
+    expect(res.json).toEqual(expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }));
+  });
+
+  it('lists receipts newest first, across pages', async () => {
+    const receipt = (v: number) => ({ userId: 'u-1', sk: `c#${v}`, receiptId: `r${v}`, version: v, policyVersion: 'p', purposes: {}, source: 'settings', recordedAt: 't' });
+    ddb.on(QueryCommand).resolvesOnce({ Items: [receipt(3), receipt(2)], LastEvaluatedKey: { userId: 'u-1', sk: 'c#2' } }).resolvesOnce({ Items: [receipt(1)] });
+    const res = await invokeHttp(history, {});
+    expect((res.json.items as { version: number }[]).map((r) => r.version)).toEqual([3, 2, 1]);
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toEqual(expect.objectContaining({ ScanIndexForward: false, KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)' }));
+    expect(JSON.stringify(res.json)).not.toContain('"sk"');
+  });
+
+  it('answers 404 when no policy is published', async () => {
+    ddb.on(GetCommand).resolves({});
+    const res = await invokeHttp(getPolicy, { claims: { sub: 'b-1', role: 'business' } });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('PUT /v1/me/phone', () => {
+
+  it('stores E.164 and claims it, releasing the old number and writing an outbox event, in one transaction', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'user#u-1', phoneNumber: '+14155550100' } });
+    ddb.on(TransactWriteCommand).resolves({});
+    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+1 (415) 555-0123' } });
+    expect(res).toEqual(expect.objectContaining({ status: 200, json: { phoneNumber: '+14155550123' } }));
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items.map((i) => Object.keys(i)[0])).toEqual(['Put', 'Update', 'Delete', 'Put']);
+    expect(items[0]!.Put!.Item).toEqual(expect.objectContaining({ pk: 'phone#+14155550123', userId: 'u-1' }));
+    expect(items[2]!.Delete!.Key).toEqual({ pk: 'phone#+14155550100' });
+    expect(items[3]!.Put).toEqual(expect.objectContaining({ TableName: 'test-ledger', Item: expect.objectContaining({ eventType: 'IdentifiersChanged' }) }));
+    expect(JSON.stringify(items[3]!.Put!.Item)).not.toContain('4155550');
+  });
+
+  it('answers 409 when another user holds the number', async () => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'None']));
+    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(res.json)).not.toContain('4155550123');
+  });
+
+  it('answers 400 for a number that is not valid, without echoing it', async () => {
+    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+1 555' } });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.json)).not.toContain('555');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('does nothing for the number the user already has', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'user#u-1', phoneNumber: '+14155550123' } });
+    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
+    expect(res.status).toBe(200);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+});
