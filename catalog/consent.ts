@@ -165,6 +165,7 @@ export const consentFunctions = {
   applyMatchIndex: {
     entry: 'functions/apply-match-index/handler.ts',
     description: 'Keeps the match index to the users who granted ads_targeting',
+    timeoutSeconds: 10,
     trigger: { kind: 'queue', queue: 'matchIndexEvents', batchSize: 10 },
     tables: { accounts: 'read', matchIndex: 'readWrite' },
     secrets: ['pepper'],
@@ -172,6 +173,7 @@ export const consentFunctions = {
   applySuggestions: {
     entry: 'functions/apply-suggestions/handler.ts',
     description: 'Keeps the set of users who allow friend suggestions',
+    timeoutSeconds: 10,
     trigger: { kind: 'queue', queue: 'suggestionsEvents', batchSize: 10 },
     tables: { accounts: 'read', suggestions: 'readWrite' },
   },

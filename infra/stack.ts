@@ -1,0 +1,311 @@
+import * as path from 'node:path';
+import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
+import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { catalog as serviceCatalog, checkCatalog } from '../catalog';
+import type { FunctionSpec, KeySpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec, Trigger } from '../catalog';
+import { ServiceApi } from './constructs/service-api';
+import type { JwtIssuer } from './constructs/service-api';
+import { ServiceFunction } from './constructs/service-function';
+import { UserDirectory } from './constructs/user-directory';
+import type { StageConfig } from './stages';
+
+/** The shape of `catalog/index.ts`'s `catalog`, without its literal types, so tests can pass extended catalogs. */
+export interface CatalogShape {
+  readonly tables: Readonly<Record<string, TableSpec>>;
+  readonly topics: Readonly<Record<string, TopicSpec>>;
+  readonly queues: Readonly<Record<string, QueueSpec>>;
+  readonly secrets: Readonly<Record<string, SecretSpec>>;
+  readonly settings: Readonly<Record<string, SettingSpec>>;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+}
+
+export interface ConsentAudiencesStackProps extends StackProps {
+  readonly stage: StageConfig;
+  /** Defaults to the service catalog. */
+  readonly catalog?: CatalogShape;
+  /** External token issuer. Without one the stack creates a Cognito user pool and trusts it. */
+  readonly jwt?: JwtIssuer;
+  /** Repository root: catalog entries are relative to it and it holds `package-lock.json`. */
+  readonly projectRoot?: string;
+}
+
+export const SERVICE_NAME = 'consent-audiences';
+export const METRICS_NAMESPACE = 'ConsentAudiences';
+const DEFAULT_MEMORY_MB = 256;
+const DEFAULT_HTTP_TIMEOUT_S = 10;
+const DEFAULT_ASYNC_TIMEOUT_S = 30;
+
+/** Catalog queues end their env in `_QUEUE_URL`; their dead-letter queues use `_DLQ_URL` (as `deadLetterEnv` in catalog/index.ts). */
+export const deadLetterEnvOf = (spec: QueueSpec): string => spec.env.replace(/_QUEUE_URL$/, '_DLQ_URL');
+
+interface QueuePair {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+}
+
+const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
+const attribute = (key: KeySpec) => ({ name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER });
+
+/**
+ * Everything the catalog describes, and nothing it does not: one resource per
+ * table, topic, queue (with its dead-letter queue) and secret, and one
+ * function per catalog function with its trigger and exactly the grants and
+ * environment its spec lists. A new catalog entry needs no change here.
+ */
+export class ConsentAudiencesStack extends Stack {
+  readonly tables: ReadonlyMap<string, Table>;
+  readonly topics: ReadonlyMap<string, Topic>;
+  readonly queues: ReadonlyMap<string, QueuePair>;
+  readonly secrets: ReadonlyMap<string, Secret>;
+  readonly functions: ReadonlyMap<string, ServiceFunction>;
+  readonly api: ServiceApi;
+
+  private readonly stage: StageConfig;
+  private readonly catalog: CatalogShape;
+
+  constructor(scope: Construct, id: string, props: ConsentAudiencesStackProps) {
+    super(scope, id, { description: 'Consent-aware custom audiences and business messages', ...props });
+    this.stage = props.stage;
+    this.catalog = props.catalog ?? serviceCatalog;
+    const problems = checkCatalog(this.catalog);
+    if (problems.length > 0) throw new Error(`The catalog is inconsistent:\n- ${problems.join('\n- ')}`);
+
+    this.tables = this.build(this.catalog.tables, (name, spec) => this.table(name, spec));
+    this.topics = this.build(this.catalog.topics, (name) => this.topic(name));
+    this.queues = this.build(this.catalog.queues, (name, spec) => this.queue(name, spec));
+    this.secrets = this.build(this.catalog.secrets, (name, spec) => this.secret(name, spec));
+
+    const jwt = props.jwt ?? this.userDirectory();
+    this.api = new ServiceApi(this, 'Api', {
+      jwt,
+      throttle: this.stage.apiThrottle,
+      logRetention: this.stage.logRetention,
+      logRemovalPolicy: this.stage.removalPolicy,
+    });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
+
+    const projectRoot = props.projectRoot ?? path.resolve(__dirname, '..');
+    this.functions = this.build(this.catalog.functions, (name, spec) => {
+      const fn = this.function(name, spec, projectRoot);
+      this.trigger(name, spec.trigger, fn);
+      return fn;
+    });
+  }
+
+  private build<S, R>(specs: Readonly<Record<string, S>>, make: (name: string, spec: S) => R): Map<string, R> {
+    return new Map(Object.entries(specs).map(([name, spec]) => [name, make(name, spec)]));
+  }
+
+  private table(name: string, spec: TableSpec): Table {
+    const table = new Table(this, `${pascal(name)}Table`, {
+      partitionKey: attribute(spec.partitionKey),
+      sortKey: spec.sortKey && attribute(spec.sortKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: this.stage.pointInTimeRecovery },
+      timeToLiveAttribute: spec.ttlAttribute,
+      stream: spec.stream && StreamViewType[spec.stream],
+      deletionProtection: this.stage.tableDeletionProtection,
+      removalPolicy: this.stage.removalPolicy,
+    });
+    for (const index of spec.globalIndexes ?? []) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: attribute(index.partitionKey),
+        sortKey: index.sortKey && attribute(index.sortKey),
+      });
+    }
+    return table;
+  }
+
+  private topic(name: string): Topic {
+    return new Topic(this, `${pascal(name)}Topic`, {
+      enforceSSL: true,
+      // The AWS managed key: publishers need no key grant and SNS delivers to SSE-SQS queues.
+      masterKey: Alias.fromAliasName(this, `${pascal(name)}TopicKey`, 'alias/aws/sns'),
+    });
+  }
+
+  private queue(name: string, spec: QueueSpec): QueuePair {
+    const id = `${pascal(name)}Queue`;
+    const deadLetterQueue = new Queue(this, `${id}Dlq`, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetterQueue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: `This is the dead-letter queue of ${name}; its messages wait (14 days, alarmed) for inspection and redrive, not for another queue.`,
+    });
+    const queue = new Queue(this, id, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
+    });
+    this.alarmOnMessages(`${id}DlqAlarm`, deadLetterQueue, `Messages of queue ${name} failed ${spec.maxReceiveCount} times`);
+
+    if (spec.subscription) {
+      const eventTypes = spec.subscription.eventTypes;
+      this.lookup(this.topics, spec.subscription.topic).addSubscription(
+        new SqsSubscription(queue, {
+          rawMessageDelivery: true,
+          filterPolicy: eventTypes && { type: SubscriptionFilter.stringFilter({ allowlist: [...eventTypes] }) },
+          // Messages SNS cannot deliver to the queue land where the queue's failures do.
+          deadLetterQueue,
+        }),
+      );
+    }
+    return { queue, deadLetterQueue };
+  }
+
+  private alarmOnMessages(id: string, queue: Queue, description: string): void {
+    new Alarm(this, id, {
+      alarmDescription: description,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private secret(name: string, spec: SecretSpec): Secret {
+    const secret = new Secret(this, `${pascal(name)}Secret`, {
+      description: spec.description,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: this.stage.removalPolicy,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Catalog secrets are keys of stored derivations (the pepper keys every match-index entry); rotating one ' +
+        'without re-keying the stored data would silently break matching, so rotation is a planned migration, not a schedule.',
+    });
+    return secret;
+  }
+
+  private userDirectory(): JwtIssuer {
+    const directory = new UserDirectory(this, 'Users', { removalPolicy: this.stage.removalPolicy });
+    new CfnOutput(this, 'UserPoolId', { value: directory.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: directory.client.userPoolClientId });
+    return { issuer: directory.issuer, audience: [directory.client.userPoolClientId] };
+  }
+
+  /** The function of a catalog entry with its environment and grants; its trigger is wired by `trigger`. */
+  private function(name: string, spec: FunctionSpec, projectRoot: string): ServiceFunction {
+    const isHttp = spec.trigger.kind === 'http' || spec.trigger.kind === 'http-default';
+    const fn = new ServiceFunction(this, `${pascal(name)}Function`, {
+      entry: path.join(projectRoot, spec.entry),
+      projectRoot,
+      description: spec.description,
+      memorySize: spec.memoryMB ?? DEFAULT_MEMORY_MB,
+      timeout: Duration.seconds(spec.timeoutSeconds ?? (isHttp ? DEFAULT_HTTP_TIMEOUT_S : DEFAULT_ASYNC_TIMEOUT_S)),
+      logRetention: this.stage.logRetention,
+      logRemovalPolicy: this.stage.removalPolicy,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        STAGE: this.stage.name,
+      },
+    });
+
+    for (const [table, access] of Object.entries(spec.tables ?? {})) {
+      const tableSpec = this.catalog.tables[table]!;
+      fn.bindTable(this.lookup(this.tables, table), tableSpec.env, access, { indexed: (tableSpec.globalIndexes ?? []).length > 0 });
+    }
+    for (const topic of spec.topics ?? []) {
+      fn.bindTopic(this.lookup(this.topics, topic), this.catalog.topics[topic]!.env);
+    }
+    for (const queue of spec.queues ?? []) {
+      const pair = this.lookup(this.queues, queue);
+      const queueSpec = this.catalog.queues[queue]!;
+      fn.bindQueue(pair.queue, queueSpec.env, pair.deadLetterQueue, deadLetterEnvOf(queueSpec));
+    }
+    for (const secret of spec.secrets ?? []) {
+      fn.bindSecret(this.lookup(this.secrets, secret), this.catalog.secrets[secret]!.env);
+    }
+    const stageValues: Readonly<Record<string, string | undefined>> = this.stage.settings;
+    for (const setting of spec.settings ?? []) {
+      const settingSpec = this.catalog.settings[setting]!;
+      fn.setEnv(settingSpec.env, stageValues[setting] ?? settingSpec.default);
+    }
+    return fn;
+  }
+
+  private trigger(name: string, trigger: Trigger, fn: ServiceFunction): void {
+    const id = pascal(name);
+    switch (trigger.kind) {
+      case 'http':
+        this.api.addRoute(`${id}Route`, trigger, fn.fn);
+        this.acknowledgeNoAsyncInvocation(fn, 'is invoked synchronously by API Gateway, which returns its errors to the caller');
+        return;
+      case 'http-default':
+        this.api.addDefaultRoute(`${id}Route`, fn.fn);
+        this.acknowledgeNoAsyncInvocation(fn, 'is invoked synchronously by API Gateway, which returns its errors to the caller');
+        return;
+      case 'queue': {
+        const spec = this.catalog.queues[trigger.queue]!;
+        const timeout = fn.fn.timeout?.toSeconds() ?? 0;
+        if (spec.visibilityTimeoutSeconds < timeout) {
+          throw new Error(`queue ${trigger.queue}: visibility timeout ${spec.visibilityTimeoutSeconds} s is below the ${timeout} s timeout of its consumer ${name}`);
+        }
+        fn.fn.addEventSource(
+          new SqsEventSource(this.lookup(this.queues, trigger.queue).queue, {
+            batchSize: trigger.batchSize,
+            maxBatchingWindow: trigger.maxBatchingWindowSeconds ? Duration.seconds(trigger.maxBatchingWindowSeconds) : undefined,
+            reportBatchItemFailures: true,
+          }),
+        );
+        Validations.of(fn).acknowledge({
+          id: 'Serverless-LambdaEventSourceMappingDestination',
+          reason: `SQS event source mappings take no on-failure destination; failed messages of ${trigger.queue} move to its dead-letter queue after maxReceiveCount receives (redrive policy).`,
+        });
+        this.acknowledgeNoAsyncInvocation(fn, `is invoked by the event source mapping of queue ${trigger.queue}, whose failed messages go to its dead-letter queue`);
+        return;
+      }
+      case 'stream': {
+        const failures = this.lookup(this.queues, trigger.onFailure).queue;
+        fn.fn.addEventSource(
+          new DynamoEventSource(this.lookup(this.tables, trigger.table), {
+            startingPosition: StartingPosition.TRIM_HORIZON,
+            batchSize: trigger.batchSize,
+            retryAttempts: trigger.retryAttempts,
+            bisectBatchOnError: true,
+            reportBatchItemFailures: true,
+            filters: trigger.eventNames && [FilterCriteria.filter({ eventName: FilterRule.or(...trigger.eventNames) })],
+            onFailure: new SqsDlq(failures),
+          }),
+        );
+        this.alarmOnMessages(`${id}StreamFailuresAlarm`, failures, `Records of the ${trigger.table} stream that ${name} gave up on`);
+        this.acknowledgeNoAsyncInvocation(fn, `is invoked by the event source mapping of the ${trigger.table} stream, whose failed records go to ${trigger.onFailure}`);
+        return;
+      }
+    }
+  }
+
+  /** A Lambda DLQ catches failed asynchronous invocations only, and no catalog trigger invokes asynchronously. */
+  private acknowledgeNoAsyncInvocation(fn: ServiceFunction, how: string): void {
+    Validations.of(fn).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason: `A Lambda dead-letter queue only receives failed asynchronous invocations; this function ${how}.`,
+    });
+  }
+
+  private lookup<R>(resources: ReadonlyMap<string, R>, name: string): R {
+    const resource = resources.get(name);
+    // checkCatalog has vouched for every name, so this only narrows the type.
+    if (resource === undefined) throw new Error(`No resource named ${name} in the catalog`);
+    return resource;
+  }
+}
