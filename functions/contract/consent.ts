@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteContract } from '../shared/http';
 import { DECISIONS, PURPOSES } from '../core/consent';
 import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';

@@ -4,7 +4,7 @@
  * the accounts table and keep the last version they applied per user, so
  * duplicates and reordering are harmless.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DECISIONS, PURPOSES } from './consent';
 
 const Purposes = z.object(Object.fromEntries(PURPOSES.map((p) => [p, z.enum(DECISIONS)])) as Record<

@@ -9,8 +9,8 @@
  * keys are useless without the pepper and never equal an uploaded hash.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { z } from 'zod';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import * as z from 'zod';
 
 export type IdentifierKind = 'PHONE' | 'EMAIL';
 

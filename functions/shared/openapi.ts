@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { functions } from '../../catalog';
 import type { FunctionName } from '../../catalog';
 import type { RouteContract } from './http';
