@@ -1,4 +1,5 @@
 import { getAccount } from '../adapters/accounts';
+import { isConditionFailure } from '../adapters/dynamo';
 import { appliedState, applyKeys } from '../adapters/match-index';
 import { AccountEvent } from '../core/events';
 import { accountMatchKeys } from '../core/identifiers';
@@ -13,7 +14,7 @@ import { pepper } from '../shared/secrets';
  * repeated or late event changes nothing; a consent event older than the
  * version already applied is skipped outright.
  */
-export async function reconcile(event: AccountEvent): Promise<'skipped' | 'applied'> {
+async function reconcileOnce(event: AccountEvent): Promise<'skipped' | 'applied'> {
   const previous = await appliedState(event.userId);
   if (event.type === 'ConsentChanged' && previous && event.version <= previous.appliedVersion) return 'skipped';
   const account = await getAccount(event.userId);
@@ -21,6 +22,20 @@ export async function reconcile(event: AccountEvent): Promise<'skipped' | 'appli
   const desired = granted ? accountMatchKeys(await pepper(), account) : [];
   await applyKeys(event.userId, previous, desired, Math.max(account.consent.version, previous?.appliedVersion ?? 0), clock.now().toISOString());
   return 'applied';
+}
+
+const CONFLICT_ATTEMPTS = 5;
+
+/** Reconciles, starting over on fresh state when a concurrent reconcile of the same user won. */
+export async function reconcile(event: AccountEvent): Promise<'skipped' | 'applied'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reconcileOnce(event);
+    } catch (error) {
+      if (!isConditionFailure(error) || attempt >= CONFLICT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 30));
+    }
+  }
 }
 
 export const handler = sqsConsumer(async (record) => {

@@ -119,7 +119,16 @@ describe('apply-match-index', () => {
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: bad.messageId }, { itemIdentifier: alsoBad.messageId }] });
   });
 
-  it('fails the record when a concurrent reconcile moved the applied state, so it is retried', async () => {
+  it('starts over on fresh state when a concurrent reconcile of the same user won', async () => {
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys: [], rev: 1 } });
+    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });
+    ddb.on(PutCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} })).resolves({});
+    const record = sqsRecord(consentChanged(3));
+    expect(await applyMatchIndex(sqsEvent([record]), lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+  });
+
+  it('fails the record when concurrent reconciles keep winning, so it is retried later', async () => {
     ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: { pk: 'u#u-1' } }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys: [], rev: 1 } });
     ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: { pk: 'u#u-2' } }).resolves({ Item: { pk: 'u#u-2', appliedVersion: 9, keys: [], rev: 1 } });
     ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });

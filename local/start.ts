@@ -1,0 +1,113 @@
+/**
+ * `npm start`: the whole service on this machine, no Docker, no AWS account.
+ *
+ *   npm start                      # port 3000, or PORT
+ *   npm start -- --port 0          # any free port
+ *
+ * Prints `Local stack ready at http://127.0.0.1:PORT` when every emulator,
+ * function and poller runs; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+ * Environment: PORT, LOCAL_VISIBILITY_TIMEOUT_SECONDS (queue retries, for
+ * tests), LOCAL_JWT_PRIVATE_JWK (sign tokens with this key instead of a fresh
+ * one, for tests that forge tokens), POWERTOOLS_LOG_LEVEL (default WARN).
+ */
+import { JavaMissingError } from './emulators';
+import { consoleLog, describeError } from './log';
+import { startLocalStack, type LocalStack } from './stack';
+
+export function parsePort(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  let raw: string | undefined = env.PORT;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--port') raw = argv[i + 1];
+    else if (arg.startsWith('--port=')) raw = arg.slice('--port='.length);
+  }
+  if (raw === undefined || raw === '') return 3000;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`Not a port: ${raw}`);
+  return port;
+}
+
+function printReady(stack: LocalStack): void {
+  const url = stack.url;
+  const lines = [
+    `Local stack ready at ${url}`,
+    `  ${stack.routes} routes, ${stack.functions.length} functions, ${stack.pollers} pollers; started in ${(stack.startupMs / 1000).toFixed(1)} s` +
+      (stack.skipped.length > 0 ? ` (${stack.skipped.length} functions skipped: ${stack.skipped.join(', ')})` : ''),
+    `  Health:    curl -s ${url}/_local/health`,
+    `  A token:   curl -s -X POST ${url}/_local/token -H 'content-type: application/json' -d '{"role":"user","sub":"u-123"}'`,
+    `  Then:      curl -s ${url}/v1/me/consent -H "authorization: Bearer $TOKEN"`,
+    `  Press Ctrl-C to stop.`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  let port: number;
+  try {
+    port = parsePort(process.argv.slice(2), process.env);
+  } catch (error) {
+    consoleLog.error(describeError(error));
+    process.exit(1);
+  }
+
+  let stack: LocalStack | undefined;
+  let exiting = false;
+  let firstSignalAt = 0;
+  const shutdown = (code: number, why: string) => {
+    if (exiting) {
+      // Ctrl-C reaches this process twice (the terminal signals the whole
+      // process group and tsx relays it), so only a signal that comes later
+      // means "stop waiting". The exit handler still kills Java.
+      if (Date.now() - firstSignalAt > 2_000) process.exit(code === 0 ? 130 : code);
+      return;
+    }
+    exiting = true;
+    firstSignalAt = Date.now();
+    consoleLog.info(`stopping (${why})...`);
+    const force = setTimeout(() => {
+      consoleLog.error('did not stop within 15 s; exiting anyway');
+      process.exit(code === 0 ? 1 : code);
+    }, 15_000);
+    force.unref();
+    (stack ? stack.stop() : Promise.resolve())
+      .then(() => {
+        consoleLog.info('stopped');
+        process.exit(code);
+      })
+      .catch((error: unknown) => {
+        consoleLog.error(`while stopping: ${describeError(error)}`);
+        process.exit(1);
+      });
+  };
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(0, signal));
+  process.on('uncaughtException', (error) => {
+    consoleLog.error(`uncaught: ${describeError(error)}`);
+    shutdown(1, 'uncaught error');
+  });
+  process.on('unhandledRejection', (error) => {
+    consoleLog.error(`unhandled rejection: ${describeError(error)}`);
+    shutdown(1, 'unhandled rejection');
+  });
+  // When whoever started us (a test runner, tsx's watcher) dies without
+  // stopping us, stop too: nothing would ever send us a signal again.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown(0, 'parent process exited');
+  }, 1_000).unref();
+
+  try {
+    stack = await startLocalStack({ port });
+  } catch (error) {
+    if (error instanceof JavaMissingError) {
+      process.stderr.write(`\n${error.message}\n\n`);
+      process.exit(1);
+    }
+    consoleLog.error(`the local stack did not start: ${describeError(error)}`);
+    process.exit(1);
+  }
+  if (exiting) return; // a signal arrived while starting
+  printReady(stack);
+}
+
+void main();
