@@ -1,10 +1,107 @@
 import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
-/** Messages: tables, queues, settings and functions. */
+/**
+ * Business messages: end-to-end encrypted transactional messages, stored for
+ * their recipient until acknowledged or until 30 days have passed.
+ *
+ * Only the functions below list these tables, so no other function (least of
+ * all one on the audience side) gets any grant on them.
+ */
 
-export const messagesTables = {} as const satisfies Record<string, TableSpec>;
+export const messagesTables = {
+  /**
+   * Undelivered messages, one item a message: `recipientId` (the recipient's
+   * user id) and `messageId` (time-ordered, so one Query a recipient reads
+   * them oldest first). Holds the sender's opaque `ciphertext`, `businessId`,
+   * `category`, `acceptedAt` and `expiresAt` = accepted + 2,592,000 s, the TTL.
+   * Acknowledged messages are deleted. Its stream (keys only: the status
+   * function needs nothing but the message id, so the ciphertext never flows
+   * through it) tells deliveries from TTL expiries.
+   */
+  messages: {
+    env: 'MESSAGES_TABLE',
+    partitionKey: { name: 'recipientId', type: 'S' },
+    sortKey: { name: 'messageId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+    stream: 'KEYS_ONLY',
+    dataClass: 'messages',
+  },
+  /**
+   * What senders may know about their messages, no content:
+   * `m#<messageId>`: businessId, recipientId, status, acceptedAt,
+   * `messageExpiresAt`, updatedAt; kept 90 days after the message's expiry
+   * (`expiresAt`, the TTL).
+   * `c#<len>:<businessId>#<clientMessageId>`: the message a business's
+   * clientMessageId stands for, kept as long as the status record.
+   * `r#<businessId>#<window start>`: a business's send counter in one
+   * one-minute window (TTL an hour after the window).
+   */
+  messageStatus: {
+    env: 'MESSAGE_STATUS_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    ttlAttribute: 'expiresAt',
+    dataClass: 'messages',
+  },
+} as const satisfies Record<string, TableSpec>;
+
 export const messagesTopics = {} as const satisfies Record<string, TopicSpec>;
-export const messagesQueues = {} as const satisfies Record<string, QueueSpec>;
+
+export const messagesQueues = {
+  /** Records of the messages stream that the status function kept failing on. */
+  messageStreamFailures: {
+    env: 'MESSAGE_STREAM_FAILURES_QUEUE_URL',
+    visibilityTimeoutSeconds: 30,
+    maxReceiveCount: 5,
+  },
+} as const satisfies Record<string, QueueSpec>;
+
 export const messagesSecrets = {} as const satisfies Record<string, SecretSpec>;
-export const messagesSettings = {} as const satisfies Record<string, SettingSpec>;
-export const messagesFunctions = {} as const satisfies Record<string, FunctionSpec>;
+
+export const messagesSettings = {
+  messageSendRatePerBusiness: {
+    env: 'MESSAGE_SEND_RATE_PER_BUSINESS',
+    description: 'Messages one business may send per minute (fixed one-minute windows); more get 429 with Retry-After. 0 stops sending.',
+    default: '600',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export const messagesFunctions = {
+  sendMessage: {
+    entry: 'functions/send-message/handler.ts',
+    description: 'POST /v1/messages: accept a business\'s encrypted message for a recipient',
+    trigger: { kind: 'http', method: 'POST', path: '/v1/messages', auth: ['business'] },
+    tables: { accounts: 'read', messages: 'write', messageStatus: 'readWrite' },
+    settings: ['messageSendRatePerBusiness'],
+  },
+  getMessageStatus: {
+    entry: 'functions/get-message-status/handler.ts',
+    description: 'GET /v1/messages/{id}: the status of one of the caller\'s messages',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/messages/{id}', auth: ['business'] },
+    tables: { messageStatus: 'read', messages: 'read' },
+  },
+  listMessages: {
+    entry: 'functions/list-messages/handler.ts',
+    description: 'GET /v1/me/messages: the caller\'s undelivered, unexpired messages, oldest first',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/me/messages', auth: ['user'] },
+    tables: { messages: 'read' },
+  },
+  ackMessages: {
+    entry: 'functions/ack-messages/handler.ts',
+    description: 'POST /v1/me/messages/ack: delete delivered messages of the caller',
+    trigger: { kind: 'http', method: 'POST', path: '/v1/me/messages/ack', auth: ['user'] },
+    tables: { messages: 'write' },
+  },
+  trackMessageStatus: {
+    entry: 'functions/track-message-status/handler.ts',
+    description: 'Messages stream: removals become delivered (acknowledged) or expired (TTL)',
+    trigger: {
+      kind: 'stream',
+      table: 'messages',
+      batchSize: 100,
+      retryAttempts: 10,
+      eventNames: ['REMOVE'],
+      onFailure: 'messageStreamFailures',
+    },
+    tables: { messageStatus: 'write' },
+  },
+} as const satisfies Record<string, FunctionSpec>;

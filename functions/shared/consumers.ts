@@ -32,7 +32,7 @@ export function sqsConsumer(fn: (record: SQSRecord) => Promise<void>, options: {
   const processor = new BatchProcessor(EventType.SQS);
   const handle = guarded<SQSRecord>((r) => r.messageId, fn);
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
     .handler(async (event: SQSEvent, context: Context) =>
       processPartialResponse(event, handle, processor, { context, processInParallel: options.inParallel ?? true }),
@@ -43,7 +43,7 @@ export function streamConsumer(fn: (record: DynamoDBRecord) => Promise<void>) {
   const processor = new BatchProcessor(EventType.DynamoDBStreams);
   const handle = guarded<DynamoDBRecord>((r) => r.dynamodb?.SequenceNumber ?? r.eventID ?? '?', fn);
   return middy<DynamoDBStreamEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
     .handler(async (event: DynamoDBStreamEvent, context: Context) =>
       processPartialResponse(event, handle, processor, { context, processInParallel: false }),

@@ -174,7 +174,7 @@ export function httpRoute<C extends RouteContract>(
   const auth = trigger.kind === 'http' ? trigger.auth : 'public';
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(problemDetails())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
     .use(authorize(auth))
     .use(parseRequest(contract))

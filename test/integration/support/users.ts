@@ -1,0 +1,103 @@
+/**
+ * Account fixtures for integration tests, created through the public API as
+ * a client would. Every test file on the shared stack decides under the one
+ * fixture policy `ensurePolicy()` publishes, so files running in parallel
+ * never make each other's policy stale; a test about a new policy version
+ * uses a private stack (`startStack()`).
+ */
+import { createHash } from 'node:crypto';
+import { api, newId, tokenFor } from './index';
+
+export const FIXTURE_POLICY = {
+  version: '2016-08-25',
+  purposes: ['ads_targeting', 'friend_suggestions'],
+  summary: 'The app may share your phone number with its parent company to suggest friends and to target ads.',
+};
+
+/** Publishes the fixture policy once (409 means it already is) and returns its version. */
+export async function ensurePolicy(baseUrl?: string): Promise<string> {
+  const operator = await tokenFor('operator', 'op-fixture', baseUrl);
+  const res = await api('POST', '/v1/policies', { token: operator, body: FIXTURE_POLICY, baseUrl });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`Publishing the fixture policy failed: ${res.status}`);
+  return FIXTURE_POLICY.version;
+}
+
+// Unique, valid North American numbers: a random area code and exchange per process, a counter for the line.
+const AREA_CODES = [201, 202, 212, 213, 305, 312, 415, 617, 646, 702, 713, 818, 917];
+const area = AREA_CODES[Math.floor(Math.random() * AREA_CODES.length)]!;
+const exchange = 200 + Math.floor(Math.random() * 800);
+let line = Math.floor(Math.random() * 1000);
+
+/** A fresh E.164 number no other test in this process uses. */
+export function uniquePhone(): string {
+  line = (line + 1) % 10_000;
+  return `+1${area}${exchange}${String(line).padStart(4, '0')}`;
+}
+
+export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+/** The contract's hashing convention. */
+export const phoneHash = (e164: string): string => sha256(e164.replace(/^\+/, ''));
+export const emailHash = (email: string): string => sha256(email.trim().toLowerCase());
+
+export interface TestUser {
+  userId: string;
+  token: string;
+  phoneNumber?: string;
+  email?: string;
+}
+
+export interface UserOptions {
+  phone?: boolean | string;
+  email?: boolean | string;
+  ads?: 'granted' | 'denied';
+  friends?: 'granted' | 'denied';
+  baseUrl?: string;
+}
+
+async function expectOk(res: { status: number; text: string }, what: string) {
+  if (res.status !== 200) throw new Error(`${what} failed with ${res.status}: ${res.text}`);
+}
+
+/** A user with a phone number and/or email and, optionally, a recorded decision. */
+export async function createUser(options: UserOptions = {}): Promise<TestUser> {
+  const { baseUrl } = options;
+  const userId = newId('u');
+  const token = await tokenFor('user', userId, baseUrl);
+  const user: TestUser = { userId, token };
+  if (options.phone !== false) {
+    const phoneNumber = typeof options.phone === 'string' ? options.phone : uniquePhone();
+    const res = await api('PUT', '/v1/me/phone', { token, body: { phoneNumber }, baseUrl });
+    await expectOk(res, 'PUT /v1/me/phone');
+    user.phoneNumber = res.json.phoneNumber;
+  }
+  if (options.email) {
+    const email = typeof options.email === 'string' ? options.email : `${userId}@example.com`;
+    const res = await api('PUT', '/v1/me/email', { token, body: { email }, baseUrl });
+    await expectOk(res, 'PUT /v1/me/email');
+    user.email = res.json.email;
+  }
+  if (options.ads || options.friends) {
+    const policyVersion = await ensurePolicy(baseUrl);
+    const purposes: Record<string, string> = {};
+    if (options.ads) purposes.ads_targeting = options.ads;
+    if (options.friends) purposes.friend_suggestions = options.friends;
+    const res = await api('PUT', '/v1/me/consent', { token, body: { policyVersion, purposes, source: 'notification' }, baseUrl });
+    await expectOk(res, 'PUT /v1/me/consent');
+  }
+  return user;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return results;
+}
