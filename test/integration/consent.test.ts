@@ -1,8 +1,7 @@
 import { GetCommand, QueryCommand, DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { PublishCommand } from '@aws-sdk/client-sns';
+import { ListTopicsCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createHmac } from 'node:crypto';
-import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, tableName, tokenFor } from './support';
+import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, tableName, tokenFor, topicName } from './support';
 import type { AwsClients } from './support';
 import { createUser, ensurePolicy, FIXTURE_POLICY, phoneHash, uniquePhone } from './support/users';
 
@@ -169,14 +168,10 @@ describe('fan-out of consent changes', () => {
     const ledger = await aws.ddb.send(new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': ana.userId } }));
     const receipts = (ledger.Items ?? []).filter((i) => i.kind === 'receipt');
     expect(receipts).toHaveLength(2);
-    const { endpoints } = aws;
-    const topicArn = `arn:aws:sns:us-east-1:000000000000:local-accountEvents`;
-    void endpoints;
-    const healthTopic = await api('GET', '/_local/health');
-    expect(healthTopic.status).toBe(200);
+    const topicArn = await accountEventsTopicArn();
     for (const r of [receipts[0]!, receipts[0]!, receipts[1]!]) {
       const event = { type: 'ConsentChanged', eventId: r.receiptId, userId: ana.userId, version: r.version, policyVersion: r.policyVersion, purposes: r.purposes, occurredAt: r.recordedAt };
-      await aws.sns.send(new PublishCommand({ TopicArn: await topicArnOf('accountEvents', topicArn), Message: JSON.stringify(event), MessageAttributes: { type: { DataType: 'String', StringValue: 'ConsentChanged' } } }));
+      await aws.sns.send(new PublishCommand({ TopicArn: topicArn, Message: JSON.stringify(event), MessageAttributes: { type: { DataType: 'String', StringValue: 'ConsentChanged' } } }));
     }
     // Assess: the consumers took them (queues drain) and nothing changed
     await eventually(async () => {
@@ -276,11 +271,10 @@ describe('OpenAPI', () => {
   });
 });
 
-/** The topic's ARN as the stack created it. */
-async function topicArnOf(_name: 'accountEvents', fallback: string): Promise<string> {
-  const { ListTopicsCommand } = await import('@aws-sdk/client-sns');
+/** The account-events topic's ARN as the stack created it. */
+async function accountEventsTopicArn(): Promise<string> {
   const out = await aws.sns.send(new ListTopicsCommand({}));
-  return out.Topics?.map((t) => t.TopicArn!).find((arn) => arn.endsWith(':local-accountEvents')) ?? fallback;
+  const arn = out.Topics?.map((t) => t.TopicArn!).find((a) => a.endsWith(`:${topicName('accountEvents')}`));
+  if (!arn) throw new Error('The account-events topic does not exist');
+  return arn;
 }
-
-void createHmac;
