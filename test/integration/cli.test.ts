@@ -8,46 +8,14 @@
  * the CLI; the operator's ad-delivery lookup then shows exactly the users who
  * are listed and consented. A second upload is interrupted after two batches
  * and resumed: the server receives every batch once.
- *
- * Runs only once the audience routes are in the catalog with their code;
- * until then it is skipped, and says so.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { catalog, type FunctionSpec } from '../../catalog';
+import { join } from 'node:path';
 import type { Io } from '../../cli/context';
 import { run } from '../../cli/main';
 import { randomInt } from 'node:crypto';
-import { api, eventually, newId, REPO_ROOT, stackUrl, startStack, tokenFor, type PrivateStack } from './support';
-
-const ROUTES_NEEDED = [
-  'POST /v1/audiences',
-  'GET /v1/audiences/{}',
-  'POST /v1/audiences/{}/users',
-  'GET /v1/audiences/{}/sessions/{}',
-  'GET /v1/ops/users/{}/audiences',
-  'PUT /v1/me/phone',
-  'PUT /v1/me/email',
-  'POST /v1/policies',
-  'PUT /v1/me/consent',
-];
-const presentRoutes = new Set(
-  Object.values(catalog.functions as Record<string, FunctionSpec>).flatMap((spec) =>
-    spec.trigger.kind === 'http' && existsSync(resolve(REPO_ROOT, spec.entry)) ? [`${spec.trigger.method} ${spec.trigger.path.replace(/\{[^}]*\}/g, '{}')}`] : [],
-  ),
-);
-const missingRoutes = ROUTES_NEEDED.filter((route) => !presentRoutes.has(route));
-const MESSAGE_ROUTES = ['POST /v1/messages', 'GET /v1/messages/{}', 'GET /v1/me/messages', 'POST /v1/me/messages/ack', 'PUT /v1/me/phone'];
-const missingMessageRoutes = MESSAGE_ROUTES.filter((route) => !presentRoutes.has(route));
-const describeWhenRoutes = missingRoutes.length === 0 ? describe : describe.skip;
-if (missingRoutes.length > 0) {
-  process.stderr.write(`cli.test.ts: skipped until these routes exist: ${missingRoutes.join(', ')}\n`);
-}
-
-if (missingMessageRoutes.length > 0) {
-  process.stderr.write(`cli.test.ts: messages tests skipped until these routes exist: ${missingMessageRoutes.join(', ')}\n`);
-}
+import { api, eventually, newId, stackUrl, startStack, tokenFor, type PrivateStack } from './support';
 
 interface Ran {
   code: number;
@@ -63,7 +31,7 @@ class Capture {
   }
 }
 
-describeWhenRoutes('CLI over the local stack', () => {
+describe('CLI over the local stack', () => {
   jest.setTimeout(120_000);
   let stack: PrivateStack;
   let dir: string;
@@ -253,7 +221,7 @@ describeWhenRoutes('CLI over the local stack', () => {
   });
 });
 
-(missingMessageRoutes.length === 0 ? describe : describe.skip)('CLI messages over the local stack', () => {
+describe('CLI messages over the local stack', () => {
   const business = newId('biz');
 
   async function cli(args: string[]): Promise<Ran> {
