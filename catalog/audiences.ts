@@ -1,10 +1,200 @@
 import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
-/** Audiences: tables, queues, settings and functions. */
+/**
+ * Custom audiences: tables, queues, settings and functions.
+ *
+ * Flow: the upload routes validate a batch, key every cell with the pepper
+ * (the business's raw SHA-256 values exist only in the request's memory),
+ * put the keyed rows on `audienceMatching` in chunks, then record the batch
+ * in its session. The matcher looks the keys up in the match index, writes
+ * memberships and keeps exact counts on the audience item. A third consumer
+ * of the account events removes users who deny `ads_targeting` (or are
+ * erased) from every audience. Deleting an audience hides it at once and
+ * `audienceCleanup` removes its memberships.
+ */
 
-export const audiencesTables = {} as const satisfies Record<string, TableSpec>;
+const pk = { name: 'pk', type: 'S' } as const;
+const sk = { name: 'sk', type: 'S' } as const;
+
+export const audiencesTables = {
+  /**
+   * `b#<businessId>` / `a#<audienceId>`: one audience (name, source, exact
+   * counts per expiry day, revision, matching lease; `deletedAt` once
+   * deleted, a tombstone that expires). `b#<businessId>` / `quota`: how many
+   * audiences the business has ever created.
+   */
+  audiences: {
+    env: 'AUDIENCES_TABLE',
+    partitionKey: pk,
+    sortKey: sk,
+    ttlAttribute: 'expiresAt',
+    dataClass: 'audience',
+  },
+  /**
+   * `u#<userId>` / `a#<audienceId>`: the user is a member (with the business
+   * id), until `expiresAt` (TTL): 540 days after the upload that last matched
+   * them. One Query answers the ops lookup; the `byAudience` index
+   * enumerates an audience's members when it is deleted.
+   */
+  audienceMemberships: {
+    env: 'AUDIENCE_MEMBERSHIPS_TABLE',
+    partitionKey: pk,
+    sortKey: sk,
+    ttlAttribute: 'expiresAt',
+    globalIndexes: [{ name: 'byAudience', partitionKey: { name: 'audienceId', type: 'S' }, sortKey: { name: 'userId', type: 'S' } }],
+    dataClass: 'audience',
+  },
+  /**
+   * `a#<audienceId>` / `s#<sessionId>`: an upload session's counters and stage.
+   * `a#<audienceId>` / `b#<sessionId>#<batchSeq>`: one accepted batch (its
+   * receipt, its chunks, which chunks were matched). Counts and row indexes
+   * only: no identifier, hash or key is stored here.
+   */
+  uploadSessions: {
+    env: 'UPLOAD_SESSIONS_TABLE',
+    partitionKey: pk,
+    sortKey: sk,
+    ttlAttribute: 'expiresAt',
+    dataClass: 'audience',
+  },
+} as const satisfies Record<string, TableSpec>;
+
 export const audiencesTopics = {} as const satisfies Record<string, TopicSpec>;
-export const audiencesQueues = {} as const satisfies Record<string, QueueSpec>;
+
+export const audiencesQueues = {
+  /** Keyed chunks of accepted batches (match keys only, base64), for the matcher. */
+  audienceMatching: {
+    env: 'AUDIENCE_MATCHING_QUEUE_URL',
+    visibilityTimeoutSeconds: 360,
+    // Chunks of one audience are matched one at a time (a lease); a chunk that
+    // keeps finding the lease taken is retried before it is dead-lettered.
+    maxReceiveCount: 10,
+  },
+  /** The audience side's consumer of the account events: denials and erasures leave every audience. */
+  audienceConsentEvents: {
+    env: 'AUDIENCE_CONSENT_EVENTS_QUEUE_URL',
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+    subscription: { topic: 'accountEvents', eventTypes: ['ConsentChanged', 'AccountErased'] },
+  },
+  /** Deleted audiences whose memberships are still to be removed (one page a message). */
+  audienceCleanup: {
+    env: 'AUDIENCE_CLEANUP_QUEUE_URL',
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+  },
+} as const satisfies Record<string, QueueSpec>;
+
 export const audiencesSecrets = {} as const satisfies Record<string, SecretSpec>;
-export const audiencesSettings = {} as const satisfies Record<string, SettingSpec>;
-export const audiencesFunctions = {} as const satisfies Record<string, FunctionSpec>;
+
+export const audiencesSettings = {
+  minAudienceSize: {
+    env: 'MIN_AUDIENCE_SIZE',
+    description: 'Audiences below this size report {lower: 0, upper: <size>} and are not targetable (noisy threshold, see core/audience-count.ts)',
+    default: '100',
+  },
+  audienceQuota: {
+    env: 'AUDIENCE_QUOTA',
+    description: 'Audiences a business may ever create (deleted ones still count)',
+    default: '500',
+  },
+  sessionTimeoutMinutes: {
+    env: 'UPLOAD_SESSION_TIMEOUT_MINUTES',
+    description: 'An upload session whose last batch never arrives closes this long after its first batch',
+    default: '90',
+  },
+  membershipTtlDays: {
+    env: 'MEMBERSHIP_TTL_DAYS',
+    description: 'A membership expires this many days after the upload that last matched it (end of that UTC day)',
+    default: '540',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+const business = ['business'] as const;
+
+export const audiencesFunctions = {
+  createAudience: {
+    entry: 'functions/create-audience/handler.ts',
+    description: 'POST /v1/audiences: create a custom audience within the quota',
+    trigger: { kind: 'http', method: 'POST', path: '/v1/audiences', auth: business },
+    tables: { audiences: 'readWrite' },
+    settings: ['audienceQuota', 'minAudienceSize'],
+  },
+  listAudiences: {
+    entry: 'functions/list-audiences/handler.ts',
+    description: 'GET /v1/audiences: the caller\'s audiences with approximate counts',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/audiences', auth: business },
+    tables: { audiences: 'read' },
+    secrets: ['pepper'],
+    settings: ['minAudienceSize'],
+  },
+  getAudience: {
+    entry: 'functions/get-audience/handler.ts',
+    description: 'GET /v1/audiences/{id}: one audience with its approximate count',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}', auth: business },
+    tables: { audiences: 'read' },
+    secrets: ['pepper'],
+    settings: ['minAudienceSize'],
+  },
+  deleteAudience: {
+    entry: 'functions/delete-audience/handler.ts',
+    description: 'DELETE /v1/audiences/{id}: hide the audience at once, remove its memberships asynchronously',
+    trigger: { kind: 'http', method: 'DELETE', path: '/v1/audiences/{id}', auth: business },
+    tables: { audiences: 'readWrite' },
+    queues: ['audienceCleanup'],
+  },
+  addAudienceUsers: {
+    entry: 'functions/add-audience-users/handler.ts',
+    description: 'POST /v1/audiences/{id}/users: accept a batch of hashed rows, key it, queue it for matching',
+    memoryMB: 512,
+    trigger: { kind: 'http', method: 'POST', path: '/v1/audiences/{id}/users', auth: business },
+    tables: { audiences: 'readWrite', uploadSessions: 'readWrite' },
+    queues: ['audienceMatching'],
+    secrets: ['pepper'],
+    settings: ['sessionTimeoutMinutes', 'membershipTtlDays'],
+  },
+  removeAudienceUsers: {
+    entry: 'functions/remove-audience-users/handler.ts',
+    description: 'DELETE /v1/audiences/{id}/users: accept a batch of hashed rows to remove, key it, queue it',
+    memoryMB: 512,
+    trigger: { kind: 'http', method: 'DELETE', path: '/v1/audiences/{id}/users', auth: business },
+    tables: { audiences: 'readWrite', uploadSessions: 'readWrite' },
+    queues: ['audienceMatching'],
+    secrets: ['pepper'],
+    settings: ['sessionTimeoutMinutes', 'membershipTtlDays'],
+  },
+  getUploadSession: {
+    entry: 'functions/get-upload-session/handler.ts',
+    description: 'GET /v1/audiences/{id}/sessions/{sessionId}: an upload session\'s stage and counters',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}/sessions/{sessionId}', auth: business },
+    tables: { audiences: 'read', uploadSessions: 'read' },
+  },
+  getUserAudiences: {
+    entry: 'functions/get-user-audiences/handler.ts',
+    description: 'GET /v1/ops/users/{userId}/audiences: the audiences a user is in now (ad delivery)',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/ops/users/{userId}/audiences', auth: ['operator'] },
+    tables: { accounts: 'read', audienceMemberships: 'read', audiences: 'read' },
+  },
+  matchAudienceBatch: {
+    entry: 'functions/match-audience-batch/handler.ts',
+    description: 'Matches keyed chunks against the match index and writes memberships with exact counts',
+    memoryMB: 1024,
+    timeoutSeconds: 60,
+    trigger: { kind: 'queue', queue: 'audienceMatching', batchSize: 2 },
+    tables: { audiences: 'readWrite', uploadSessions: 'readWrite', audienceMemberships: 'readWrite', matchIndex: 'read', accounts: 'read' },
+    settings: ['membershipTtlDays'],
+  },
+  applyAudienceConsent: {
+    entry: 'functions/apply-audience-consent/handler.ts',
+    description: 'Removes users who deny ads_targeting or are erased from every audience',
+    trigger: { kind: 'queue', queue: 'audienceConsentEvents', batchSize: 10 },
+    tables: { accounts: 'read', audienceMemberships: 'readWrite', audiences: 'readWrite' },
+  },
+  cleanupAudience: {
+    entry: 'functions/cleanup-audience/handler.ts',
+    description: 'Removes the memberships of deleted audiences, a page at a time',
+    trigger: { kind: 'queue', queue: 'audienceCleanup', batchSize: 1 },
+    tables: { audiences: 'read', audienceMemberships: 'readWrite' },
+    queues: ['audienceCleanup'],
+  },
+} as const satisfies Record<string, FunctionSpec>;

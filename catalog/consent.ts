@@ -139,6 +139,19 @@ export const consentFunctions = {
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/consent/history', auth: ['user'] },
     tables: { ledger: 'read' },
   },
+  exportMe: {
+    entry: 'functions/export-me/handler.ts',
+    description: 'GET /v1/me/export: everything stored about the caller',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/me/export', auth: ['user'] },
+    dataSubjectAccess: true,
+    tables: { accounts: 'read', ledger: 'read', policies: 'read', audienceMemberships: 'read', audiences: 'read', messages: 'read' },
+  },
+  eraseMe: {
+    entry: 'functions/erase-me/handler.ts',
+    description: 'DELETE /v1/me: erase the caller\'s phone and email; every consumer forgets them',
+    trigger: { kind: 'http', method: 'DELETE', path: '/v1/me', auth: ['user'] },
+    tables: { accounts: 'readWrite', ledger: 'write' },
+  },
   openapi: {
     entry: 'functions/openapi/handler.ts',
     description: 'GET /openapi.json: the OpenAPI 3.1 document',

@@ -47,6 +47,13 @@ export const messagesTables = {
 export const messagesTopics = {} as const satisfies Record<string, TopicSpec>;
 
 export const messagesQueues = {
+  /** The messages side's consumer of account events: an erased account's pending messages are deleted. */
+  messageAccountEvents: {
+    env: 'MESSAGE_ACCOUNT_EVENTS_QUEUE_URL',
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+    subscription: { topic: 'accountEvents', eventTypes: ['AccountErased'] },
+  },
   /** Records of the messages stream that the status function kept failing on. */
   messageStreamFailures: {
     env: 'MESSAGE_STREAM_FAILURES_QUEUE_URL',
@@ -103,5 +110,12 @@ export const messagesFunctions = {
       onFailure: 'messageStreamFailures',
     },
     tables: { messageStatus: 'write' },
+  },
+  eraseMessages: {
+    entry: 'functions/erase-messages/handler.ts',
+    description: 'AccountErased: delete the erased user\'s pending messages (their senders see them expired)',
+    timeoutSeconds: 30,
+    trigger: { kind: 'queue', queue: 'messageAccountEvents', batchSize: 10 },
+    tables: { messages: 'readWrite', messageStatus: 'write' },
   },
 } as const satisfies Record<string, FunctionSpec>;

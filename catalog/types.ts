@@ -108,4 +108,10 @@ export interface FunctionSpec {
   readonly queues?: readonly string[];
   readonly secrets?: readonly string[];
   readonly settings?: readonly string[];
+  /**
+   * Serves a data subject their own data across data classes (the export).
+   * Only a `user` route may say so; it is exempt from the rule that nothing
+   * on the audience side reads the messages tables.
+   */
+  readonly dataSubjectAccess?: true;
 }

@@ -20,6 +20,7 @@ export interface Account {
   phoneNumber?: string;
   email?: string;
   consent: ConsentState;
+  createdAt?: string;
   erasedAt?: string;
 }
 
@@ -31,6 +32,7 @@ export function accountOf(userId: string, item: Record<string, NativeAttributeVa
     userId,
     phoneNumber: item.phoneNumber,
     email: item.email,
+    createdAt: item.createdAt,
     erasedAt: item.erasedAt,
     consent: item.consentVersion
       ? {
@@ -188,4 +190,65 @@ export async function recordDecision(
       if (failed.includes(2)) return { kind: 'replay' };
       return { kind: 'concurrent' };
     }
+}
+
+/**
+ * Erases the user's phone number and email in one transaction: the
+ * identifiers leave the user item, their claims are released, the account is
+ * marked erased and an `AccountErased` event goes into the outbox, so every
+ * consumer (match index, audiences, suggestions, messages) forgets the user.
+ * Consent receipts stay in the ledger as proof; they never held either value.
+ */
+export async function eraseAccount(userId: string, now: Date): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const account = await getAccount(userId);
+    const nowIso = now.toISOString();
+    const release = (prefix: string, value: string | undefined) =>
+      value === undefined
+        ? []
+        : [
+            {
+              Delete: {
+                TableName: ACCOUNTS,
+                Key: { pk: `${prefix}${value}` },
+                ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
+                ExpressionAttributeValues: { ':u': userId },
+              },
+            },
+          ];
+    const guards: string[] = [];
+    const values: Record<string, unknown> = { ':u': userId, ':now': nowIso };
+    for (const field of ['phoneNumber', 'email'] as const) {
+      if (account[field] === undefined) guards.push(`attribute_not_exists(${field})`);
+      else {
+        guards.push(`${field} = :${field}`);
+        values[`:${field}`] = account[field];
+      }
+    }
+    try {
+      await ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: ACCOUNTS,
+                Key: userKey(userId),
+                UpdateExpression: 'SET userId = :u, erasedAt = :now, updatedAt = :now, createdAt = if_not_exists(createdAt, :now) REMOVE phoneNumber, email',
+                ConditionExpression: guards.join(' AND '),
+                ExpressionAttributeValues: values,
+              },
+            },
+            ...release(claimPrefix.phoneNumber, account.phoneNumber),
+            ...release(claimPrefix.email, account.email),
+            { Put: outboxEventItem(userId, 'AccountErased', now) },
+          ],
+        }),
+      );
+      return;
+    } catch (error) {
+      // The user changed an identifier meanwhile: read again and retry.
+      if (failedConditions(error) && attempt < 3) continue;
+      throw error;
+    }
+  }
 }

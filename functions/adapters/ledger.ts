@@ -11,20 +11,21 @@ import { padVersion } from './dynamo';
  * proof; `e#<time>#<id>` items are other account events, kept a week. The
  * table's stream turns every new item into an event on the topic.
  */
-const LEDGER = tableName('ledger');
+// Read on first use: the receipt helpers here are also used by functions without the ledger's binding.
+const ledger = (): string => tableName('ledger');
 export const OUTBOX_EVENT_TTL_SECONDS = 7 * 24 * 3600;
 
 export const receiptKey = (version: number) => `c#${padVersion(version)}`;
 
 export function receiptItem(userId: string, receipt: Receipt) {
-  return { TableName: LEDGER, Item: { userId, sk: receiptKey(receipt.version), kind: 'receipt', ...receipt } };
+  return { TableName: ledger(), Item: { userId, sk: receiptKey(receipt.version), kind: 'receipt', ...receipt } };
 }
 
 /** An outbox item for an event that is not a consent decision. */
 export function outboxEventItem(userId: string, eventType: Exclude<AccountEventType, 'ConsentChanged'>, now: Date) {
   const eventId = randomUUID();
   return {
-    TableName: LEDGER,
+    TableName: ledger(),
     Item: {
       userId,
       sk: `e#${now.toISOString()}#${eventId}`,
@@ -53,7 +54,7 @@ export async function receiptsOf(userId: string): Promise<Receipt[]> {
   do {
     const page = await ddb.send(
       new QueryCommand({
-        TableName: LEDGER,
+        TableName: ledger(),
         KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)',
         ExpressionAttributeValues: { ':u': userId, ':c': 'c#' },
         ScanIndexForward: false,

@@ -4,6 +4,7 @@ import { audienceContracts } from './audiences';
 import * as consent from './consent';
 import { messageContracts } from './messages';
 import { notFound, openapi } from './meta';
+import { eraseMe, exportMe } from './rights';
 
 /** The contract of every HTTP function, by catalog name: the source of the OpenAPI document. */
 export const routeContracts: Partial<Record<FunctionName, RouteContract>> = {
@@ -14,6 +15,8 @@ export const routeContracts: Partial<Record<FunctionName, RouteContract>> = {
   getConsent: consent.getConsent,
   putConsent: consent.putConsent,
   getConsentHistory: consent.getConsentHistory,
+  exportMe,
+  eraseMe,
   ...audienceContracts,
   ...messageContracts,
   openapi,

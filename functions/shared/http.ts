@@ -64,11 +64,16 @@ export function problemResponse(problem: Problem): HttpResponse {
   };
 }
 
-/** Zod issues as `errors` entries. Messages name what was expected, never the value that was sent. */
+/**
+ * Zod issues as `errors` entries. Messages name what was expected, never the
+ * value that was sent: zod's message for unknown keys quotes the keys, which
+ * the caller chose (and could be anything, a phone number say), so it is
+ * replaced by one that does not.
+ */
 export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
   return error.issues.slice(0, 50).map((issue) => ({
     path: [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.') || '(root)',
-    message: issue.message,
+    message: issue.code === 'unrecognized_keys' ? 'Has fields the schema does not define; send only the documented fields' : issue.message,
   }));
 }
 

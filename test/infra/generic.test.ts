@@ -147,12 +147,19 @@ describe.each([
     expect(reach.sort()).toEqual(expected.sort());
   });
 
+  it('lets only user routes serve a data subject across data classes', () => {
+    for (const [fnName, spec] of Object.entries(c.functions)) {
+      if (!spec.dataSubjectAccess) continue;
+      expect({ fnName, trigger: spec.trigger }).toEqual({ fnName, trigger: expect.objectContaining({ kind: 'http', auth: ['user'] }) });
+    }
+  });
+
   it('no function on the audience side has any grant on a messages table', () => {
     const messageIds = Object.entries(c.tables)
       .filter(([, spec]) => spec.dataClass === 'messages')
       .map(([name]) => logicalId(s.stack.tables.get(name)!));
-    const audienceSide = Object.entries(c.functions).filter(([, spec]) =>
-      Object.keys(spec.tables ?? {}).some((t) => c.tables[t]?.dataClass === 'audience'),
+    const audienceSide = Object.entries(c.functions).filter(
+      ([, spec]) => !spec.dataSubjectAccess && Object.keys(spec.tables ?? {}).some((t) => c.tables[t]?.dataClass === 'audience'),
     );
 
     for (const [fnName] of audienceSide) {

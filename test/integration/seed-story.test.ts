@@ -5,7 +5,6 @@
  * is offline for a month.
  */
 import { join } from 'node:path';
-import type { Io } from '../../cli/context';
 import { run } from '../../cli/main';
 import { REPO_ROOT, eventually, startStack } from './support';
 import type { PrivateStack } from './support';

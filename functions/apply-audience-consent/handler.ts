@@ -1,0 +1,64 @@
+import { getAudienceRecord } from '../adapters/audiences';
+import { sleep } from '../adapters/batch';
+import { consentOf } from '../adapters/consent-states';
+import { currentMembership, membershipsOfUser, removeCounted } from '../adapters/memberships';
+import type { Membership } from '../adapters/memberships';
+import { AccountEvent } from '../core/events';
+import { clock } from '../shared/clock';
+import { sqsConsumer } from '../shared/consumers';
+import { metrics } from '../shared/observability';
+
+/** How long to wait for a matcher to release an audience before letting SQS retry. */
+const BUSY_WAIT_MS = 20_000;
+
+/**
+ * The audience side's consumer of the account events: a user who denies
+ * `ads_targeting`, or whose account is erased, leaves every audience.
+ *
+ * The decision is read where it is made: the accounts table, which has the
+ * denial committed before its event is published. If the user does not grant
+ * ads targeting now (or is erased), every membership goes. If they granted it
+ * again since, only memberships matched under a consent version older than
+ * the denial go (the denial still applies to what was matched before it);
+ * memberships matched after the new grant stay. A grant changes nothing here
+ * (later uploads match again). Repeated or reordered events are harmless:
+ * each removal is one conditional transaction that also takes the member off
+ * the audience's exact count, so nothing is decremented twice.
+ */
+export async function withdraw(event: AccountEvent): Promise<'skipped' | 'applied'> {
+  if (event.type === 'IdentifiersChanged') return 'skipped';
+  if (event.type === 'ConsentChanged' && event.purposes.ads_targeting === 'granted') return 'skipped';
+  const consent = (await consentOf([event.userId])).get(event.userId);
+  const everything = event.type === 'AccountErased' || !consent?.granted;
+  const denialVersion = event.type === 'ConsentChanged' ? event.version : Number.POSITIVE_INFINITY;
+  const shouldGo = (m: Membership) => everything || m.consentVersion < denialVersion;
+  let removed = 0;
+  for (const membership of await membershipsOfUser(event.userId)) {
+    if (shouldGo(membership) && (await removeOne(membership, shouldGo))) removed += 1;
+  }
+  if (removed > 0) metrics.addMetric('AudienceMembershipsWithdrawn', 'Count', removed);
+  return 'applied';
+}
+
+async function removeOne(first: Membership, shouldGo: (m: Membership) => boolean): Promise<boolean> {
+  let membership: Membership | undefined = first;
+  for (let waited = 0; membership && shouldGo(membership); ) {
+    const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
+    const outcome = await removeCounted(membership, audience, clock.nowMs());
+    if (outcome === 'removed') return true;
+    if (outcome === 'changed') {
+      membership = await currentMembership(membership.userId, membership.audienceId);
+      continue;
+    }
+    if (waited >= BUSY_WAIT_MS) throw new Error('A matcher held the audience for too long');
+    const pause = 100 + Math.floor(Math.random() * 200);
+    await sleep(pause);
+    waited += pause;
+  }
+  return false;
+}
+
+export const handler = sqsConsumer(async (record) => {
+  const outcome = await withdraw(AccountEvent.parse(JSON.parse(record.body)));
+  metrics.addMetric(outcome === 'skipped' ? 'AudienceConsentEventSkipped' : 'AudienceConsentEventApplied', 'Count', 1);
+});

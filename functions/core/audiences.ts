@@ -1,0 +1,405 @@
+/**
+ * Custom audiences: pure rules, no I/O.
+ *
+ * - Rows: validated and keyed at the edge. A cell is "" (unknown) or 64
+ *   lowercase hex characters; anything else makes its row invalid (counted,
+ *   sampled by index only). Valid cells are replaced at once by their match
+ *   key, HMAC-SHA256(pepper, "<KIND>:<sha256>") (core/identifiers.ts), so the
+ *   business's SHA-256 values never leave the request's memory.
+ * - Chunks: keyed rows travel to the matcher as compact binary (a flag byte
+ *   and 32 bytes per key), base64, cut to stay well under SQS's 256 KB.
+ * - Sessions: `batchSeq` from 1, one `lastBatch`, closed when every batch up
+ *   to the last is in or `sessionTimeoutMinutes` after the first batch.
+ * - Counts: exact, per expiry day ("buckets"), so the number of members alive
+ *   now is exact without waiting for DynamoDB's TTL to delete expired items.
+ */
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import { HEX64, matchKey } from './identifiers';
+import type { IdentifierKind } from './identifiers';
+import { conflict } from '../shared/problems';
+
+export const SCHEMA_KEYS = ['PHONE_SHA256', 'EMAIL_SHA256'] as const;
+export type SchemaKey = (typeof SCHEMA_KEYS)[number];
+const KIND: Record<SchemaKey, IdentifierKind> = { PHONE_SHA256: 'PHONE', EMAIL_SHA256: 'EMAIL' };
+
+export const CUSTOMER_FILE_SOURCES = ['USER_PROVIDED_ONLY', 'PARTNER_PROVIDED_ONLY', 'BOTH_USER_AND_PARTNER_PROVIDED'] as const;
+export type CustomerFileSource = (typeof CUSTOMER_FILE_SOURCES)[number];
+
+export type Operation = 'add' | 'remove';
+
+/** Rows a request may carry (more: 413). */
+export const MAX_ROWS = 10_000;
+/** Invalid rows named in a receipt, by index. */
+export const INVALID_SAMPLES = 10;
+/** Bytes of one match key. */
+export const KEY_BYTES = 32;
+
+/** One row after keying: the match keys of its known cells (at least one). */
+export interface KeyedRow {
+  readonly phone?: Buffer;
+  readonly email?: Buffer;
+}
+
+export interface KeyedBatch {
+  readonly numReceived: number;
+  readonly numInvalid: number;
+  readonly invalidSamples: number[];
+  /** Valid rows with at least one known cell, keyed. Rows whose cells are all "" match nobody and are left out. */
+  readonly rows: KeyedRow[];
+}
+
+/**
+ * Validates and keys a batch. Invalid rows are counted and sampled by index;
+ * their cells are never copied, keyed, logged or returned.
+ */
+export function keyBatch(pepper: Buffer, schema: readonly SchemaKey[], data: readonly unknown[]): KeyedBatch {
+  const invalidSamples: number[] = [];
+  let numInvalid = 0;
+  const rows: KeyedRow[] = [];
+  const width = schema.length;
+  for (let i = 0; i < data.length; i++) {
+    const row = data[i];
+    let valid = Array.isArray(row) && row.length === width;
+    if (valid) {
+      for (const cell of row as unknown[]) {
+        if (typeof cell !== 'string' || (cell !== '' && !HEX64.test(cell))) {
+          valid = false;
+          break;
+        }
+      }
+    }
+    if (!valid) {
+      numInvalid += 1;
+      if (invalidSamples.length < INVALID_SAMPLES) invalidSamples.push(i);
+      continue;
+    }
+    const keyed: { phone?: Buffer; email?: Buffer } = {};
+    (row as string[]).forEach((cell, j) => {
+      if (cell === '') return;
+      const key = schema[j]!;
+      const bytes = Buffer.from(matchKey(pepper, KIND[key], cell), 'hex');
+      if (KIND[key] === 'PHONE') keyed.phone = bytes;
+      else keyed.email = bytes;
+    });
+    if (keyed.phone || keyed.email) rows.push(keyed);
+  }
+  return { numReceived: data.length, numInvalid, invalidSamples, rows };
+}
+
+// ------------------------------------------------------------------ chunks
+
+/**
+ * Raw bytes of keyed rows a chunk carries. Base64 makes 4/3 of it: 240,000
+ * characters plus a small JSON envelope stays under SQS's 262,144-byte limit.
+ * At 65 bytes a two-key row, that is about 2,769 rows; 10,000 rows make 4 chunks.
+ */
+export const CHUNK_MAX_BYTES = 180_000;
+
+const PHONE_FLAG = 1;
+const EMAIL_FLAG = 2;
+
+const rowBytes = (row: KeyedRow) => 1 + (row.phone ? KEY_BYTES : 0) + (row.email ? KEY_BYTES : 0);
+
+/** Splits keyed rows into chunks of at most CHUNK_MAX_BYTES encoded bytes, in order. */
+export function chunkRows(rows: readonly KeyedRow[], maxBytes = CHUNK_MAX_BYTES): KeyedRow[][] {
+  const chunks: KeyedRow[][] = [];
+  let current: KeyedRow[] = [];
+  let size = 0;
+  for (const row of rows) {
+    const bytes = rowBytes(row);
+    if (size + bytes > maxBytes && current.length > 0) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(row);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A flag byte (1 phone, 2 email) then the 32-byte keys present, phone first; base64. */
+export function encodeRows(rows: readonly KeyedRow[]): string {
+  const buffer = Buffer.alloc(rows.reduce((n, r) => n + rowBytes(r), 0));
+  let at = 0;
+  for (const row of rows) {
+    buffer[at++] = (row.phone ? PHONE_FLAG : 0) | (row.email ? EMAIL_FLAG : 0);
+    if (row.phone) at += row.phone.copy(buffer, at);
+    if (row.email) at += row.email.copy(buffer, at);
+  }
+  return buffer.toString('base64');
+}
+
+export function decodeRows(encoded: string): KeyedRow[] {
+  const buffer = Buffer.from(encoded, 'base64');
+  const rows: KeyedRow[] = [];
+  let at = 0;
+  while (at < buffer.length) {
+    const flags = buffer[at++]!;
+    if (flags === 0 || flags > (PHONE_FLAG | EMAIL_FLAG)) throw new Error('Malformed chunk: bad row flags');
+    const row: { phone?: Buffer; email?: Buffer } = {};
+    for (const [flag, field] of [[PHONE_FLAG, 'phone'], [EMAIL_FLAG, 'email']] as const) {
+      if (!(flags & flag)) continue;
+      if (at + KEY_BYTES > buffer.length) throw new Error('Malformed chunk: truncated key');
+      row[field] = buffer.subarray(at, at + KEY_BYTES);
+      at += KEY_BYTES;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The match keys of a row, as the match index spells them (hex). */
+export const rowKeys = (row: KeyedRow): string[] => [row.phone, row.email].flatMap((k) => (k ? [k.toString('hex')] : []));
+
+/** A digest of a batch's encoded chunks: ties chunks to the attempt that recorded the batch. */
+export const batchDigest = (encodedChunks: readonly string[]): string =>
+  createHash('sha256').update(encodedChunks.join('.')).digest('hex');
+
+// ------------------------------------------------------------------ sessions
+
+export interface SessionState {
+  readonly operation: Operation;
+  readonly firstBatchAtMs: number;
+  readonly deadlineAtMs: number;
+  /** Highest batchSeq received. */
+  readonly maxSeq: number;
+  /** batchSeq of the batch flagged lastBatch, once received. */
+  readonly lastBatchSeq?: number;
+  readonly batchesReceived: number;
+  readonly numReceived: number;
+  readonly numInvalid: number;
+  readonly chunksExpected: number;
+  readonly chunksMatched: number;
+  /** Optimistic-concurrency revision of the upload-owned fields. */
+  readonly rev: number;
+  readonly estimatedTotal?: number;
+}
+
+export type SessionStage = 'receiving' | 'processing' | 'done';
+
+/** No more batches: every batch up to the last is in, or the timeout after the first batch passed. */
+export function sessionClosed(s: SessionState, nowMs: number): boolean {
+  return (s.lastBatchSeq !== undefined && s.batchesReceived >= s.lastBatchSeq) || nowMs >= s.deadlineAtMs;
+}
+
+/** `done` once the session is closed and every chunk of its batches has been matched. */
+export function sessionStage(s: SessionState, nowMs: number): SessionStage {
+  if (!sessionClosed(s, nowMs)) return 'receiving';
+  return s.chunksMatched < s.chunksExpected ? 'processing' : 'done';
+}
+
+export interface BatchRequest {
+  readonly operation: Operation;
+  readonly batchSeq: number;
+  readonly lastBatch: boolean;
+  readonly estimatedTotal?: number;
+}
+
+/**
+ * Whether a new batch (one whose batchSeq the session has not recorded) may
+ * join the session; throws a 409 problem when it may not. Batches may arrive
+ * in any order; after the last batch only missing earlier ones are accepted.
+ */
+export function admitBatch(session: SessionState | undefined, request: BatchRequest, nowMs: number, timeoutMs: number): void {
+  if (!session) return;
+  if (session.operation !== request.operation) {
+    throw conflict(
+      'session-operation-mismatch',
+      `This session ${session.operation === 'add' ? 'adds' : 'removes'} users; use a new session id to ${request.operation === 'add' ? 'add' : 'remove'} users.`,
+    );
+  }
+  if (sessionClosed(session, nowMs)) {
+    throw conflict(
+      'session-closed',
+      nowMs >= session.deadlineAtMs
+        ? `The session closed ${Math.round(timeoutMs / 60_000)} minutes after its first batch; start a new session.`
+        : 'The session received its last batch; start a new session.',
+    );
+  }
+  if (session.lastBatchSeq !== undefined) {
+    if (request.lastBatch) throw conflict('session-last-batch', `The session's last batch was batchSeq ${session.lastBatchSeq}.`);
+    if (request.batchSeq > session.lastBatchSeq) {
+      throw conflict('session-last-batch', `The session's last batch was batchSeq ${session.lastBatchSeq}; no later batch is accepted.`);
+    }
+  }
+  if (request.lastBatch && request.batchSeq < session.maxSeq) {
+    throw conflict('session-last-batch', `A batch with a higher batchSeq (${session.maxSeq}) was already received.`);
+  }
+}
+
+/** The session after a batch joins it (counters of the upload side; the matcher adds chunksMatched). */
+export function sessionAfter(
+  session: SessionState | undefined,
+  request: BatchRequest,
+  batch: { numReceived: number; numInvalid: number; chunks: number },
+  nowMs: number,
+  timeoutMs: number,
+): SessionState {
+  const base: SessionState = session ?? {
+    operation: request.operation,
+    firstBatchAtMs: nowMs,
+    deadlineAtMs: nowMs + timeoutMs,
+    maxSeq: 0,
+    batchesReceived: 0,
+    numReceived: 0,
+    numInvalid: 0,
+    chunksExpected: 0,
+    chunksMatched: 0,
+    rev: 0,
+  };
+  return {
+    ...base,
+    maxSeq: Math.max(base.maxSeq, request.batchSeq),
+    ...(request.lastBatch ? { lastBatchSeq: request.batchSeq } : {}),
+    ...(request.estimatedTotal !== undefined ? { estimatedTotal: request.estimatedTotal } : {}),
+    batchesReceived: base.batchesReceived + 1,
+    numReceived: base.numReceived + batch.numReceived,
+    numInvalid: base.numInvalid + batch.numInvalid,
+    chunksExpected: base.chunksExpected + batch.chunks,
+    rev: base.rev + 1,
+  };
+}
+
+// ------------------------------------------------------------------ audiences
+
+export type AudienceStatus = 'empty' | 'processing' | 'ready';
+
+/**
+ * `processing` while chunks of accepted batches wait for the matcher; `empty`
+ * before any batch with a known cell was accepted; `ready` otherwise. It
+ * never depends on how many rows matched, so it reveals nothing about them.
+ */
+export function audienceStatus(a: { chunksExpected: number; chunksMatched: number; revision: number }): AudienceStatus {
+  if (a.chunksMatched < a.chunksExpected) return 'processing';
+  return a.chunksExpected === 0 && a.revision === 0 ? 'empty' : 'ready';
+}
+
+// ------------------------------------------------------------------ expiry buckets
+
+export const DAY_SECONDS = 86_400;
+
+/**
+ * Day number (days since the epoch, UTC) at whose start a membership matched
+ * by an upload at `uploadedAtMs` expires: the end of the UTC day `ttlDays`
+ * after the upload. Aligning expiry to whole days lets the audience keep one
+ * exact counter per expiry day.
+ */
+export const expiryDay = (uploadedAtMs: number, ttlDays: number): number => Math.floor(uploadedAtMs / 1000 / DAY_SECONDS) + ttlDays + 1;
+export const dayOf = (expiresAt: number): number => Math.floor(expiresAt / DAY_SECONDS);
+export const expiresAtOf = (day: number): number => day * DAY_SECONDS;
+
+/** Members alive now (buckets of days after today) and memberships expired by time (the rest). */
+export function bucketCounts(buckets: Readonly<Record<string, number>>, nowSeconds: number): { alive: number; expired: number } {
+  const today = Math.floor(nowSeconds / DAY_SECONDS);
+  let alive = 0;
+  let expired = 0;
+  for (const [day, count] of Object.entries(buckets)) {
+    if (Number(day) > today) alive += count;
+    else expired += count;
+  }
+  return { alive, expired };
+}
+
+// ------------------------------------------------------------------ memberships
+
+/**
+ * A membership item as stored. Every write by the matcher records the
+ * attempt that made it (`lastChunk`: `<chunk id>/<attempt>`) and the item's
+ * effective expiry before that write (`prevExpiresAt`, 0 for "not a
+ * member"). The audience keeps the set of attempts that have written but not
+ * committed their count change (`pending`): while an attempt is pending, its
+ * items count as their previous state. An attempt that dies after writing
+ * stays pending for good, so what it wrote changes nothing that anyone sees
+ * or counts, and its retry (or any other chunk) starts from exactly the
+ * committed state. `removing` items are not members: their count was taken
+ * off, only the physical delete is left.
+ */
+export interface MembershipItem {
+  readonly userId: string;
+  readonly expiresAt: number;
+  readonly lastChunk?: string;
+  readonly prevExpiresAt?: number;
+  readonly removing?: boolean;
+}
+
+/** The committed state of a membership item: its expiry (epoch seconds) if the user is counted as a member, else null. */
+export function effectiveExpiry(item: MembershipItem | undefined, pending: ReadonlySet<string>): number | null {
+  if (!item) return null;
+  if (item.lastChunk !== undefined && pending.has(item.lastChunk)) return item.prevExpiresAt ? item.prevExpiresAt : null;
+  if (item.removing) return null;
+  return item.expiresAt;
+}
+
+/** Whether the item makes its user a member now. */
+export function isMemberNow(item: MembershipItem, pending: ReadonlySet<string>, nowSeconds: number): boolean {
+  const expiry = effectiveExpiry(item, pending);
+  return expiry !== null && expiry > nowSeconds;
+}
+
+/** Per-day count changes from a set of (before, after) expiries; null = not a member. */
+export function bucketDeltas(changes: Iterable<{ before: number | null; after: number | null }>): Map<number, number> {
+  const deltas = new Map<number, number>();
+  const add = (expiresAt: number, d: number) => {
+    const day = dayOf(expiresAt);
+    deltas.set(day, (deltas.get(day) ?? 0) + d);
+  };
+  for (const { before, after } of changes) {
+    if (before !== null) add(before, -1);
+    if (after !== null) add(after, +1);
+  }
+  for (const [day, d] of deltas) if (d === 0) deltas.delete(day);
+  return deltas;
+}
+
+/** The id of one chunk of one batch: unique within an audience. */
+export const chunkId = (sessionId: number, batchSeq: number, chunk: number): string => `${sessionId}:${batchSeq}:${chunk}`;
+
+// ------------------------------------------------------------------ ids
+
+/** Audience ids: `aud-` and 32 hex digits. Anything else names no audience (404). */
+export const AUDIENCE_ID = /^aud-[0-9a-f]{32}$/;
+/** Session ids in paths: a non-negative safe integer in decimal. */
+export function parseSessionId(raw: string): number | undefined {
+  if (!/^\d{1,16}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+/** User ids (token subjects) in the ops path: 1-128 printable ASCII characters. */
+export const USER_ID = /^[\x21-\x7e]{1,128}$/;
+
+// ------------------------------------------------------------------ queue messages
+
+/**
+ * One chunk of an accepted batch on the matching queue: match keys only
+ * (base64 of the binary rows above), never a business's hash, and ids.
+ */
+export const ChunkMessage = z.strictObject({
+  v: z.literal(1),
+  operation: z.enum(['add', 'remove']),
+  businessId: z.string().min(1),
+  audienceId: z.string().regex(AUDIENCE_ID),
+  sessionId: z.number().int().min(0),
+  batchSeq: z.number().int().min(1),
+  chunk: z.number().int().min(0),
+  chunks: z.number().int().min(1),
+  batchDigest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** When the upload function sent it (the service clock, epoch ms). */
+  sentAtMs: z.number().int(),
+  rows: z.string().min(1),
+});
+export type ChunkMessage = z.infer<typeof ChunkMessage>;
+
+/** A deleted audience whose memberships are to be removed, from `cursor` on. */
+export const CleanupMessage = z.strictObject({
+  v: z.literal(1),
+  businessId: z.string().min(1),
+  audienceId: z.string().regex(AUDIENCE_ID),
+  /** 1: the first sweep; 2: a second one a little later, for index lag and late writers. */
+  pass: z.union([z.literal(1), z.literal(2)]),
+  cursor: z.record(z.string(), z.string()).optional(),
+  requestedAtMs: z.number().int(),
+});
+export type CleanupMessage = z.infer<typeof CleanupMessage>;

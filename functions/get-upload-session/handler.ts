@@ -1,0 +1,28 @@
+import { getAudienceRecord } from '../adapters/audiences';
+import { getSession } from '../adapters/upload-sessions';
+import { getUploadSession } from '../contract/audiences';
+import { AUDIENCE_ID, parseSessionId, sessionStage } from '../core/audiences';
+import { clock } from '../shared/clock';
+import { httpRoute, json } from '../shared/http';
+import { notFound } from '../shared/problems';
+
+/**
+ * A session's stage is computed when it is read: `receiving` until the last
+ * batch (and every one before it) is in or the timeout after the first batch
+ * passed, then `processing` until every chunk is matched, then `done`. No
+ * timer is needed for a session whose last batch never comes.
+ */
+export const handler = httpRoute('getUploadSession', getUploadSession, async ({ params, caller }) => {
+  const sessionId = parseSessionId(params.sessionId);
+  const record = AUDIENCE_ID.test(params.id) && sessionId !== undefined ? await getAudienceRecord(caller.sub, params.id) : undefined;
+  if (!record || record.deletedAt || sessionId === undefined) throw notFound('No such audience or session.');
+  const session = await getSession(params.id, sessionId);
+  if (!session) throw notFound('No such audience or session.');
+  return json(200, {
+    sessionId,
+    stage: sessionStage(session, clock.nowMs()),
+    batchesReceived: session.batchesReceived,
+    numReceived: session.numReceived,
+    numInvalid: session.numInvalid,
+  });
+});

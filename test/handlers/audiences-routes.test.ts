@@ -1,0 +1,204 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler as createAudience } from '../../functions/create-audience/handler';
+import { handler as listAudiences } from '../../functions/list-audiences/handler';
+import { handler as getAudience } from '../../functions/get-audience/handler';
+import { handler as deleteAudience } from '../../functions/delete-audience/handler';
+import { handler as getSession } from '../../functions/get-upload-session/handler';
+import { handler as userAudiences } from '../../functions/get-user-audiences/handler';
+import { widthLimit } from '../../functions/core/audience-count';
+import { invokeHttp } from '../support/events';
+import { FakeDynamo } from './audiences-fake-dynamo';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+let db: FakeDynamo;
+beforeEach(() => {
+  db = new FakeDynamo();
+  db.install(ddb);
+  sqs.on(SendMessageCommand).resolves({});
+});
+afterEach(() => {
+  ddb.reset();
+  sqs.reset();
+});
+
+const b1 = { sub: 'b-1', role: 'business' };
+const b2 = { sub: 'b-2', role: 'business' };
+const operator = { sub: 'op-1', role: 'operator' };
+const today = Math.floor(Date.now() / 86_400_000);
+const later = String(today + 500);
+
+async function create(claims = b1, name = 'Flowers') {
+  const res = await invokeHttp(createAudience, { method: 'POST', body: { name, customerFileSource: 'USER_PROVIDED_ONLY' }, claims });
+  expect(res.status).toBe(201);
+  return res.json as { id: string };
+}
+const setCount = (businessId: string, id: string, count: number, extra: Record<string, unknown> = {}) => {
+  const item = db.get('test-audiences', { pk: `b#${businessId}`, sk: `a#${id}` })!;
+  db.put('test-audiences', { ...item, expiring: { [later]: count }, revision: 5, chunksExpected: 2, chunksMatched: 2, ...extra });
+};
+const get = (id: string, claims = b1) => invokeHttp(getAudience, { pathParameters: { id }, claims });
+
+describe('POST /v1/audiences', () => {
+  it('creates an empty audience', async () => {
+    const res = await invokeHttp(createAudience, { method: 'POST', body: { name: ' Flower shop mailing list ', customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED' }, claims: b1 });
+    expect(res.status).toBe(201);
+    expect(res.json).toEqual({
+      id: expect.stringMatching(/^aud-[0-9a-f]{32}$/),
+      name: 'Flower shop mailing list',
+      customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED',
+      status: 'empty',
+      approximateCount: { lower: 0, upper: 100 },
+      targetable: false,
+      createdAt: expect.any(String),
+    });
+    expect(res.headers.location).toBe(`/v1/audiences/${res.json.id}`);
+  });
+
+  it('answers 409 once the business has created its quota of audiences, deleted ones included', async () => {
+    db.put('test-audiences', { pk: 'b#b-1', sk: 'quota', created: 499 });
+    await create();
+    const over = await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: b1 });
+    expect(over.status).toBe(409);
+    expect(over.json.type).toBe('/problems/audience-quota-exceeded');
+    expect((await create(b2)).id).toBeDefined(); // per business
+  });
+
+  it('answers 400 for an unknown source and 403 for other roles', async () => {
+    expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'CRM' }, claims: b1 })).status).toBe(400);
+    expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: operator })).status).toBe(403);
+  });
+});
+
+describe('GET /v1/audiences and /v1/audiences/{id}', () => {
+  it('lists only the caller\'s audiences, without deleted ones', async () => {
+    const a = await create(b1, 'a');
+    const b = await create(b1, 'b');
+    await create(b2, 'other');
+    await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id: b.id }, claims: b1 });
+    const res = await invokeHttp(listAudiences, { claims: b1 });
+    expect((res.json.items as { id: string }[]).map((i) => i.id)).toEqual([a.id]);
+  });
+
+  it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
+    const { id } = await create();
+    for (const count of [0, 40, 99, 150, 1_234, 98_765]) {
+      setCount('b-1', id, count);
+      const res = await get(id);
+      const { lower, upper } = res.json.approximateCount as { lower: number; upper: number };
+      expect(res.json.status).toBe('ready');
+      expect(lower).toBeLessThanOrEqual(count);
+      expect(upper).toBeGreaterThanOrEqual(count);
+      if (res.json.targetable) expect(upper - lower).toBeLessThanOrEqual(widthLimit(count));
+      else expect({ lower, upper }).toEqual({ lower: 0, upper: 100 });
+      if (count < 50) expect(res.json.targetable).toBe(false);
+      if (count >= 100) expect(res.json.targetable).toBe(true);
+      expect(JSON.stringify(res.json)).not.toMatch(/"(count|exact|revision|expiring)"/);
+    }
+  });
+
+  it('leaves expired memberships out of the count', async () => {
+    const { id } = await create();
+    setCount('b-1', id, 0, { expiring: { [String(today - 1)]: 5_000, [later]: 10 } });
+    expect((await get(id)).json).toEqual(expect.objectContaining({ approximateCount: { lower: 0, upper: 100 }, targetable: false }));
+  });
+
+  it('is processing while chunks wait for the matcher', async () => {
+    const { id } = await create();
+    setCount('b-1', id, 10, { chunksExpected: 3, chunksMatched: 1 });
+    expect((await get(id)).json.status).toBe('processing');
+  });
+
+  it('answers 404 alike for another business\'s, a missing, a deleted and a malformed id', async () => {
+    const { id } = await create(b1);
+    const answers = [await get(id, b2), await get(`aud-${'0'.repeat(32)}`), await get('not-an-id'), await get('../../x')];
+    await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 });
+    answers.push(await get(id));
+    for (const res of answers) {
+      expect(res.status).toBe(404);
+      expect(res.json).toEqual({ type: '/problems/not-found', title: 'Not found', status: 404, detail: 'No such audience.' });
+    }
+  });
+});
+
+describe('DELETE /v1/audiences/{id}', () => {
+  it('queues the cleanup, then marks the audience deleted: 202, then 404', async () => {
+    const { id } = await create();
+    const res = await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 });
+    expect(res.status).toBe(202);
+    const message = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!);
+    expect(message).toEqual(expect.objectContaining({ audienceId: id, businessId: 'b-1', pass: 1 }));
+    expect(db.get('test-audiences', { pk: 'b#b-1', sk: `a#${id}` })).toEqual(expect.objectContaining({ deletedAt: expect.any(String), expiresAt: expect.any(Number) }));
+    expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 })).status).toBe(404);
+  });
+
+  it('answers 404 for another business\'s audience and changes nothing', async () => {
+    const { id } = await create(b1);
+    expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b2 })).status).toBe(404);
+    expect(sqs.calls()).toHaveLength(0);
+    expect((await get(id)).status).toBe(200);
+  });
+});
+
+describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
+  it('shows the stage and counters of one of the caller\'s sessions', async () => {
+    const { id } = await create();
+    db.put('test-uploadSessions', {
+      pk: `a#${id}`, sk: 's#42', operation: 'add', firstBatchAtMs: Date.now(), deadlineAtMs: Date.now() + 5_400_000, maxSeq: 2, lastBatchSeq: 2,
+      batchesReceived: 2, numReceived: 1_500, numInvalid: 3, chunksExpected: 2, chunksMatched: 1, rev: 2,
+    });
+    const res = await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b1 });
+    expect(res.json).toEqual({ sessionId: 42, stage: 'processing', batchesReceived: 2, numReceived: 1_500, numInvalid: 3 });
+    expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b2 })).status).toBe(404);
+    expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: '43' }, claims: b1 })).status).toBe(404);
+    expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: 'x' }, claims: b1 })).status).toBe(404);
+  });
+});
+
+describe('GET /v1/ops/users/{userId}/audiences', () => {
+  const membership = (audienceId: string, businessId: string, extra: Record<string, unknown> = {}) =>
+    db.put('test-audienceMemberships', { pk: 'u#u-1', sk: `a#${audienceId}`, userId: 'u-1', audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
+  const grant = (ads: 'granted' | 'denied') => db.put('test-accounts', { pk: 'user#u-1', consentVersion: 3, purposes: { ads_targeting: ads, friend_suggestions: 'denied' } });
+  const lookup = (userId = 'u-1') => invokeHttp(userAudiences, { pathParameters: { userId }, claims: operator });
+
+  it('lists the audiences the user is in now, from one Query of their memberships', async () => {
+    // Prepare
+    grant('granted');
+    const live = await create(b1, 'live');
+    const other = await create(b2, 'other business');
+    const deleted = await create(b1, 'deleted');
+    const expired = await create(b1, 'expired');
+    const uncommitted = await create(b1, 'uncommitted');
+    membership(live.id, 'b-1');
+    membership(other.id, 'b-2');
+    membership(deleted.id, 'b-1');
+    membership(expired.id, 'b-1', { expiresAt: (today - 1) * 86_400 });
+    membership(uncommitted.id, 'b-1', { lastChunk: '1:1:0', prevExpiresAt: 0 });
+    setCount('b-1', uncommitted.id, 0, { pending: new Set(['1:1:0']) });
+    await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id: deleted.id }, claims: b1 });
+    ddb.resetHistory();
+    // Act
+    const res = await lookup();
+    // Assess
+    expect(res.status).toBe(200);
+    expect((res.json.items as { audienceId: string }[]).map((i) => i.audienceId).sort()).toEqual([live.id, other.id].sort());
+    expect(res.json.items).toContainEqual({ audienceId: other.id, businessId: 'b-2' });
+    const names = ddb.calls().map((c) => c.args[0].constructor.name);
+    expect(names.filter((n) => n === 'QueryCommand')).toHaveLength(1);
+    expect(names).not.toContain('ScanCommand');
+  });
+
+  it('lists none for a user who does not grant ads targeting, even before their memberships are removed', async () => {
+    grant('denied');
+    membership((await create()).id, 'b-1');
+    expect((await lookup()).json).toEqual({ items: [] });
+  });
+
+  it('answers an unknown user with none, a malformed id with 404, and is for operators only', async () => {
+    expect((await lookup('nobody')).json).toEqual({ items: [] });
+    expect((await lookup('x'.repeat(200))).status).toBe(404);
+    expect((await invokeHttp(userAudiences, { pathParameters: { userId: 'u-1' }, claims: b1 })).status).toBe(403);
+  });
+});

@@ -1,0 +1,107 @@
+import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { api, awsClients, closeAwsClients, eventually, newId, tableName, tokenFor } from './support';
+import type { AwsClients } from './support';
+import { createUser, emailHash, ensurePolicy, phoneHash } from './support/users';
+
+/** Data subject rights on the real local stack: export, and erasure through the account-events fan-out. */
+let aws: AwsClients;
+beforeAll(async () => {
+  aws = await awsClients();
+  await ensurePolicy();
+});
+afterAll(() => closeAwsClients());
+
+const ciphertext = Buffer.from('an end-to-end encrypted receipt').toString('base64');
+
+async function inAudience(business: string, user: { phoneNumber?: string; email?: string }) {
+  const created = await api('POST', '/v1/audiences', { token: business, body: { name: 'Flower shop mailing list', customerFileSource: 'USER_PROVIDED_ONLY' } });
+  expect(created.status).toBe(201);
+  const id = created.json.id as string;
+  const upload = await api('POST', `/v1/audiences/${id}/users`, {
+    token: business,
+    body: {
+      session: { id: 1, batchSeq: 1, lastBatch: true },
+      schema: ['PHONE_SHA256', 'EMAIL_SHA256'],
+      data: [[phoneHash(user.phoneNumber!), emailHash(user.email!)]],
+    },
+  });
+  expect(upload.status).toBe(202);
+  await eventually(async () => {
+    const session = await api('GET', `/v1/audiences/${id}/sessions/${upload.json.sessionId}`, { token: business });
+    expect(session.json.stage).toBe('done');
+  }, { timeoutMs: 20_000 });
+  return id;
+}
+
+describe('GET /v1/me/export', () => {
+  it('returns phone, email, consent and its history, the number of audiences and pending message metadata, never ciphertext', async () => {
+    // Prepare
+    const ana = await createUser({ email: true, ads: 'granted', friends: 'denied' });
+    const business = await tokenFor('business', newId('b'));
+    await inAudience(business, ana);
+    const sent = await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } });
+    expect(sent.status).toBe(202);
+    // Act
+    const res = await api('GET', '/v1/me/export', { token: ana.token });
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      userId: ana.userId,
+      exportedAt: expect.any(String),
+      account: { phoneNumber: ana.phoneNumber, email: ana.email, createdAt: expect.any(String), erasedAt: null },
+      consent: expect.objectContaining({ version: 1, purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' } }),
+      consentHistory: [expect.objectContaining({ version: 1 })],
+      audiences: { count: 1 },
+      pendingMessages: [
+        { messageId: sent.json.messageId, from: expect.any(String), category: 'receipt', acceptedAt: sent.json.acceptedAt, expiresAt: sent.json.expiresAt },
+      ],
+    });
+    expect(res.text).not.toContain(ciphertext);
+  });
+});
+
+describe('DELETE /v1/me', () => {
+  it('makes every consumer forget the user and keeps the consent receipts as proof, with no phone or email', async () => {
+    // Prepare: a user in the index, an audience, the suggestions set, with a pending message
+    const ana = await createUser({ email: true, ads: 'granted', friends: 'granted' });
+    const businessId = newId('b');
+    const business = await tokenFor('business', businessId);
+    const audienceId = await inAudience(business, ana);
+    const operator = await tokenFor('operator', newId('op'));
+    expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([{ audienceId, businessId }]);
+    const sent = await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } });
+    expect(sent.status).toBe(202);
+
+    // Act
+    const res = await api('DELETE', '/v1/me', { token: ana.token });
+
+    // Assess: accepted, and the identifiers are gone at once
+    expect(res.status).toBe(202);
+    const exported = await api('GET', '/v1/me/export', { token: ana.token });
+    expect(exported.json.account).toEqual(expect.objectContaining({ phoneNumber: null, email: null, erasedAt: expect.any(String) }));
+    expect((await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } })).status).toBe(404);
+    // ...every consumer follows within seconds
+    await eventually(async () => {
+      expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([]);
+      const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }));
+      expect(state.Item?.keys).toEqual([]);
+      const suggestions = await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId: ana.userId }, ConsistentRead: true }));
+      expect(suggestions.Item?.allowed).toBe(false);
+      const memberships = await aws.ddb.send(new QueryCommand({ TableName: tableName('audienceMemberships'), KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `u#${ana.userId}` } }));
+      expect(memberships.Items).toEqual([]);
+      expect((await api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
+      expect((await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('expired');
+    }, { timeoutMs: 20_000 });
+    // ...the receipts stay, and no table holds the phone or email for this user any more
+    expect((await api('GET', '/v1/me/consent/history', { token: ana.token })).json.items).toHaveLength(1);
+    for (const table of ['accounts', 'ledger', 'matchIndex', 'suggestions', 'audienceMemberships', 'messages'] as const) {
+      const { Items = [] } = await aws.ddb.send(new ScanCommand({ TableName: tableName(table) }));
+      const dump = JSON.stringify(Items);
+      expect(dump).not.toContain(ana.phoneNumber!);
+      expect(dump).not.toContain(ana.email!);
+    }
+    // ...and the number is free for someone else
+    const bob = await createUser({ phone: false });
+    expect((await api('PUT', '/v1/me/phone', { token: bob.token, body: { phoneNumber: ana.phoneNumber } })).status).toBe(200);
+  }, 60_000);
+});

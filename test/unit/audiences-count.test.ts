@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import {
+  BASE_WIDTH,
+  countSeed,
+  ladderWidth,
+  noisyThreshold,
+  reportCount,
+  seedUniforms,
+  widthLimit,
+} from '../../functions/core/audience-count';
+
+/** Deterministic "random" seeds and counts, so every run checks the same cases. */
+const seedOf = (label: string) => createHash('sha256').update(`count-test:${label}`).digest();
+const intOf = (label: string, below: number) => seedOf(label).readUIntBE(0, 6) % below;
+
+describe('reportCount: the range always holds the truth and is never too wide', () => {
+  it.each([1, 20, 100, 1000])('holds for 100,000 random counts and seeds (min size %i)', (minSize) => {
+    const violations: string[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      // Counts spread over every scale: mostly small, some up to 10 million.
+      const scale = [300, 3_000, 30_000, 10_000_000][i % 4]!;
+      const n = intOf(`n${minSize}:${i}`, scale);
+      const { approximateCount: r, targetable } = reportCount(n, minSize, seedOf(`s${minSize}:${i}`));
+      if (!(r.lower <= n && n <= r.upper && r.lower >= 0)) violations.push(`${n} outside [${r.lower}, ${r.upper}]`);
+      // The width bound holds for every real range; the below-minimum answer is {0, M} by contract
+      // (wider than 200 only if the minimum size is set above 200).
+      if (targetable && r.upper - r.lower > widthLimit(n)) violations.push(`${n}: width ${r.upper - r.lower}`);
+      if (!targetable && (r.lower !== 0 || r.upper !== minSize)) violations.push(`${n}: below-minimum answer [${r.lower}, ${r.upper}]`);
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('answers {0, M} and not targetable below the minimum, and only when the count is at most M', () => {
+    const M = 100;
+    const violations: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const n = intOf(`t${i}`, 2 * M);
+      const report = reportCount(n, M, seedOf(`ts${i}`));
+      const below = !report.targetable && report.approximateCount.lower === 0 && report.approximateCount.upper === M;
+      if (n < Math.ceil(M / 2) && !below) violations.push(n);
+      if (n >= M && !report.targetable) violations.push(n);
+      if (!report.targetable && !(n < M && below)) violations.push(n);
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('moves the threshold uniformly over [M - floor(M/2), M]', () => {
+    const M = 100;
+    const hits = new Map<number, number>();
+    const trials = 51_000;
+    for (let i = 0; i < trials; i++) {
+      const c = noisyThreshold(M, seedUniforms(seedOf(`c${i}`)).threshold);
+      hits.set(c, (hits.get(c) ?? 0) + 1);
+    }
+    expect(Math.min(...hits.keys())).toBe(50);
+    expect(Math.max(...hits.keys())).toBe(100);
+    // Each of the 51 values about 1,000 times (binomial sd ~31).
+    for (const count of hits.values()) expect(Math.abs(count - 1000)).toBeLessThan(150);
+  });
+
+  it('uses widths from a fixed ladder: 200 up to 1,000 members, then 200 * 2^k within a factor of 2 of n/5..n/10', () => {
+    const violations: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const n = intOf(`w${i}`, 5_000_000);
+      const w = ladderWidth(n, seedUniforms(seedOf(`ws${i}`)).width);
+      if (!Number.isInteger(Math.log2(w / BASE_WIDTH)) || w > widthLimit(n) || (n >= 2_000 && w <= n / 20)) violations.push(`${n}: ${w}`);
+    }
+    expect(violations).toEqual([]);
+    expect(ladderWidth(999, 0.99)).toBe(200);
+    expect(ladderWidth(1_999, 0.99)).toBe(200);
+    expect(ladderWidth(4_000, 0)).toBe(400);
+  });
+
+  it('places the true count uniformly inside its range (the offset hides where it is)', () => {
+    const n = 5_000;
+    const positions: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const { approximateCount: r } = reportCount(n, 100, seedOf(`p${i}`));
+      positions.push((n - r.lower) / (r.upper - r.lower));
+    }
+    const mean = positions.reduce((a, b) => a + b, 0) / positions.length;
+    expect(mean).toBeGreaterThan(0.48);
+    expect(mean).toBeLessThan(0.52);
+    const lowQuarter = positions.filter((p) => p < 0.25).length / positions.length;
+    expect(lowQuarter).toBeGreaterThan(0.23);
+    expect(lowQuarter).toBeLessThan(0.27);
+  });
+
+  it('seeds each audience state separately: another revision, audience or pepper is a fresh draw', () => {
+    const pepper = Buffer.from('p'.repeat(40));
+    const base = countSeed(pepper, 'aud-1', 7, 0);
+    expect(countSeed(pepper, 'aud-1', 7, 0)).toEqual(base);
+    for (const other of [countSeed(pepper, 'aud-1', 8, 0), countSeed(pepper, 'aud-2', 7, 0), countSeed(pepper, 'aud-1', 7, 1), countSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7, 0)]) {
+      expect(other.equals(base)).toBe(false);
+    }
+  });
+
+  it('refuses a count that is not a whole number', () => {
+    expect(() => reportCount(-1, 100, seedOf('x'))).toThrow();
+    expect(() => reportCount(1.5, 100, seedOf('x'))).toThrow();
+  });
+});
