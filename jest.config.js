@@ -12,7 +12,8 @@ const transform = {
 const esmPackages = ['@middy', 'jose'];
 const transformIgnorePatterns = [`/node_modules/(?!(${esmPackages.join('|')})/)`];
 
-const common = { transform, transformIgnorePatterns, testEnvironment: 'node' };
+// CI machines have 2 cores shared by DynamoDB Local, the emulators and the workers: generous timeouts, never timing assertions.
+const common = { transform, transformIgnorePatterns, testEnvironment: 'node', testTimeout: 30_000 };
 
 module.exports = {
   projects: [

@@ -219,5 +219,5 @@ describe('CLI upload: sessions and resume', () => {
     expect(readAtArrival[0]).toBeLessThan(size / 4);
     expect(fake.batches.map((b) => b.lastBatch).lastIndexOf(true)).toBe(rows / batchSize - 1);
     expect(fake.batches.filter((b) => b.lastBatch)).toHaveLength(1);
-  });
+  }, 60_000);
 });
