@@ -1,10 +1,10 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { CustomerFileSource } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
 import { conflict } from '../shared/problems';
-import { failedConditions, isConditionFailure } from './dynamo';
+import { failedConditions, isConditionFailure, queryAll } from './dynamo';
 
 /**
  * The audiences table: `b#<businessId>` / `a#<audienceId>` is one audience,
@@ -106,22 +106,13 @@ export async function getAudienceRecord(businessId: string, audienceId: string):
 
 /** The business's audiences that are not deleted, oldest first. At most the quota of them exist. */
 export async function listAudienceRecords(businessId: string): Promise<AudienceRecord[]> {
-  const records: AudienceRecord[] = [];
-  let ExclusiveStartKey: Item | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: AUDIENCES,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)',
-        FilterExpression: 'attribute_not_exists(deletedAt)',
-        ExpressionAttributeValues: { ':pk': `b#${businessId}`, ':a': 'a#' },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) records.push(audienceOf(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return records.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  const items = await queryAll({
+    TableName: AUDIENCES,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)',
+    FilterExpression: 'attribute_not_exists(deletedAt)',
+    ExpressionAttributeValues: { ':pk': `b#${businessId}`, ':a': 'a#' },
+  });
+  return items.map(audienceOf).sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 }
 
 /** Marks the audience deleted (a tombstone that expires); false if it is missing or already deleted. */

@@ -1,10 +1,8 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Receipt } from '../core/consent';
 import type { AccountEventType } from '../core/events';
-import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
-import { padVersion } from './dynamo';
+import { padVersion, queryAll } from './dynamo';
 
 /**
  * The consent ledger is also the outbox: `c#<version>` receipts are kept as
@@ -49,20 +47,12 @@ export const receiptOf = (item: Record<string, unknown>): Receipt => ({
 
 /** Every receipt of a user, newest first. */
 export async function receiptsOf(userId: string): Promise<Receipt[]> {
-  const receipts: Receipt[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: ledger(),
-        KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)',
-        ExpressionAttributeValues: { ':u': userId, ':c': 'c#' },
-        ScanIndexForward: false,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) receipts.push(receiptOf(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const items = await queryAll({
+    TableName: ledger(),
+    KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)',
+    ExpressionAttributeValues: { ':u': userId, ':c': 'c#' },
+    ScanIndexForward: false,
+  });
+  const receipts = items.map(receiptOf);
   return receipts;
 }

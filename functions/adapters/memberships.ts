@@ -7,7 +7,7 @@ import { tableName } from '../shared/config';
 import { AUDIENCES, audienceKey, countUpdate } from './audiences';
 import type { AudienceRecord } from './audiences';
 import { batchGetAll, batchWriteAll } from './batch';
-import { failedConditions, isConditionFailure } from './dynamo';
+import { failedConditions, isConditionFailure, queryAll } from './dynamo';
 
 /**
  * Memberships: `u#<userId>` / `a#<audienceId>`, so the audiences a user is in
@@ -57,22 +57,13 @@ export const deleteMemberships = (audienceId: string, userIds: readonly string[]
 
 /** Every membership item of a user: one Query (paged), strongly consistent. */
 export async function membershipsOfUser(userId: string): Promise<Membership[]> {
-  const memberships: Membership[] = [];
-  let ExclusiveStartKey: Item | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: MEMBERSHIPS,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)',
-        ExpressionAttributeValues: { ':pk': `u#${userId}`, ':a': 'a#' },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) memberships.push(membershipOf(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return memberships;
+  const items = await queryAll({
+    TableName: MEMBERSHIPS,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)',
+    ExpressionAttributeValues: { ':pk': `u#${userId}`, ':a': 'a#' },
+    ConsistentRead: true,
+  });
+  return items.map(membershipOf);
 }
 
 /** One page of an audience's membership keys, through the `byAudience` index. */

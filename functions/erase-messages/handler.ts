@@ -1,4 +1,5 @@
-import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../adapters/dynamo';
 import { finish } from '../adapters/message-status';
 import { AccountEvent } from '../core/events';
 import { ddb } from '../shared/aws';
@@ -16,28 +17,18 @@ const MESSAGES = tableName('messages');
  * leaves it. Repeating the event finds nothing left to do.
  */
 export async function erasePendingMessages(userId: string): Promise<number> {
-  let erased = 0;
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: MESSAGES,
-        KeyConditionExpression: 'recipientId = :r',
-        ProjectionExpression: 'messageId',
-        ExpressionAttributeValues: { ':r': userId },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const messageId = item.messageId as string;
-      await finish(messageId, 'expired', isoSeconds(clock.now()));
-      await ddb.send(new DeleteCommand({ TableName: MESSAGES, Key: { recipientId: userId, messageId } }));
-      erased += 1;
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return erased;
+  const pending = await queryAll({
+    TableName: MESSAGES,
+    KeyConditionExpression: 'recipientId = :r',
+    ProjectionExpression: 'messageId',
+    ExpressionAttributeValues: { ':r': userId },
+    ConsistentRead: true,
+  });
+  for (const { messageId } of pending) {
+    await finish(messageId, 'expired', isoSeconds(clock.now()));
+    await ddb.send(new DeleteCommand({ TableName: MESSAGES, Key: { recipientId: userId, messageId } }));
+  }
+  return pending.length;
 }
 
 export const handler = sqsConsumer(async (record) => {

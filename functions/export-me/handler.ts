@@ -1,11 +1,10 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '../adapters/accounts';
 import { receiptsOf } from '../adapters/ledger';
 import { currentPolicy } from '../adapters/policies';
 import { audiencesOfUserNow } from '../adapters/user-audiences';
 import { exportMe } from '../contract/rights';
 import { consentView } from '../core/consent';
-import { ddb } from '../shared/aws';
+import { queryAll } from '../adapters/dynamo';
 import { secondsToIso } from '../core/messages';
 import { clock } from '../shared/clock';
 import { tableName } from '../shared/config';
@@ -15,31 +14,20 @@ const MESSAGES = tableName('messages');
 
 /** Metadata of the caller's pending messages (never their ciphertext), oldest first. */
 async function pendingMessageMetadata(userId: string, nowSeconds: number) {
-  const items: { messageId: string; from: string; category: string; acceptedAt: string; expiresAt: string }[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: MESSAGES,
-        KeyConditionExpression: 'recipientId = :r',
-        FilterExpression: 'expiresAt > :now',
-        ProjectionExpression: 'messageId, businessId, category, acceptedAt, expiresAt',
-        ExpressionAttributeValues: { ':r': userId, ':now': nowSeconds },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      items.push({
-        messageId: item.messageId,
-        from: item.businessId,
-        category: item.category,
-        acceptedAt: item.acceptedAt,
-        expiresAt: secondsToIso(item.expiresAt),
-      });
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
+  const items = await queryAll({
+    TableName: MESSAGES,
+    KeyConditionExpression: 'recipientId = :r',
+    FilterExpression: 'expiresAt > :now',
+    ProjectionExpression: 'messageId, businessId, category, acceptedAt, expiresAt',
+    ExpressionAttributeValues: { ':r': userId, ':now': nowSeconds },
+  });
+  return items.map((item) => ({
+    messageId: item.messageId as string,
+    from: item.businessId as string,
+    category: item.category as string,
+    acceptedAt: item.acceptedAt as string,
+    expiresAt: secondsToIso(item.expiresAt),
+  }));
 }
 
 /**
