@@ -74,9 +74,13 @@ export function buildEnvironment(
     set[deadLetterEnv(logical as QueueName)] = queue.deadLetterUrl;
   }
   for (const spec of Object.values(catalog.secrets)) {
-    // Generated per local stack, never printed. The deployed variable (the
-    // secret's ARN) is removed so the functions read the local value.
-    set[spec.localEnv] = randomBytes(32).toString('hex');
+    // Generated per local stack, never printed, unless the caller provides
+    // one (tests that must know it, e.g. to look for it in the logs). The
+    // deployed variable (the secret's ARN) is removed so the functions read
+    // the local value.
+    const given = current[spec.localEnv];
+    if (given !== undefined && given !== '' && given.length < 32) throw new Error(`${spec.localEnv} must be at least 32 characters`);
+    set[spec.localEnv] = given ? given : randomBytes(32).toString('hex');
     unset.push(spec.env);
   }
   for (const spec of Object.values(catalog.settings)) {

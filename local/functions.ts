@@ -12,6 +12,7 @@ import type { FunctionSpec } from '../catalog';
 import { buildLambdaContext, newLogStreamName, type FunctionIdentity } from './events';
 import { localFunctionArn, localFunctionName, LOCAL_REGION } from './names';
 import { describeError, type StackLog } from './log';
+import type { FaultInjector } from './faults';
 
 /** Used when the catalog names no timeout; the deployed stack's house construct uses the same. */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
@@ -47,6 +48,8 @@ export interface LocalFunctionOptions {
   readonly memoryMB?: number;
   readonly region?: string;
   readonly log: StackLog;
+  /** Injected faults (`POST /_local/faults`): invocations that fail or die halfway. */
+  readonly faults?: FaultInjector;
 }
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
@@ -76,25 +79,32 @@ export function createLocalFunction(options: LocalFunctionOptions): LocalFunctio
     const timedOut = new Promise<'timeout'>((resolveTimeout) => {
       timer = setTimeout(() => resolveTimeout('timeout'), timeoutMs);
     });
-    const run = new Promise<unknown>((resolveRun, rejectRun) => {
-      const callback = (error?: unknown, result?: unknown) => (error ? rejectRun(error) : resolveRun(result));
-      try {
-        const returned = handler(JSON.parse(JSON.stringify(event)) as never, context, callback);
-        // Async handlers (the norm) return a promise; a callback-style handler
-        // declares three parameters and calls back.
-        if (isPromiseLike(returned)) returned.then(resolveRun, rejectRun);
-        else if (handler.length < 3) resolveRun(returned);
-      } catch (error) {
-        rejectRun(error);
-      }
-    });
+    const start = () =>
+      new Promise<unknown>((resolveRun, rejectRun) => {
+        const callback = (error?: unknown, result?: unknown) => (error ? rejectRun(error) : resolveRun(result));
+        try {
+          const returned = handler(JSON.parse(JSON.stringify(event)) as never, context, callback);
+          // Async handlers (the norm) return a promise; a callback-style handler
+          // declares three parameters and calls back.
+          if (isPromiseLike(returned)) returned.then(resolveRun, rejectRun);
+          else if (handler.length < 3) resolveRun(returned);
+        } catch (error) {
+          rejectRun(error);
+        }
+      });
+    // Under the fault injector an invocation may fail before it starts or die halfway.
+    const run = options.faults
+      ? options.faults.invoke(options.name, requestId, start)
+      : start().then((value) => ({ ok: true as const, value }));
     try {
-      const result = await Promise.race([run, timedOut]);
-      if (result === 'timeout') {
+      const outcome = await Promise.race([run, timedOut]);
+      if (outcome === 'timeout') {
         log.error(`${tag} ${requestId} Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
         run.catch(() => {});
         return { ok: false, kind: 'timeout', errorType: 'Sandbox.Timedout', requestId };
       }
+      if (!outcome.ok) return { ok: false, kind: 'error', errorType: outcome.failure.errorType, requestId };
+      const result = outcome.value;
       // Lambda serializes the result to JSON on its way out.
       const serialized = JSON.stringify(result ?? null);
       if (Buffer.byteLength(serialized) > MAX_RESPONSE_BYTES) {
@@ -125,6 +135,7 @@ export async function loadFunction(
   spec: FunctionSpec,
   log: StackLog,
   region = LOCAL_REGION,
+  faults?: FaultInjector,
 ): Promise<LocalFunction | undefined> {
   const file = resolve(rootDir, spec.entry);
   if (!existsSync(file)) {
@@ -150,5 +161,6 @@ export async function loadFunction(
     ...(spec.memoryMB !== undefined ? { memoryMB: spec.memoryMB } : {}),
     region,
     log,
+    ...(faults ? { faults } : {}),
   });
 }

@@ -1,11 +1,13 @@
 /**
  * The routes only the local stack has (CONTRACT.md, "Local stack only"):
- * health, tokens from the development issuer, the movable clock and the TTL
- * sweep. Errors are RFC 9457 problem documents like the API's.
+ * health, tokens from the development issuer, the movable clock, the TTL
+ * sweep and fault injection (local/faults.ts; never deployed). Errors are
+ * RFC 9457 problem documents like the API's.
  */
 import * as z from 'zod';
 import { ROLES } from '../catalog';
 import { Problem, badRequest, malformedJson, unsupportedMediaType, type FieldError } from '../functions/shared/problems';
+import { faultRequest, UnknownFunctionError, type FaultInjector } from './faults';
 import type { LocalRouteHandler, LocalRouteRequest, LocalRouteResponse } from './gateway';
 import type { LocalIdentity } from './identity';
 
@@ -22,6 +24,8 @@ export interface LocalRoutesDeps {
   sweep(): Promise<number>;
   /** The health document, and whether every emulator and poller runs. */
   health(): { ok: boolean; body: Record<string, unknown> };
+  /** Fault injection (`/_local/faults`); without it the route does not exist. */
+  readonly faults?: Pick<FaultInjector, 'add' | 'clear' | 'state'>;
 }
 
 /** A hundred years: far beyond any TTL, and safely inside what a Date can hold. */
@@ -38,7 +42,11 @@ const clockRequest = z.object({
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
 
 function zodErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(root)', message: issue.message }));
+  // Never quote what was sent: zod's message for unknown keys lists them.
+  return error.issues.slice(0, 50).map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.code === 'unrecognized_keys' ? 'Has fields the schema does not define' : issue.message,
+  }));
 }
 
 /** The JSON body, or undefined when there is none; 415 for another content type, 400 when malformed. */
@@ -61,41 +69,62 @@ function parse<T extends z.ZodType>(schema: T, request: LocalRouteRequest): z.ou
 const methodNotAllowed = (allowed: string) =>
   new Problem(405, 'method-not-allowed', 'Method not allowed', `Use ${allowed} on this route.`, {}, { allow: allowed });
 
+type Run = (request: LocalRouteRequest) => Promise<LocalRouteResponse>;
+
 export function localRoutes(deps: LocalRoutesDeps): LocalRouteHandler {
-  const routes: Record<string, { method: string; run(request: LocalRouteRequest): Promise<LocalRouteResponse> }> = {
+  const routes: Record<string, Record<string, Run>> = {
     '/_local/health': {
-      method: 'GET',
-      run: async () => {
+      GET: async () => {
         const { ok, body } = deps.health();
         return { status: ok ? 200 : 503, body };
       },
     },
     '/_local/token': {
-      method: 'POST',
-      run: async (request) => {
+      POST: async (request) => {
         const claims = parse(tokenRequest, request);
         return { status: 200, body: { token: await deps.identity.issue(claims) } };
       },
     },
     '/_local/clock': {
-      method: 'POST',
-      run: async (request) => {
+      POST: async (request) => {
         const { advanceSeconds } = parse(clockRequest, request);
         return { status: 200, body: { now: deps.clock.advance(advanceSeconds).toISOString() } };
       },
     },
     '/_local/ttl-sweep': {
-      method: 'POST',
-      run: async (request) => {
+      POST: async (request) => {
         jsonBody(request); // no options yet, but a body must still be JSON
         return { status: 200, body: { deleted: await deps.sweep() } };
       },
     },
   };
+  const faults = deps.faults;
+  if (faults) {
+    routes['/_local/faults'] = {
+      GET: async () => ({ status: 200, body: faults.state() }),
+      POST: async (request) => {
+        if (request.body.length === 0) throw badRequest('The body is not valid.', [{ path: '(root)', message: 'A fault is required' }]);
+        const fault = parse(faultRequest, request);
+        try {
+          return { status: 200, body: faults.add(fault) };
+        } catch (error) {
+          if (error instanceof UnknownFunctionError) {
+            throw badRequest('The body is not valid.', [{ path: 'function', message: 'Not the catalog name of a loaded function' }]);
+          }
+          throw error;
+        }
+      },
+      DELETE: async (request) => {
+        jsonBody(request);
+        return { status: 200, body: faults.clear() };
+      },
+    };
+  }
   return async (request) => {
     const route = routes[request.path];
     if (!route) return undefined;
-    if (request.method !== route.method) throw methodNotAllowed(route.method);
-    return route.run(request);
+    const run = route[request.method];
+    if (!run) throw methodNotAllowed(Object.keys(route).join(', '));
+    return run(request);
   };
 }

@@ -5,6 +5,7 @@
  * reuse in process (under tsx).
  */
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -15,6 +16,7 @@ import type { FunctionSpec } from '../catalog';
 import { clock } from '../functions/shared/clock';
 import { checkJava, startDynamoDbLocal, startSqsSns, type DynamoDbLocal, type SqsSnsEmulator } from './emulators';
 import { applyEnvironment, buildEnvironment } from './environment';
+import { FaultInjector, type MiddlewareStackOwner } from './faults';
 import { startGateway, type Gateway, type HttpRouteBinding } from './gateway';
 import { LocalIdentity } from './identity';
 import { localRoutes } from './local-routes';
@@ -147,8 +149,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
     const loaded = new Map<string, LocalFunction>();
     const skipped: string[] = [];
+    const faults = new FaultInjector(log, () => [...loaded.keys()]);
+    // The functions' own SDK clients (one module, shared by every function in
+    // this process) get the fault middleware; the runtime's clients do not.
+    const sharedClients = (await import(pathToFileURL(resolve(rootDir, 'functions/shared/aws.ts')).href)) as Record<string, MiddlewareStackOwner | undefined>;
+    for (const [service, exported] of [['dynamodb', 'dynamo'], ['sns', 'sns'], ['sqs', 'sqs']] as const) {
+      const client = sharedClients[exported];
+      if (!client) throw new Error(`functions/shared/aws.ts does not export the ${service} client as ${exported}`);
+      faults.instrument(service, client);
+    }
     for (const [name, spec] of Object.entries(functionSpecs)) {
-      const fn = await loadFunction(rootDir, name, spec, log, region);
+      const fn = await loadFunction(rootDir, name, spec, log, region, faults);
       if (fn) loaded.set(name, fn);
       else skipped.push(name);
     }
@@ -240,6 +251,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           identity,
           clock,
           sweep,
+          faults,
           health: () => ({
             ok: !stopping && pollers.every((p) => p.running),
             body: {

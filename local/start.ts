@@ -8,7 +8,12 @@
  * function and poller runs; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
  * Environment: PORT, LOCAL_VISIBILITY_TIMEOUT_SECONDS (queue retries, for
  * tests), LOCAL_JWT_PRIVATE_JWK (sign tokens with this key instead of a fresh
- * one, for tests that forge tokens), POWERTOOLS_LOG_LEVEL (default WARN).
+ * one, for tests that forge tokens), LOCAL_PEPPER (the matching pepper, at
+ * least 32 characters, instead of a fresh one, for tests that must know it),
+ * POWERTOOLS_LOG_LEVEL (default WARN).
+ *
+ * Local only: `POST /_local/faults` injects faults into the functions
+ * (local/faults.ts); `DELETE /_local/faults` clears them.
  */
 import { JavaMissingError } from './emulators';
 import { consoleLog, describeError } from './log';

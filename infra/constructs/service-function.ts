@@ -13,6 +13,10 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Access } from '../../catalog';
 
+/** Item reads and queries; no `dynamodb:Scan`. */
+export const TABLE_READ_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
+export const TABLE_WRITE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
+
 export interface ServiceFunctionProps {
   /** Absolute path of the handler module; it exports `handler`. */
   readonly entry: string;
@@ -106,12 +110,16 @@ export class ServiceFunction extends Construct {
   /**
    * The table's name in `env`, and exactly the access the spec asks for. A
    * table with global secondary indexes also grants `<table>/index/*`.
+   * Reading is item reads and queries only: `grantReadData` would add
+   * `dynamodb:Scan` (and stream reads), and no function scans (DESIGN.md: no
+   * scan on any request path).
    */
   bindTable(table: Table, env: string, access: Access, options: { readonly indexed: boolean }): void {
     this.setEnv(env, table.tableName);
-    if (access === 'read') table.grantReadData(this.fn);
-    else if (access === 'write') table.grantWriteData(this.fn);
-    else table.grantReadWriteData(this.fn);
+    const actions = new Set<string>(['dynamodb:DescribeTable']);
+    if (access !== 'write') for (const a of TABLE_READ_ACTIONS) actions.add(a);
+    if (access !== 'read') for (const a of TABLE_WRITE_ACTIONS) actions.add(a);
+    table.grant(this.fn, ...actions);
     if (options.indexed) {
       const logicalId = Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement);
       Validations.of(this.role).acknowledge({

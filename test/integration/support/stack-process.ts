@@ -31,6 +31,8 @@ export interface SpawnStackOptions {
   /** Extra environment for the stack process (added to this process's). */
   readonly env?: Readonly<Record<string, string>>;
   readonly readyTimeoutMs?: number;
+  /** How many output chunks `output()` keeps, the last ones (default 200); `Infinity` keeps everything, for tests that scan the logs. */
+  readonly outputChunks?: number;
 }
 
 export async function spawnStack(options: SpawnStackOptions = {}): Promise<StackProcess> {
@@ -41,9 +43,10 @@ export async function spawnStack(options: SpawnStackOptions = {}): Promise<Stack
   });
   const lines: string[] = [];
   let stdout = '';
+  const outputChunks = options.outputChunks ?? 200;
   const keep = (chunk: Buffer) => {
     lines.push(chunk.toString('utf8'));
-    if (lines.length > 200) lines.shift();
+    if (lines.length > outputChunks) lines.shift();
   };
   child.stdout?.on('data', (chunk: Buffer) => {
     if (stdout.length < 100_000) stdout += chunk.toString('utf8');
