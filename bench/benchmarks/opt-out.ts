@@ -1,0 +1,176 @@
+/**
+ * 4. Opt-out propagation: users in 20 audiences each deny ads_targeting; the
+ * time from sending the denial until `GET /v1/ops/users/{userId}/audiences`
+ * shows them in none, p50 and p99 over 50 users. Beside it, informational:
+ * the time until their membership items are actually gone from the table
+ * (the audience consumer's work, after the outbox, SNS and SQS), because the
+ * ops route already answers "none" from the consent it reads.
+ *
+ * Users are made through the API (phone, consent granted) and matched
+ * through real uploads: per run, 20 new audiences, each given the 50 users'
+ * phone hashes in one batch, all sessions `done` and every user seen in all
+ * 20 through the ops route before the first denial. Denials are sent 200 ms
+ * apart; after each, the ops route is polled every 25 ms and the user's
+ * membership items (one consistent Query) every 100 ms. Before the next run
+ * every user grants again and is back in the match index.
+ */
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { accountMatchKeys } from '../../functions/core/identifiers';
+import { createAudience, postBatch, waitForDone } from '../lib/audiences';
+import type { BenchContext } from '../lib/context';
+import { phoneHash, userPhone } from '../lib/fixtures';
+import type { Figure } from '../lib/report';
+import { stackPepper } from '../lib/seed';
+import { ensurePolicy, mapLimit, sleep, type BenchStack } from '../lib/stack';
+import { percentile } from '../lib/stats';
+
+interface OptOutUser {
+  userId: string;
+  token: string;
+  phoneNumber: string;
+  key: string;
+}
+
+async function decide(s: BenchStack, u: OptOutUser, policyVersion: string, ads: 'granted' | 'denied') {
+  const res = await s.api('PUT', '/v1/me/consent', { token: u.token, body: { policyVersion, purposes: { ads_targeting: ads }, source: 'settings' } });
+  if (res.status !== 200) throw new Error(`PUT /v1/me/consent answered ${res.status}: ${res.text}`);
+}
+
+async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_000) {
+  const table = s.stack.resources.tables.matchIndex!.name;
+  const deadline = Date.now() + timeoutMs;
+  for (const u of users) {
+    for (;;) {
+      const { Item } = await s.ddb.send(new GetCommand({ TableName: table, Key: { pk: `k#${u.key}` }, ConsistentRead: true }));
+      if (Item?.userId === u.userId) break;
+      if (Date.now() > deadline) throw new Error(`user ${u.userId} is not in the match index after ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+}
+
+async function membershipItems(s: BenchStack, userId: string): Promise<number> {
+  const out = await s.ddb.send(
+    new QueryCommand({
+      TableName: s.stack.resources.tables.audienceMemberships!.name,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `u#${userId}` },
+      ConsistentRead: true,
+      Select: 'COUNT',
+    }),
+  );
+  return out.Count ?? 0;
+}
+
+export async function optOut(ctx: BenchContext) {
+  const s = await ctx.stack();
+  const userCount = ctx.quick ? 10 : 50;
+  const audienceCount = ctx.quick ? 5 : 20;
+  const spacingMs = 200;
+  const policyVersion = await ensurePolicy(s);
+  const pepper = stackPepper();
+  const operator = await s.token('operator', 'bench-ops');
+  const business = await s.token('business', `bench-optout-${Date.now()}`);
+
+  const users: OptOutUser[] = await mapLimit(Array.from({ length: userCount }, (_, i) => i), 8, async (i) => {
+    const userId = `bench-optout-${i}`;
+    const token = await s.token('user', userId);
+    const phoneNumber = userPhone(700_000 + i);
+    const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
+    if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
+    return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
+  });
+  const rows = users.map((u) => [phoneHash(u.phoneNumber)]);
+
+  const putRuns: { p50: number; p99: number; all: number[] }[] = [];
+  const opsRuns: { p50: number; p99: number; all: number[] }[] = [];
+  const goneRuns: { p50: number; p99: number; all: number[] }[] = [];
+  for (let run = 0; run < ctx.runs; run++) {
+    // Everyone grants (again) and is back in the match index.
+    await mapLimit(users, 8, (u) => decide(s, u, policyVersion, 'granted'));
+    await waitIndexed(s, users);
+    await s.drain(120_000);
+    // 20 audiences, each matching all users.
+    const audiences = await mapLimit(Array.from({ length: audienceCount }, (_, a) => a), 4, async (a) => {
+      const id = await createAudience(s, business, `bench opt-out ${run + 1}.${a + 1}`);
+      const sessionId = run * 1000 + a + 1;
+      await postBatch(s, business, id, JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows }));
+      return { id, sessionId };
+    });
+    for (const a of audiences) await waitForDone(s, business, a.id, a.sessionId, { intervalMs: 100, timeoutMs: 120_000 });
+    const ids = new Set(audiences.map((a) => a.id));
+    await mapLimit(users, 8, async (u) => {
+      const res = await s.api<{ items: { audienceId: string }[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
+      const inRun = res.json.items.filter((i) => ids.has(i.audienceId)).length;
+      if (res.status !== 200 || inRun !== audienceCount) throw new Error(`before the denials, user ${u.userId} is in ${inRun} of the run's ${audienceCount} audiences (status ${res.status})`);
+    });
+    await s.drain(120_000);
+    ctx.log(`run ${run + 1}: ${userCount} users in ${audienceCount} audiences each; denying, ${spacingMs} ms apart...`);
+
+    const putMs: number[] = [];
+    const opsMs: number[] = [];
+    const goneMs: number[] = [];
+    await Promise.all(
+      users.map(async (u, i) => {
+        await sleep(i * spacingMs);
+        const sent = performance.now();
+        await decide(s, u, policyVersion, 'denied');
+        putMs.push(performance.now() - sent);
+        const ops = (async () => {
+          for (;;) {
+            const res = await s.api<{ items: unknown[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
+            if (res.status === 200 && res.json.items.length === 0) return performance.now() - sent;
+            if (performance.now() - sent > 60_000) throw new Error(`user ${u.userId} still in audiences 60 s after denying`);
+            await sleep(25);
+          }
+        })();
+        const gone = (async () => {
+          for (;;) {
+            if ((await membershipItems(s, u.userId)) === 0) return performance.now() - sent;
+            if (performance.now() - sent > 120_000) throw new Error(`user ${u.userId} still has membership items 120 s after denying`);
+            await sleep(100);
+          }
+        })();
+        opsMs.push(await ops);
+        goneMs.push(await gone);
+      }),
+    );
+    const sum = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), all: xs });
+    putRuns.push(sum(putMs));
+    opsRuns.push(sum(opsMs));
+    goneRuns.push(sum(goneMs));
+    ctx.log(
+      `run ${run + 1}: ops route shows none after p50 ${opsRuns[run]!.p50.toFixed(0)} ms, p99 ${opsRuns[run]!.p99.toFixed(0)} ms; ` +
+        `membership items gone after p50 ${goneRuns[run]!.p50.toFixed(0)} ms, p99 ${goneRuns[run]!.p99.toFixed(0)} ms`,
+    );
+  }
+
+  const figures: Figure[] = [
+    {
+      id: 'optout.ops.p50',
+      label: `Opt-out until the ops route shows none, p50 of ${userCount}`,
+      unit: 'ms',
+      runs: opsRuns.map((r) => r.p50),
+      limit: { label: 'the PUT itself, p50', runs: putRuns.map((r) => r.p50) },
+      note: 'no target',
+    },
+    {
+      id: 'optout.ops.p99',
+      label: `Opt-out until the ops route shows none, p99 of ${userCount}`,
+      unit: 'ms',
+      runs: opsRuns.map((r) => r.p99),
+      limit: { label: 'the PUT itself, p99', runs: putRuns.map((r) => r.p99) },
+      target: { kind: 'under', value: 2000 },
+    },
+    { id: 'optout.gone.p50', label: `Opt-out until membership items are gone, p50`, unit: 'ms', runs: goneRuns.map((r) => r.p50), note: 'informational' },
+    { id: 'optout.gone.p99', label: `Opt-out until membership items are gone, p99`, unit: 'ms', runs: goneRuns.map((r) => r.p99), note: 'informational (2 s would pass)' },
+  ];
+  return {
+    figures,
+    notes: [
+      `${userCount} users (made through the API), each matched into ${audienceCount} new audiences a run by real uploads; denials ${spacingMs} ms apart; time from sending PUT /v1/me/consent (ads_targeting denied) until the ops route answers no audience (polled every 25 ms) and until the user's membership items are gone (consistent Query every 100 ms). p99 of ${userCount} values (nearest rank) is the slowest user. Beside the ops figures: the PUT's own latency in the same runs (the floor: the ops route cannot show none before the denial is committed).`,
+      'The ops route reads the user\'s consent itself (adapters/user-audiences.ts), so it shows none as soon as the denial is committed; the membership items leave through the outbox, SNS, SQS and the audience consumer, which is what the second pair of figures times.',
+    ],
+    details: { putRuns, opsRuns, goneRuns },
+  };
+}
