@@ -13,7 +13,12 @@ afterAll(() => closeAwsClients());
 
 const ciphertext = Buffer.from('an end-to-end encrypted receipt').toString('base64');
 
-async function inAudience(business: string, user: { phoneNumber?: string; email?: string }) {
+async function inAudience(business: string, user: { userId: string; phoneNumber?: string; email?: string }) {
+  // The match index fills asynchronously after the consent decision: upload once the user is in it.
+  await eventually(async () => {
+    const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${user.userId}` }, ConsistentRead: true }));
+    expect(state.Item?.keys).toHaveLength(2);
+  }, { timeoutMs: 20_000 });
   const created = await api('POST', '/v1/audiences', { token: business, body: { name: 'Flower shop mailing list', customerFileSource: 'USER_PROVIDED_ONLY' } });
   expect(created.status).toBe(201);
   const id = created.json.id as string;
