@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path';
 import { run } from '../../cli/main';
-import { REPO_ROOT, eventually, startStack } from './support';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { REPO_ROOT, eventually, startStack, tableName } from './support';
 import type { PrivateStack } from './support';
 
 jest.setTimeout(120_000);
@@ -68,6 +69,13 @@ it('follows the seed story', async () => {
     })).status,
   ).toBe(200);
   expect((await stack.api('GET', '/v1/me/consent/history', { token: ana })).json.items).toEqual([decision.json]);
+
+  // Matching is asynchronous: the upload below must find Bob in the match index.
+  const { ddb } = await stack.clients();
+  await eventually(async () => {
+    const state = await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: 'u#bob' }, ConsistentRead: true }));
+    expect(state.Item?.keys).toHaveLength(1);
+  });
 
   // The flower shop uploads its mailing list with the CLI.
   const created = await audiencesCli(['create', '--name', 'Flower shop mailing list', '--json']);
