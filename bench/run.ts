@@ -41,7 +41,6 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections <n>  consent load connections (default 32)
   --cdk-out <dir>    reuse this cloud assembly instead of running cdk synth
   --synth            always synthesize afresh (default: reuse ./cdk.out when newer than functions/, catalog/, infra/)
-  --proposed         also measure the proposed matching-core fix (bench/children/proposed-core.ts)
   --profile <dir>    node --cpu-prof for the matching-core child and the matcher's memory run (summarise with
                      npx tsx bench/tools/profile-summary.ts <file>); for the stack itself use NODE_OPTIONS=--cpu-prof
   --out <file>       results file (default bench/results.json; --quick: bench/results.quick.json)
@@ -54,7 +53,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     const eq = argv.find((a) => a.startsWith(`${name}=`));
     return eq?.slice(name.length + 1);
   };
-  const known = new Set(['--only', '--runs', '--quick', '--out', '--cdk-out', '--synth', '--proposed', '--profile', '--load-seconds', '--connections', '--help']);
+  const known = new Set(['--only', '--runs', '--quick', '--out', '--cdk-out', '--synth', '--profile', '--load-seconds', '--connections', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a.split('=')[0]!)) throw new Error(`unknown option ${a}\n\n${USAGE}`);
   const quick = argv.includes('--quick');
   const onlyRaw = get('--only');
@@ -83,7 +82,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ...(cdkOut ? { cdkOut: resolve(cdkOut) } : {}),
     ...(profileDir ? { profileDir: resolve(profileDir) } : {}),
     synth: argv.includes('--synth'),
-    proposed: argv.includes('--proposed'),
     loadSeconds: int('--load-seconds', quick ? 3 : 20, 1),
     connections: int('--connections', 32, 1),
   };

@@ -14,8 +14,6 @@ export interface BenchOptions {
   readonly cdkOut?: string;
   /** Always run a fresh `cdk synth` (default: reuse ./cdk.out when it is newer than the sources). */
   readonly synth: boolean;
-  /** Also measure the proposed fixes described in the report (matching core). */
-  readonly proposed: boolean;
   /** Write CPU profiles of the child processes that run measured code (matching core, the matcher's memory run) here. */
   readonly profileDir?: string;
   /** Load test duration per run, seconds (default 20; quick mode 3). */

@@ -4,8 +4,6 @@ import {
   MAX_ROWS,
   admitBatch,
   batchDigest,
-  chunkRows,
-  encodeRows,
   keyBatch,
   sessionAfter,
   DAY_SECONDS,
@@ -69,8 +67,8 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
   if (!audience || audience.deletedAt) throw notFound('No such audience.');
 
   const keyed = keyBatch(await pepper(), body.schema, body.data);
-  const chunks = chunkRows(keyed.rows).map(encodeRows);
-  const digest = batchDigest(chunks);
+  const chunks = keyed.chunks.map((chunk) => chunk.toString('base64'));
+  const digest = batchDigest(keyed.chunks);
   const { id: sessionId, batchSeq, lastBatch, estimatedTotal } = body.session;
   const request = { operation, batchSeq, lastBatch, ...(estimatedTotal !== undefined ? { estimatedTotal } : {}) };
   const receipt: BatchReceipt = { sessionId, numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, invalidSamples: keyed.invalidSamples };

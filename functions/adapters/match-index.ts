@@ -1,6 +1,7 @@
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
+import { batchGetAll } from './batch';
 import { isConditionFailure } from './dynamo';
 
 /**
@@ -71,29 +72,17 @@ export async function applyKeys(userId: string, previous: AppliedState | undefin
   );
 }
 
-/** BatchGetItem takes at most 100 keys a call. */
-export const LOOKUP_BATCH = 100;
-
 /**
- * Looks match keys up, 100 a call, retrying unprocessed keys with backoff.
+ * Looks match keys up (deduplicated, 100 a BatchGetItem, a few calls in
+ * flight, unprocessed keys retried with backoff: adapters/batch.ts).
  * Returns match key → user id for the keys that are in the index.
  */
-export async function lookup(keys: string[]): Promise<Map<string, string>> {
+export async function lookup(keys: readonly string[]): Promise<Map<string, string>> {
+  const requests: Record<string, string>[] = [];
+  for (const key of new Set(keys)) requests.push({ pk: `k#${key}` });
   const found = new Map<string, string>();
-  const unique = [...new Set(keys)];
-  const chunks: string[][] = [];
-  for (let i = 0; i < unique.length; i += LOOKUP_BATCH) chunks.push(unique.slice(i, i + LOOKUP_BATCH));
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      let pending: Record<string, unknown>[] = chunk.map((k) => ({ pk: `k#${k}` }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-        if (attempt > 8) throw new Error('Match index lookups kept coming back unprocessed');
-        const out = await ddb.send(new BatchGetCommand({ RequestItems: { [MATCH_INDEX]: { Keys: pending } } }));
-        for (const item of out.Responses?.[MATCH_INDEX] ?? []) found.set((item.pk as string).slice(2), item.userId as string);
-        pending = (out.UnprocessedKeys?.[MATCH_INDEX]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
-    }),
-  );
+  for (const item of await batchGetAll(MATCH_INDEX, requests, { projection: 'pk, userId' })) {
+    found.set((item.pk as string).slice(2), item.userId as string);
+  }
   return found;
 }

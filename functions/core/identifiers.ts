@@ -35,11 +35,28 @@ export const sha256Hex = (value: string): string => createHash('sha256').update(
 export const phoneSha256 = (e164: string): string => sha256Hex(e164.replace(/^\+/, ''));
 export const emailSha256 = (email: string): string => sha256Hex(email.trim().toLowerCase());
 
-export const HEX64 = /^[0-9a-f]{64}$/;
+/** Lowercase hex digits by character code: 1 for 0-9 and a-f. */
+const HEX_DIGIT = new Uint8Array(128);
+for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = 1;
 
-/** The stored match key of one hashed identifier. */
+/** Whether `value` is 64 lowercase hex characters (a SHA-256 as the contract spells it). */
+export function isSha256Hex(value: string): boolean {
+  if (value.length !== 64) return false;
+  for (let i = 0; i < 64; i++) if (HEX_DIGIT[value.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+const hmac = (pepper: Buffer, kind: IdentifierKind, hashHex: string) => createHmac('sha256', pepper).update(`${kind}:${hashHex}`);
+
+/** The stored match key of one hashed identifier (hex, as the match index spells it). */
 export function matchKey(pepper: Buffer, kind: IdentifierKind, hashHex: string): string {
-  return createHmac('sha256', pepper).update(kind).update(':').update(hashHex).digest('hex');
+  return hmac(pepper, kind, hashHex).digest('hex');
+}
+
+/** The bytes of a match key, written into `target` at `offset` (upload chunks carry them); returns the offset after them. */
+export function writeMatchKey(pepper: Buffer, kind: IdentifierKind, hashHex: string, target: Buffer, offset: number): number {
+  // A 'binary' (latin1) digest is a 32-character string of the key's bytes: written straight in, no Buffer per key.
+  return offset + target.write(hmac(pepper, kind, hashHex).digest('binary'), offset, 'binary');
 }
 
 /** The match keys of an account's identifiers. */

@@ -14,11 +14,10 @@ import {
   ChunkMessage,
   bucketDeltas,
   chunkId,
-  decodeRows,
+  decodeKeys,
   effectiveExpiry,
   expiresAtOf,
   expiryDay,
-  rowKeys,
 } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { clock } from '../shared/clock';
@@ -72,8 +71,8 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     return 'dropped-stale';
   }
 
-  const rows = decodeRows(message.rows);
-  const keyToUser = await lookup(rows.flatMap(rowKeys));
+  const { rows, keys } = decodeKeys(message.rows);
+  const keyToUser = await lookup(keys);
   const candidates = [...new Set(keyToUser.values())];
 
   const leaseId = randomUUID();
@@ -136,7 +135,7 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     released = removals.length === 0;
     if (removals.length > 0) await deleteMemberships(message.audienceId, removals);
     metrics.addMetric('AudienceChunkMatched', 'Count', 1);
-    metrics.addMetric('AudienceRowsMatched', 'Count', rows.length);
+    metrics.addMetric('AudienceRowsMatched', 'Count', rows);
     return 'matched';
   } finally {
     // On every path, including failures: a failed chunk stays in `pending`, so what it wrote counts as nothing.

@@ -7,7 +7,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as match, matchChunk } from '../../functions/match-audience-batch/handler';
 import { batchDigest, chunkId, encodeRows, expiresAtOf, expiryDay } from '../../functions/core/audiences';
-import type { ChunkMessage, KeyedRow } from '../../functions/core/audiences';
+import type { ChunkMessage } from '../../functions/core/audiences';
+
+/** A row by its match keys (hex). */
+type KeyedRow = { phone?: string; email?: string };
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
 import { FakeDynamo } from './audiences-fake-dynamo';
 
@@ -23,8 +26,8 @@ const AUDIENCE = `aud-${'b'.repeat(32)}`;
 const UPLOADED_AT = Date.UTC(2026, 10, 25, 10);
 const EXPIRY = expiresAtOf(expiryDay(UPLOADED_AT, 540));
 const EXPIRY_DAY = String(EXPIRY / 86_400);
-const key = (label: string) => createHash('sha256').update(label).digest();
-const hex = (label: string) => key(label).toString('hex');
+const hex = (label: string) => createHash('sha256').update(label).digest('hex');
+const key = hex;
 
 /** Users in the match index with both keys, granted unless said otherwise. */
 function givenUser(userId: string, options: { granted?: boolean; version?: number; indexed?: boolean } = {}) {
@@ -62,7 +65,7 @@ function givenAudience(extra: Record<string, unknown> = {}) {
 /** A recorded batch of one chunk and the message carrying it. */
 function givenBatch(rows: KeyedRow[], options: { operation?: 'add' | 'remove'; batchSeq?: number; chunksDone?: number[] } = {}): ChunkMessage {
   const encoded = encodeRows(rows);
-  const digest = batchDigest([encoded]);
+  const digest = batchDigest([Buffer.from(encoded, 'base64')]);
   const batchSeq = options.batchSeq ?? 1;
   const operation = options.operation ?? 'add';
   db.put('test-uploadSessions', {

@@ -8,7 +8,7 @@ import {
   batchDigest,
   bucketCounts,
   bucketDeltas,
-  chunkRows,
+  decodeKeys,
   decodeRows,
   effectiveExpiry,
   encodeRows,
@@ -17,7 +17,6 @@ import {
   isMemberNow,
   keyBatch,
   parseSessionId,
-  rowKeys,
   sessionAfter,
   sessionStage,
 } from '../../functions/core/audiences';
@@ -28,6 +27,9 @@ import { Problem } from '../../functions/shared/problems';
 const pepper = Buffer.from('unit-test-pepper-0123456789abcdef0123456789', 'utf8');
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** Every row of a keyed batch, by its match keys (hex). */
+const rowsOf = (batch: { chunks: Buffer[] }) => batch.chunks.flatMap((chunk) => decodeRows(chunk.toString('base64')));
+
 describe('keyBatch: validation and keying at the edge', () => {
   it('keys every known cell with the pepper, as the match index does', () => {
     // Prepare
@@ -36,22 +38,26 @@ describe('keyBatch: validation and keying at the edge', () => {
     // Act
     const batch = keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], [[phone, email], [phone, ''], ['', email]]);
     // Assess
-    expect(batch).toEqual(expect.objectContaining({ numReceived: 3, numInvalid: 0, invalidSamples: [] }));
-    expect(batch.rows.map(rowKeys)).toEqual([
-      [matchKey(pepper, 'PHONE', phone), matchKey(pepper, 'EMAIL', email)],
-      [matchKey(pepper, 'PHONE', phone)],
-      [matchKey(pepper, 'EMAIL', email)],
+    expect(batch).toEqual(expect.objectContaining({ numReceived: 3, numInvalid: 0, invalidSamples: [], numKeyed: 3 }));
+    expect(rowsOf(batch)).toEqual([
+      { phone: matchKey(pepper, 'PHONE', phone), email: matchKey(pepper, 'EMAIL', email) },
+      { phone: matchKey(pepper, 'PHONE', phone) },
+      { email: matchKey(pepper, 'EMAIL', email) },
     ]);
   });
 
   it('follows the schema order', () => {
     const email = sha('ana@example.com');
-    const batch = keyBatch(pepper, ['EMAIL_SHA256', 'PHONE_SHA256'], [[email, '']]);
-    expect(batch.rows).toEqual([{ email: Buffer.from(matchKey(pepper, 'EMAIL', email), 'hex') }]);
+    const phone = sha('14155550123');
+    const batch = keyBatch(pepper, ['EMAIL_SHA256', 'PHONE_SHA256'], [[email, ''], [email, phone]]);
+    expect(rowsOf(batch)).toEqual([
+      { email: matchKey(pepper, 'EMAIL', email) },
+      { phone: matchKey(pepper, 'PHONE', phone), email: matchKey(pepper, 'EMAIL', email) },
+    ]);
   });
 
   it('counts rows with a cell that is not 64 lowercase hex as invalid, sampling indexes only', () => {
-    // Prepare: plain numbers and emails, upper case hex, short hex, wrong arity, non-strings
+    // Prepare: plain numbers and emails, upper case hex, short, long and non-hex cells, wrong arity, non-strings
     const good = sha('14155550123');
     const data: unknown[] = [
       ['+14155550123'],
@@ -63,12 +69,18 @@ describe('keyBatch: validation and keying at the edge', () => {
       [42],
       'not a row',
       [''],
+      [`${good}0`],
+      [`${good.slice(0, 63)}g`],
+      [`${good.slice(0, 63)}/`],
+      [`${good.slice(0, 63)}:`],
+      [`${good.slice(0, 63)}\u00e9`],
+      [null],
     ];
     // Act
     const batch = keyBatch(pepper, ['PHONE_SHA256'], data);
     // Assess
-    expect(batch).toEqual(expect.objectContaining({ numReceived: 9, numInvalid: 7, invalidSamples: [0, 2, 3, 4, 5, 6, 7] }));
-    expect(batch.rows).toHaveLength(1); // the all-empty row is valid but matches nobody
+    expect(batch).toEqual(expect.objectContaining({ numReceived: 15, numInvalid: 13, invalidSamples: [0, 2, 3, 4, 5, 6, 7, 9, 10, 11], numKeyed: 1 }));
+    expect(rowsOf(batch)).toHaveLength(1); // the all-empty row is valid but matches nobody
     expect(JSON.stringify(batch)).not.toMatch(/4155550123|ana@/);
   });
 
@@ -76,34 +88,40 @@ describe('keyBatch: validation and keying at the edge', () => {
     const batch = keyBatch(pepper, ['PHONE_SHA256'], Array.from({ length: 100 }, () => ['+14155550123']));
     expect(batch.numInvalid).toBe(100);
     expect(batch.invalidSamples).toEqual(Array.from({ length: INVALID_SAMPLES }, (_, i) => i));
+    expect(batch.chunks).toEqual([]);
   });
 
   it('never lets an uploaded SHA-256 value through: keys differ from the cells', () => {
     const cells = Array.from({ length: 50 }, (_, i) => sha(`1415555${String(i).padStart(4, '0')}`));
     const batch = keyBatch(pepper, ['PHONE_SHA256'], cells.map((c) => [c]));
-    const keys = new Set(batch.rows.flatMap(rowKeys));
+    const keys = new Set(rowsOf(batch).map((row) => row.phone));
+    expect(keys.size).toBe(50);
     for (const cell of cells) expect(keys.has(cell)).toBe(false);
-    expect(encodeRows(batch.rows)).not.toContain(Buffer.from(cells[0]!, 'hex').toString('base64').slice(0, 20));
+    const bytes = Buffer.concat(batch.chunks);
+    for (const cell of cells) expect(bytes.includes(Buffer.from(cell, 'hex').subarray(0, 8))).toBe(false);
   });
 });
 
 describe('chunks: keyed rows on the queue', () => {
-  const key = (i: number) => createHash('sha256').update(String(i)).digest();
+  const key = (i: number) => createHash('sha256').update(String(i)).digest('hex');
 
   it('round-trips rows with one or both keys', () => {
     const rows = [{ phone: key(1) }, { email: key(2) }, { phone: key(3), email: key(4) }];
     expect(decodeRows(encodeRows(rows))).toEqual(rows);
+    expect(decodeKeys(encodeRows(rows))).toEqual({ rows: 3, keys: [key(1), key(2), key(3), key(4)] });
   });
 
-  it('keeps every message of a full 10,000-row two-key batch under the 256 KB SQS limit', () => {
+  it('keeps every message of a full 10,000-row two-key batch under the 256 KB SQS limit, rows whole and in order', () => {
     // Prepare
-    const rows = Array.from({ length: 10_000 }, (_, i) => ({ phone: key(2 * i), email: key(2 * i + 1) }));
+    const phones = Array.from({ length: 10_000 }, (_, i) => sha(`p${i}`));
+    const emails = Array.from({ length: 10_000 }, (_, i) => sha(`e${i}`));
     // Act
-    const chunks = chunkRows(rows);
-    const encoded = chunks.map(encodeRows);
+    const batch = keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], phones.map((p, i) => [p, emails[i]!]));
+    const encoded = batch.chunks.map((chunk) => chunk.toString('base64'));
     // Assess
-    expect(chunks.flat()).toEqual(rows);
-    expect(chunks.length).toBeLessThanOrEqual(4);
+    expect(batch.numKeyed).toBe(10_000);
+    expect(batch.chunks.length).toBeLessThanOrEqual(4);
+    expect(rowsOf(batch).map((row) => row.phone)).toEqual(phones.map((p) => matchKey(pepper, 'PHONE', p)));
     for (const rows64 of encoded) {
       const message = {
         v: 1,
@@ -121,17 +139,31 @@ describe('chunks: keyed rows on the queue', () => {
       expect(ChunkMessage.parse(message)).toEqual(message);
       expect(Buffer.byteLength(JSON.stringify(message))).toBeLessThan(256 * 1024);
     }
-    expect(Buffer.from(encoded[0]!, 'base64').length).toBeLessThanOrEqual(CHUNK_MAX_BYTES);
+    for (const chunk of batch.chunks) expect(chunk.length).toBeLessThanOrEqual(CHUNK_MAX_BYTES);
+  });
+
+  it('cuts chunks at row boundaries whatever the limit', () => {
+    const cells = Array.from({ length: 40 }, (_, i) => [sha(`p${i}`), i % 3 === 0 ? '' : sha(`e${i}`)]);
+    const whole = rowsOf(keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], cells));
+    for (const limit of [65, 66, 100, 131, 1000]) {
+      const batch = keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], cells, limit);
+      for (const chunk of batch.chunks) expect(chunk.length).toBeLessThanOrEqual(limit);
+      expect(rowsOf(batch)).toEqual(whole);
+    }
   });
 
   it('rejects a malformed chunk', () => {
-    expect(() => decodeRows(Buffer.from([7]).toString('base64'))).toThrow(/flags/);
-    expect(() => decodeRows(Buffer.from([1, 2, 3]).toString('base64'))).toThrow(/truncated/);
+    for (const decode of [decodeRows, decodeKeys]) {
+      expect(() => decode(Buffer.from([7]).toString('base64'))).toThrow(/flags/);
+      expect(() => decode(Buffer.from([1, 2, 3]).toString('base64'))).toThrow(/truncated/);
+    }
   });
 
-  it('digests a batch\'s chunks in order', () => {
-    expect(batchDigest(['a', 'b'])).not.toBe(batchDigest(['b', 'a']));
-    expect(batchDigest(['a', 'b'])).toMatch(/^[0-9a-f]{64}$/);
+  it('digests a batch\'s chunks in order, chunk boundaries included', () => {
+    const [a, b] = [Buffer.from('a'), Buffer.from('b')];
+    expect(batchDigest([a, b])).not.toBe(batchDigest([b, a]));
+    expect(batchDigest([Buffer.from('ab')])).not.toBe(batchDigest([a, b]));
+    expect(batchDigest([a, b])).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   accountMatchKeys,
   emailSha256,
+  isSha256Hex,
   matchKey,
   normaliseEmail,
   normalisePhone,
   phoneSha256,
+  writeMatchKey,
 } from '../../functions/core/identifiers';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -56,5 +58,35 @@ describe('hashing convention', () => {
       key,
       matchKey(pepper, 'EMAIL', emailSha256('ana@example.com')),
     ]);
+  });
+
+  it('is HMAC-SHA256(pepper, "<KIND>:<hash>"), the same as hex and as bytes written into a chunk', () => {
+    const pepper = Buffer.from('p'.repeat(32));
+    const hash = phoneSha256('+14155550123');
+    const expected = createHmac('sha256', pepper).update(`PHONE:${hash}`).digest();
+    expect(matchKey(pepper, 'PHONE', hash)).toBe(expected.toString('hex'));
+    const target = Buffer.alloc(40, 0xee);
+    expect(writeMatchKey(pepper, 'PHONE', hash, target, 3)).toBe(35);
+    expect(target.subarray(3, 35)).toEqual(expected);
+    expect(target.subarray(0, 3)).toEqual(Buffer.alloc(3, 0xee));
+    expect(target.subarray(35)).toEqual(Buffer.alloc(5, 0xee));
+  });
+});
+
+describe('isSha256Hex', () => {
+  const good = sha('14155550123');
+  it('accepts 64 lowercase hex characters only', () => {
+    expect(isSha256Hex(good)).toBe(true);
+    expect(isSha256Hex('0123456789abcdef'.repeat(4))).toBe(true);
+    for (const bad of ['', good.toUpperCase(), good.slice(0, 63), `${good}0`, `${good.slice(0, 63)}g`, `${good.slice(0, 63)}G`, `${good.slice(0, 63)}/`, `${good.slice(0, 63)}:`, `${good.slice(0, 63)}\u00e9`, `${good.slice(0, 63)}\u0130`, ' '.repeat(64)]) {
+      expect(isSha256Hex(bad)).toBe(false);
+    }
+  });
+
+  it('agrees with /^[0-9a-f]{64}$/ on every single-character change', () => {
+    for (let code = 0; code < 0x180; code++) {
+      const cell = `${good.slice(0, 10)}${String.fromCharCode(code)}${good.slice(11)}`;
+      expect(isSha256Hex(cell)).toBe(/^[0-9a-f]{64}$/.test(cell));
+    }
   });
 });
