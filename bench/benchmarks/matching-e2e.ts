@@ -9,11 +9,11 @@
  *   users made through the API.
  * - Upload: the batches are sent one after another, as the CLI sends them,
  *   each body prepared before the clock starts; the session is polled every
- *   100 ms until `done`. Afterwards the audience's membership items are
+ *   50 ms until `done`. Afterwards the audience's membership items are
  *   counted: they must be exactly the consenting users among the rows.
  * - Ceiling: the same volume straight through the SDK: BatchGetItem lookups of
  *   every row's match key in the match index (100 keys a call, as many calls
- *   in flight as the matcher can have: 2 pollers x one chunk's calls at once)
+ *   in flight as the matcher can have: 2 pollers x 8 calls a chunk)
  *   plus BatchWriteItem puts of one membership item (as the matcher writes
  *   them) per consenting user into a scratch table shaped like the memberships
  *   table, GSI included (25 a call, 8 in flight as adapters/batch.ts does).
@@ -21,7 +21,7 @@
  * - The two alternate which goes first; the stack's queues are drained before
  *   each run; one uncounted warm-up batch of each comes first.
  */
-import { CHUNK_MAX_BYTES, KEY_BYTES } from '../../functions/core/audiences';
+import { PARALLEL } from '../../functions/adapters/batch';
 import { matchKey } from '../../functions/core/identifiers';
 import { countMemberships, createAudience, postBatch, waitForDone } from '../lib/audiences';
 import type { BenchContext } from '../lib/context';
@@ -31,13 +31,12 @@ import type { Figure } from '../lib/report';
 import { ensureUsers, stackPepper } from '../lib/seed';
 import type { BenchStack } from '../lib/stack';
 
-/** Rows of one chunk message (phone only: a flag byte and one key), so one chunk's lookups in flight at once. */
-const ROWS_PER_CHUNK = Math.floor(CHUNK_MAX_BYTES / (1 + KEY_BYTES));
 /** Queue pollers of the matcher (local/stack.ts: concurrency 2). */
 const MATCHER_POLLERS = 2;
-export const LOOKUP_CONCURRENCY = MATCHER_POLLERS * Math.ceil(ROWS_PER_CHUNK / 100);
-/** adapters/batch.ts PARALLEL: BatchWriteItem calls in flight for one chunk (chunks of one audience hold its lease in turn). */
-export const WRITE_CONCURRENCY = 8;
+/** BatchGetItem calls the matcher can have in flight: each poller's chunk looks up PARALLEL calls at a time (adapters/batch.ts). */
+export const LOOKUP_CONCURRENCY = MATCHER_POLLERS * PARALLEL;
+/** BatchWriteItem calls in flight for one chunk (chunks of one audience hold its lease in turn). */
+export const WRITE_CONCURRENCY = PARALLEL;
 
 interface Run {
   rowsPerSecond: number;
@@ -104,7 +103,7 @@ export async function matchingEndToEnd(ctx: BenchContext) {
     const audienceId = await createAudience(s, token, 'bench e2e warm-up');
     const sessionId = Date.now();
     await postBatch(s, token, audienceId, JSON.stringify(batchBody(sessionId, 1, 1, data[0]!, rowsPerBatch)));
-    await waitForDone(s, token, audienceId, sessionId, { intervalMs: 100 });
+    await waitForDone(s, token, audienceId, sessionId, { intervalMs: 50 });
     const n = usersIn(rowsPerBatch);
     await ceiling(s, keys.slice(0, rowsPerBatch), members.slice(0, n), -1);
     ctx.log('warm-up done (one batch end to end, one batch of the ceiling)');
@@ -123,7 +122,7 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       let received = 0;
       for (const body of bodies) received += (await postBatch(s, token, audienceId, body)).numReceived;
       const uploaded = performance.now();
-      const { doneAt, session } = await waitForDone(s, token, audienceId, sessionId, { intervalMs: 100 });
+      const { doneAt, session } = await waitForDone(s, token, audienceId, sessionId, { intervalMs: 50 });
       if (received !== rows || session.numReceived !== rows) throw new Error(`the session received ${session.numReceived} rows, expected ${rows}`);
       return { totalMs: doneAt - t0, uploadMs: uploaded - t0 };
     };

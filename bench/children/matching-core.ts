@@ -65,10 +65,10 @@ async function main() {
     calls += 1;
     const requestItems = (command.input as { RequestItems: Record<string, { Keys: { pk: string }[] }> }).RequestItems;
     const [table, request] = Object.entries(requestItems)[0]!;
-    const items: { pk: string; userId: string }[] = [];
+    const items: { pk: string; userId: string; consentVersion: number }[] = [];
     for (const { pk } of request.Keys) {
       const userId = index.get(pk);
-      if (userId !== undefined) items.push({ pk, userId });
+      if (userId !== undefined) items.push({ pk, userId, consentVersion: 1 });
     }
     stages.store += performance.now() - started;
     return { Responses: { [table]: items }, UnprocessedKeys: {} };
@@ -104,7 +104,7 @@ async function main() {
       const { keys } = core.decodeKeys(message.rows);
       lap('decode');
       const found = await lookup(keys);
-      matched += new Set(found.values()).size;
+      matched += new Set(Array.from(found.values(), (entry) => entry.userId)).size;
       lap('lookup');
     }
     return performance.now() - started - (stages.store - storeBefore);

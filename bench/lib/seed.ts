@@ -51,7 +51,7 @@ function userItems(u: number, pepper: Buffer, now: string): { accounts: Item[]; 
       },
       { pk: `phone#${phoneNumber}`, userId, claimedAt: now },
     ],
-    matchIndex: [...keys.map((key) => ({ pk: `k#${key}`, userId })), { pk: `u#${userId}`, appliedVersion: 1, keys, rev: 1, updatedAt: now }],
+    matchIndex: [...keys.map((key) => ({ pk: `k#${key}`, userId, consentVersion: 1 })), { pk: `u#${userId}`, appliedVersion: 1, keys, rev: 1, updatedAt: now }],
   };
 }
 

@@ -10,7 +10,8 @@ import { ddb } from '../shared/aws';
  */
 export const GET_BATCH = 100;
 export const WRITE_BATCH = 25;
-const PARALLEL = 8;
+/** BatchGetItem or BatchWriteItem calls in flight for one caller. */
+export const PARALLEL = 8;
 const MAX_ATTEMPTS = 10;
 
 type Item = Record<string, NativeAttributeValue>;

@@ -5,9 +5,10 @@ import { batchGetAll } from './batch';
 import { isConditionFailure } from './dynamo';
 
 /**
- * The match index: `k#<match key>` → the user it belongs to, present only
- * while that user grants `ads_targeting`; `u#<userId>` records the consent
- * version and keys applied for the user.
+ * The match index: `k#<match key>` → the user it belongs to and
+ * `consentVersion`, the user's consent version when the key was added (the
+ * user granted `ads_targeting` then); present only while that user grants
+ * it. `u#<userId>` records the consent version and keys applied for the user.
  */
 const MATCH_INDEX = tableName('matchIndex');
 
@@ -36,7 +37,7 @@ export async function applyKeys(userId: string, previous: AppliedState | undefin
       await ddb.send(
         new PutCommand({
           TableName: MATCH_INDEX,
-          Item: { pk: `k#${key}`, userId },
+          Item: { pk: `k#${key}`, userId, consentVersion: version },
           ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
           ExpressionAttributeValues: { ':u': userId },
         }),
@@ -72,17 +73,24 @@ export async function applyKeys(userId: string, previous: AppliedState | undefin
   );
 }
 
+export interface IndexEntry {
+  readonly userId: string;
+  /** The user's consent version when the key was added; absent on keys added before the index recorded it. */
+  readonly consentVersion?: number;
+}
+
 /**
  * Looks match keys up (deduplicated, 100 a BatchGetItem, a few calls in
  * flight, unprocessed keys retried with backoff: adapters/batch.ts).
- * Returns match key → user id for the keys that are in the index.
+ * Returns match key → entry for the keys that are in the index.
  */
-export async function lookup(keys: readonly string[]): Promise<Map<string, string>> {
+export async function lookup(keys: readonly string[]): Promise<Map<string, IndexEntry>> {
   const requests: Record<string, string>[] = [];
   for (const key of new Set(keys)) requests.push({ pk: `k#${key}` });
-  const found = new Map<string, string>();
-  for (const item of await batchGetAll(MATCH_INDEX, requests, { projection: 'pk, userId' })) {
-    found.set((item.pk as string).slice(2), item.userId as string);
+  const found = new Map<string, IndexEntry>();
+  for (const item of await batchGetAll(MATCH_INDEX, requests)) {
+    const version = item.consentVersion as number | undefined;
+    found.set((item.pk as string).slice(2), version === undefined ? { userId: item.userId as string } : { userId: item.userId as string, consentVersion: version });
   }
   return found;
 }

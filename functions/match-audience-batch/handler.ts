@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { AUDIENCES, acquireLease, audienceKey, countUpdate, getAudienceRecord, markPending, releaseLease } from '../adapters/audiences';
-import { sleep } from '../adapters/batch';
+import { GET_BATCH, PARALLEL, WRITE_BATCH, chunksOf, mapLimit, sleep } from '../adapters/batch';
 import { failedConditions } from '../adapters/dynamo';
 import { lookup } from '../adapters/match-index';
+import type { IndexEntry } from '../adapters/match-index';
 import { consentOf } from '../adapters/consent-states';
 import { deleteMemberships, membershipsIn, writeMemberships } from '../adapters/memberships';
 import type { Membership } from '../adapters/memberships';
@@ -33,6 +34,11 @@ const UNRECORDED_DROP_RECEIVES = 3;
 const UNRECORDED_DROP_AGE_MS = 60_000;
 /** How long to wait for another chunk of the same audience to finish before letting SQS retry. */
 const LEASE_WAIT_MS = 20_000;
+/** Groups of 100 written then re-read at once: as many BatchWriteItem calls in flight as adapters/batch.ts allows one caller. */
+const RECHECK_GROUPS = Math.max(1, PARALLEL / (GET_BATCH / WRITE_BATCH));
+/** Waits for a batch record or a lease poll quickly at first, then back off to this. */
+const POLL_FIRST_MS = 20;
+const POLL_MAX_MS = 250;
 
 export type MatchOutcome = 'matched' | 'duplicate' | 'dropped-unrecorded' | 'dropped-stale' | 'dropped-deleted';
 
@@ -41,11 +47,11 @@ export type MatchOutcome = 'matched' | 'duplicate' | 'dropped-unrecorded' | 'dro
  *
  * Outside the lease: the batch must be recorded (by the attempt whose digest
  * the chunk carries); the rows' match keys are looked up in the match index,
- * 100 keys a BatchGetItem, all in parallel. Under the audience's lease (the
- * chunk joins the audience's `pending` set): read the candidates'
- * memberships and their consent (batched, consistent), write memberships 25
- * a BatchWriteItem, read consent again, turn anyone who denied meanwhile into
- * a removal, and commit the exact count change, the chunk's mark on its batch
+ * 100 keys a BatchGetItem, which gives the candidates and the consent version
+ * each was indexed under. Under the audience's lease (the chunk joins the
+ * audience's `pending` set): read the candidates' memberships, write
+ * memberships 25 a BatchWriteItem, read consent (batched, consistent), turn
+ * anyone who does not grant now into a removal, and commit the exact count change, the chunk's mark on its batch
  * and the session's counter in one transaction. Never one call per row.
  *
  * Exactly once: each attempt marks what it writes with its own id
@@ -55,10 +61,11 @@ export type MatchOutcome = 'matched' | 'duplicate' | 'dropped-unrecorded' | 'dro
  * (core/audiences.ts). A chunk already marked on its batch is not counted again.
  *
  * Consent race: a denial is committed to the accounts table before its event
- * is published. If it lands before the second consent read, this chunk
- * removes the user; if after, the membership carries the consent version read
- * before the write, which is older than the denial's, so the withdrawal
- * consumer (which runs after the commit) removes it.
+ * is published, and the match index drops the user's keys only after it. If
+ * the denial lands before the consent read that follows the write, this chunk
+ * removes the user; if after, the membership carries the version the index
+ * recorded, which is older than the denial's, so the withdrawal consumer
+ * (which runs after the commit) removes it.
  */
 export async function matchChunk(message: ChunkMessage, receiveCount: number): Promise<MatchOutcome> {
   const id = chunkId(message.sessionId, message.batchSeq, message.chunk);
@@ -72,19 +79,22 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
   }
 
   const { rows, keys } = decodeKeys(message.rows);
-  const keyToUser = await lookup(keys);
-  const candidates = [...new Set(keyToUser.values())];
+  const found = await lookup(keys);
+  const candidates = [...new Set(Array.from(found.values(), (entry) => entry.userId))];
+  // Done before taking the lease, which serialises the chunks of one audience: only what must be exact
+  // (memberships, counts) is done while holding it.
+  const versions = message.operation === 'add' ? await matchedVersions(found) : undefined;
 
   const leaseId = randomUUID();
   if ((await waitForLease(message, leaseId)) === 'gone') return 'dropped-deleted';
   let released = false;
   try {
-    const [audience, current] = await Promise.all([
+    const [audience, current, existing] = await Promise.all([
       getAudienceRecord(message.businessId, message.audienceId),
       getBatch(message.audienceId, message.sessionId, message.batchSeq),
+      membershipsIn(message.audienceId, candidates),
     ]);
     if (!audience || audience.deletedAt) return 'dropped-deleted';
-    const existing = await membershipsIn(message.audienceId, candidates);
 
     if (current?.chunksDone.includes(message.chunk)) {
       // Counted before; only physical deletes of its committed removals may be left.
@@ -105,15 +115,12 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     const changes: { before: number | null; after: number | null }[] = [];
     let removals: string[] = [];
 
-    if (message.operation === 'add') {
-      const consent = await consentOf(candidates);
-      const granted = candidates.filter((u) => consent.get(u)?.granted);
+    if (versions) {
+      const granted = candidates.filter((u) => versions.has(u));
       const expiresAt = expiresAtOf(expiryDay(batch.uploadedAtMs, TTL_DAYS));
       const matchedAt = clock.now().toISOString();
-      const written: Membership[] = granted.map((u) => ({ ...base(u), expiresAt, consentVersion: consent.get(u)!.version, matchedAt }));
-      await writeMemberships(written);
-      const after = await consentOf(granted);
-      const denied = new Set(granted.filter((u) => !after.get(u)?.granted));
+      const written: Membership[] = granted.map((u) => ({ ...base(u), expiresAt, consentVersion: versions.get(u)!, matchedAt }));
+      const denied = await writeThenRecheck(written);
       if (denied.size > 0) await writeMemberships(written.filter((m) => denied.has(m.userId)).map((m) => ({ ...m, removing: true })));
       for (const u of granted) changes.push({ before: before(u), after: denied.has(u) ? null : expiresAt });
       removals = [...denied];
@@ -145,6 +152,45 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
       );
     }
   }
+}
+
+/**
+ * Writes memberships and reads their users' consent again (consistent) right
+ * after, 100 users at a time with a few groups in flight: each group's read
+ * follows its own writes, which is what the consent race needs, and the
+ * reads overlap the other groups' writes. Returns the users who do not grant
+ * ads targeting now.
+ */
+async function writeThenRecheck(written: readonly Membership[]): Promise<Set<string>> {
+  const denied = new Set<string>();
+  await mapLimit(chunksOf(written, GET_BATCH), RECHECK_GROUPS, async (group) => {
+    await writeMemberships(group);
+    const now = await consentOf(group.map((m) => m.userId));
+    for (const m of group) if (!now.get(m.userId)?.granted) denied.add(m.userId);
+  });
+  return denied;
+}
+
+/**
+ * The consent version each candidate of an add is matched under: the version
+ * the match index recorded when it added the user's key (the user granted
+ * ads targeting then; the consistent read after the write catches a denial
+ * since), the highest of their keys'. Keys added before the index recorded
+ * versions fall back to the accounts table, and candidates who do not grant
+ * there are left out.
+ */
+async function matchedVersions(found: ReadonlyMap<string, IndexEntry>): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  const unversioned = new Set<string>();
+  for (const { userId, consentVersion } of found.values()) {
+    if (consentVersion === undefined) unversioned.add(userId);
+    else versions.set(userId, Math.max(consentVersion, versions.get(userId) ?? 0));
+  }
+  const legacy = [...unversioned].filter((u) => !versions.has(u));
+  if (legacy.length > 0) {
+    for (const [userId, consent] of await consentOf(legacy)) if (consent.granted) versions.set(userId, consent.version);
+  }
+  return versions;
 }
 
 type CommitOutcome = 'committed' | 'deleted' | 'lease-lost';
@@ -206,20 +252,23 @@ async function commit(message: ChunkMessage, leaseId: string, attempt: string, d
   }
 }
 
+/** Polls for the chunk's batch record: the upload function records a batch just after sending its chunks. */
 async function waitForBatch(message: ChunkMessage): Promise<BatchRecord | undefined> {
-  for (let waited = 0; ; waited += 250) {
+  for (let waited = 0, interval = POLL_FIRST_MS; ; interval = Math.min(POLL_MAX_MS, interval * 1.5)) {
     const batch = await getBatch(message.audienceId, message.sessionId, message.batchSeq);
     if (batch || waited >= RECORD_WAIT_MS) return batch;
-    await sleep(250);
+    await sleep(interval);
+    waited += interval;
   }
 }
 
+/** Polls for the audience's lease: quickly at first (a chunk's turn under the lease is short), then backing off. */
 async function waitForLease(message: ChunkMessage, leaseId: string): Promise<'acquired' | 'gone'> {
-  for (let waited = 0; ; ) {
+  for (let waited = 0, interval = POLL_FIRST_MS; ; interval = Math.min(POLL_MAX_MS, interval * 1.5)) {
     const outcome = await acquireLease(message.businessId, message.audienceId, leaseId, clock.nowMs());
     if (outcome !== 'busy') return outcome;
     if (waited >= LEASE_WAIT_MS) throw new Error('Another chunk of this audience holds its lease');
-    const pause = 100 + Math.floor(Math.random() * 200);
+    const pause = Math.round(interval * (0.5 + Math.random()));
     await sleep(pause);
     waited += pause;
   }

@@ -84,8 +84,8 @@ describe('apply-match-index', () => {
     expect(result).toEqual({ batchItemFailures: [] });
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
     expect(puts).toEqual([
-      { pk: `k#${keys[0]}`, userId: 'u-1' },
-      { pk: `k#${keys[1]}`, userId: 'u-1' },
+      { pk: `k#${keys[0]}`, userId: 'u-1', consentVersion: 3 },
+      { pk: `k#${keys[1]}`, userId: 'u-1', consentVersion: 3 },
       expect.objectContaining({ pk: 'u#u-1', appliedVersion: 3, keys, rev: 1 }),
     ]);
     expect(JSON.stringify(ddb.calls().map((c) => c.args[0].input))).not.toMatch(/4155550123|ana@example/);

@@ -18,6 +18,8 @@ import {
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 
 type Item = Record<string, unknown>;
+type BatchGetInput = { RequestItems: Record<string, { Keys: Item[] }> };
+type BatchWriteInput = { RequestItems: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> };
 type Values = Record<string, unknown>;
 
 export class FakeDynamo {
@@ -44,31 +46,37 @@ export class FakeDynamo {
     return [...this.table(table).values()];
   }
 
+  /** BatchGetItem against this store (public so a test can wrap it). */
+  batchGet(input: BatchGetInput) {
+    const Responses: Record<string, Item[]> = {};
+    for (const [table, request] of Object.entries(input.RequestItems)) {
+      if (request.Keys.length > 100) throw new Error('BatchGetItem takes at most 100 keys');
+      Responses[table] = request.Keys.flatMap((k) => {
+        const item = this.get(table, k);
+        return item ? [structuredClone(item)] : [];
+      });
+    }
+    return { Responses, UnprocessedKeys: {} };
+  }
+
+  /** BatchWriteItem against this store (public so a test can wrap it). */
+  batchWrite(input: BatchWriteInput) {
+    for (const [table, requests] of Object.entries(input.RequestItems)) {
+      if (requests.length > 25) throw new Error('BatchWriteItem takes at most 25 items');
+      for (const r of requests) {
+        if (r.PutRequest) this.put(table, r.PutRequest.Item);
+        if (r.DeleteRequest) this.delete(table, r.DeleteRequest.Key);
+      }
+    }
+    return { UnprocessedItems: {} };
+  }
+
   /** Answers the mocked client's commands from this store. */
   install(ddb: AwsClientStub<DynamoDBDocumentClient>): void {
     const on = ddb.on.bind(ddb) as unknown as (command: unknown) => { callsFake: (fn: (input: never) => unknown) => void };
     on(GetCommand).callsFake(async (input: { TableName: string; Key: Item }) => ({ Item: this.get(input.TableName, input.Key) }));
-    on(BatchGetCommand).callsFake(async (input: { RequestItems: Record<string, { Keys: Item[] }> }) => {
-      const Responses: Record<string, Item[]> = {};
-      for (const [table, request] of Object.entries(input.RequestItems)) {
-        if (request.Keys.length > 100) throw new Error('BatchGetItem takes at most 100 keys');
-        Responses[table] = request.Keys.flatMap((k) => {
-          const item = this.get(table, k);
-          return item ? [structuredClone(item)] : [];
-        });
-      }
-      return { Responses, UnprocessedKeys: {} };
-    });
-    on(BatchWriteCommand).callsFake(async (input: { RequestItems: Record<string, ({ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } })[]> }) => {
-      for (const [table, requests] of Object.entries(input.RequestItems)) {
-        if (requests.length > 25) throw new Error('BatchWriteItem takes at most 25 items');
-        for (const r of requests) {
-          if (r.PutRequest) this.put(table, r.PutRequest.Item);
-          if (r.DeleteRequest) this.delete(table, r.DeleteRequest.Key);
-        }
-      }
-      return { UnprocessedItems: {} };
-    });
+    on(BatchGetCommand).callsFake(async (input: BatchGetInput) => this.batchGet(input));
+    on(BatchWriteCommand).callsFake(async (input: BatchWriteInput) => this.batchWrite(input));
     on(UpdateCommand).callsFake(async (input: Update) => {
       if (!this.check(input)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
       this.apply(input);

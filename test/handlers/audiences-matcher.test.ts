@@ -29,11 +29,17 @@ const EXPIRY_DAY = String(EXPIRY / 86_400);
 const hex = (label: string) => createHash('sha256').update(label).digest('hex');
 const key = hex;
 
-/** Users in the match index with both keys, granted unless said otherwise. */
-function givenUser(userId: string, options: { granted?: boolean; version?: number; indexed?: boolean } = {}) {
-  if (options.indexed ?? true) {
-    db.put('test-matchIndex', { pk: `k#${hex(`phone:${userId}`)}`, userId });
-    db.put('test-matchIndex', { pk: `k#${hex(`email:${userId}`)}`, userId });
+/**
+ * Users in the match index with both keys (indexed under their consent
+ * version, or without one as keys added before the index recorded it),
+ * granted unless said otherwise.
+ */
+function givenUser(userId: string, options: { granted?: boolean; version?: number; indexed?: boolean | 'unversioned' } = {}) {
+  const indexed = options.indexed ?? true;
+  if (indexed) {
+    const version = indexed === 'unversioned' ? {} : { consentVersion: options.version ?? 1 };
+    db.put('test-matchIndex', { pk: `k#${hex(`phone:${userId}`)}`, userId, ...version });
+    db.put('test-matchIndex', { pk: `k#${hex(`email:${userId}`)}`, userId, ...version });
   }
   db.put('test-accounts', {
     pk: `user#${userId}`,
@@ -199,22 +205,38 @@ describe('match-audience-batch', () => {
     expect(audience()).toEqual(expect.objectContaining({ revision: 1, chunksMatched: 1, expiring: {} }));
   });
 
-  it('only matches users whose consent is granted now, and removes one who denied during the write', async () => {
-    // Prepare: c is in the index but denied already (index not yet updated); b denies between the two reads.
+  it('matches under the consent version the index recorded, and removes anyone who does not grant when read after the write', async () => {
+    // Prepare: c is in the index but denied already (index not yet updated); b denies while the memberships are written.
     givenAudience();
-    for (const u of ['a', 'b']) givenUser(u);
+    givenUser('a', { version: 4 });
+    givenUser('b');
     givenUser('c', { granted: false });
-    let accountReads = 0;
-    ddb.on(BatchGetCommand).callsFake(async (input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) => {
-      if ('test-accounts' in input.RequestItems && ++accountReads === 2) givenUser('b', { granted: false, version: 2, indexed: false });
-      return fakeBatchGet(input);
+    let writes = 0;
+    ddb.on(BatchWriteCommand).callsFake(async (input: Parameters<typeof db.batchWrite>[0]) => {
+      if (++writes === 1) givenUser('b', { granted: false, version: 2, indexed: false });
+      return db.batchWrite(input);
     });
     // Act
     await matchChunk(givenBatch([{ phone: phoneOf('a') }, { phone: phoneOf('b') }, { phone: phoneOf('c') }]), 1);
     // Assess
-    expect(members().map((m) => m.userId)).toEqual(['a']);
-    expect(db.items('test-audienceMemberships').map((m) => m.userId)).toEqual(['a']); // b's item was deleted after the commit
+    expect(members().map((m) => [m.userId, m.consentVersion])).toEqual([['a', 4]]);
+    expect(db.items('test-audienceMemberships').map((m) => m.userId)).toEqual(['a']); // b's and c's items were deleted after the commit
     expect(audience().expiring).toEqual({ [EXPIRY_DAY]: 1 });
+    // The accounts table is read once, after the write, for the written users only.
+    const accountReads = ddb.commandCalls(BatchGetCommand).filter((c) => 'test-accounts' in c.args[0].input.RequestItems!);
+    expect(accountReads).toHaveLength(1);
+    expect(accountReads[0]!.args[0].input.RequestItems!['test-accounts']!.Keys!.map((k) => k.pk).sort()).toEqual(['user#a', 'user#b', 'user#c']);
+  });
+
+  it('reads consent before the write for keys indexed without a version, and leaves out who does not grant', async () => {
+    givenAudience();
+    givenUser('a', { indexed: 'unversioned', version: 3 });
+    givenUser('d', { indexed: 'unversioned', granted: false });
+    givenUser('e', { version: 2 });
+    await matchChunk(givenBatch([{ phone: phoneOf('a') }, { email: emailOf('d') }, { phone: phoneOf('e') }]), 1);
+    expect(members().map((m) => [m.userId, m.consentVersion]).sort()).toEqual([['a', 3], ['e', 2]]);
+    expect(db.items('test-audienceMemberships').map((m) => m.userId).sort()).toEqual(['a', 'e']); // d was never written
+    expect(audience().expiring).toEqual({ [EXPIRY_DAY]: 2 });
   });
 
   it('removes members of a remove batch and takes them off the count', async () => {
@@ -263,16 +285,4 @@ describe('match-audience-batch', () => {
     expect(await matchChunk(message, 1)).toBe('matched');
     expect(audience().expiring).toEqual({ [EXPIRY_DAY]: 1 });
   });
-
-  /** The fake's BatchGet, for tests that wrap it. */
-  function fakeBatchGet(input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) {
-    const Responses: Record<string, unknown[]> = {};
-    for (const [table, request] of Object.entries(input.RequestItems)) {
-      Responses[table] = request.Keys.flatMap((k) => {
-        const item = db.get(table, k);
-        return item ? [structuredClone(item)] : [];
-      });
-    }
-    return { Responses, UnprocessedKeys: {} };
-  }
 });
