@@ -42,7 +42,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --cdk-out <dir>    reuse this cloud assembly instead of running cdk synth
   --synth            always synthesize afresh (default: reuse ./cdk.out when newer than functions/, catalog/, infra/)
   --profile <dir>    node --cpu-prof for the matching-core child and the matcher's memory run (summarise with
-                     npx tsx bench/tools/profile-summary.ts <file>); for the stack itself use NODE_OPTIONS=--cpu-prof
+                     npx tsx bench/tools/profile-summary.ts <file>); for the stack itself run
+                     node --cpu-prof --import tsx bench/run.ts ...
   --out <file>       results file (default bench/results.json; --quick: bench/results.quick.json)
   --help`;
 

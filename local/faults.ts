@@ -22,7 +22,7 @@
  *
  * `DELETE /_local/faults` clears every fault; `GET /_local/faults` shows what
  * is armed and what fired. Functions know nothing of this: the runtime adds
- * a middleware to the SDK clients of `functions/shared/aws.ts` and wraps
+ * a middleware to the SDK clients of `functions/shared/` (aws.ts, sns.ts, sqs.ts) and wraps
  * each invocation. The runtime's own clients (pollers, sweep) are untouched.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -261,7 +261,7 @@ export class FaultInjector {
     return { ok: true, value: result.value };
   }
 
-  /** Adds the fault middleware to SDK clients of the functions (`functions/shared/aws.ts`). */
+  /** Adds the fault middleware to an SDK client of the functions (`functions/shared/`). */
   instrument(service: FaultService, client: MiddlewareStackOwner): void {
     client.middlewareStack.add(this.middleware(service), { step: 'deserialize', priority: 'low', name: `localFaultInjection-${service}`, override: true });
   }

@@ -150,12 +150,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const loaded = new Map<string, LocalFunction>();
     const skipped: string[] = [];
     const faults = new FaultInjector(log, () => [...loaded.keys()]);
-    // The functions' own SDK clients (one module, shared by every function in
+    // The functions' own SDK clients (functions/shared/, shared by every function in
     // this process) get the fault middleware; the runtime's clients do not.
-    const sharedClients = (await import(pathToFileURL(resolve(rootDir, 'functions/shared/aws.ts')).href)) as Record<string, MiddlewareStackOwner | undefined>;
-    for (const [service, exported] of [['dynamodb', 'dynamo'], ['sns', 'sns'], ['sqs', 'sqs']] as const) {
-      const client = sharedClients[exported];
-      if (!client) throw new Error(`functions/shared/aws.ts does not export the ${service} client as ${exported}`);
+    for (const [service, module, exported] of [
+      ['dynamodb', 'aws', 'dynamo'],
+      ['sns', 'sns', 'sns'],
+      ['sqs', 'sqs', 'sqs'],
+    ] as const) {
+      const path = `functions/shared/${module}.ts`;
+      const client = ((await import(pathToFileURL(resolve(rootDir, path)).href)) as Record<string, MiddlewareStackOwner | undefined>)[exported];
+      if (!client) throw new Error(`${path} does not export the ${service} client as ${exported}`);
       faults.instrument(service, client);
     }
     for (const [name, spec] of Object.entries(functionSpecs)) {

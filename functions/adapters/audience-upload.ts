@@ -9,7 +9,7 @@ import {
   DAY_SECONDS,
 } from '../core/audiences';
 import type { ChunkMessage, Operation, SchemaKey } from '../core/audiences';
-import { sqs } from '../shared/aws';
+import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
 import { intSetting, queueUrl } from '../shared/config';
 import { logger, metrics } from '../shared/observability';

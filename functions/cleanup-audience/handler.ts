@@ -4,7 +4,7 @@ import { getAudienceRecord } from '../adapters/audiences';
 import { batchWriteAll, sleep } from '../adapters/batch';
 import { MEMBERSHIPS, membershipPage } from '../adapters/memberships';
 import { CleanupMessage } from '../core/audiences';
-import { sqs } from '../shared/aws';
+import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
 import { queueUrl } from '../shared/config';
 import { sqsConsumer } from '../shared/consumers';

@@ -3,7 +3,7 @@ import { getAudienceRecord, markDeleted } from '../adapters/audiences';
 import { deleteAudience } from '../contract/audiences';
 import { AUDIENCE_ID, DAY_SECONDS } from '../core/audiences';
 import type { CleanupMessage } from '../core/audiences';
-import { sqs } from '../shared/aws';
+import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
 import { queueUrl } from '../shared/config';
 import { httpRoute, json } from '../shared/http';

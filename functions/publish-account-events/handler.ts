@@ -3,7 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { receiptOf } from '../adapters/ledger';
 import { AccountEvent } from '../core/events';
-import { sns } from '../shared/aws';
+import { sns } from '../shared/sns';
 import { topicArn } from '../shared/config';
 import { streamConsumer } from '../shared/consumers';
 import { metrics } from '../shared/observability';
