@@ -20,6 +20,15 @@ register();
 
 const { run } = require(path.join(__dirname, 'main.ts'));
 
+// A reader that goes away (`audiences ... | head`) ends the program quietly, as
+// it would end any Unix tool, instead of an unhandled EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error && error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
   (code) => {
     process.exitCode = code;

@@ -56,6 +56,17 @@ describe('CLI executable', () => {
     expect(exit.stdout).not.toContain('@example.com');
   });
 
+  it('ends quietly when its reader goes away (`audiences --help | head -1`)', async () => {
+    const child = spawn(process.execPath, [BIN, '--help'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // The reader takes nothing and closes the pipe before the program writes, as `head` does once it has its lines.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolveExit) => child.on('close', (c) => resolveExit(c)));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
+
   it('exits 2 on a usage error', async () => {
     const exit = await start(['upload', csv, '--audience', 'aud-1'], { AUDIENCES_API_URL: fake.url }).done;
     expect(exit.code).toBe(2);
