@@ -50,9 +50,11 @@ export type MatchOutcome = 'matched' | 'duplicate' | 'dropped-unrecorded' | 'dro
  * 100 keys a BatchGetItem, which gives the candidates and the consent version
  * each was indexed under. Under the audience's lease (the chunk joins the
  * audience's `pending` set): read the candidates' memberships, write
- * memberships 25 a BatchWriteItem, read consent (batched, consistent), turn
- * anyone who does not grant now into a removal, and commit the exact count change, the chunk's mark on its batch
- * and the session's counter in one transaction. Never one call per row.
+ * memberships 25 a BatchWriteItem and read their users' consent right after
+ * (batched, consistent, 100 users at a time), turn anyone who does not grant
+ * now into a removal, and commit the exact count change, the chunk's mark on
+ * its batch and the session's counter in one transaction. Never one call per
+ * row.
  *
  * Exactly once: each attempt marks what it writes with its own id
  * (`<chunk>/<lease>`) and joins the audience's `pending` set first; its commit
