@@ -34,6 +34,7 @@ import autocannon from 'autocannon';
 import { Command, InvalidArgumentError } from 'commander';
 import { catalog, type FunctionSpec } from '../catalog';
 import { emailSha256, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
+import { mapLimit, sleep } from '../functions/shared/concurrency';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localTableName } from '../local/names';
 import type { StackLog } from '../local/log';
 
@@ -71,22 +72,6 @@ function loopbackOnly(raw: string): string {
 }
 
 // ------------------------------------------------------------------ small helpers
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return results;
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;

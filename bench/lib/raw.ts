@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, GetCommand, TransactWriteCommand, type BatchGetCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
-import { mapLimit, type BenchStack } from './stack';
+import { chunksOf, mapLimit } from '../../functions/shared/concurrency';
+import type { BenchStack } from './stack';
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -45,11 +46,6 @@ export async function scratchTableLike(s: BenchStack, logical: string, name: str
   return name;
 }
 
-export const chunksOf = <T>(items: readonly T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 
 /** BatchGetItem of `keys`, 100 a call, `concurrency` calls in flight, unprocessed keys retried. Returns the items found. */
 export async function rawBatchGet(s: BenchStack, table: string, keys: readonly Item[], concurrency: number, consistent = false): Promise<number> {

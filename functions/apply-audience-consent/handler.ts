@@ -1,5 +1,5 @@
 import { getAudienceRecord } from '../adapters/audiences';
-import { sleep } from '../adapters/batch';
+import { sleep } from '../shared/concurrency';
 import { consentOf } from '../adapters/consent-states';
 import { currentMembership, membershipsOfUser, removeCounted } from '../adapters/memberships';
 import type { Membership } from '../adapters/memberships';

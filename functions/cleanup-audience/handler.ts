@@ -1,7 +1,8 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { getAudienceRecord } from '../adapters/audiences';
-import { batchWriteAll, sleep } from '../adapters/batch';
+import { batchWriteAll } from '../adapters/batch';
+import { sleep } from '../shared/concurrency';
 import { MEMBERSHIPS, membershipPage } from '../adapters/memberships';
 import { CleanupMessage } from '../core/audiences';
 import { sqs } from '../shared/sqs';

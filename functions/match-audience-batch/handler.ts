@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { AUDIENCES, acquireLease, audienceKey, countUpdate, getAudienceRecord, markPending, releaseLease } from '../adapters/audiences';
-import { GET_BATCH, PARALLEL, WRITE_BATCH, chunksOf, mapLimit, sleep } from '../adapters/batch';
+import { GET_BATCH, PARALLEL, WRITE_BATCH } from '../adapters/batch';
 import { failedConditions } from '../adapters/dynamo';
 import { lookup } from '../adapters/match-index';
 import type { IndexEntry } from '../adapters/match-index';
@@ -22,6 +22,7 @@ import {
 } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { clock } from '../shared/clock';
+import { chunksOf, mapLimit, sleep } from '../shared/concurrency';
 import { intSetting } from '../shared/config';
 import { sqsConsumer } from '../shared/consumers';
 import { logger, metrics } from '../shared/observability';
