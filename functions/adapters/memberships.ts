@@ -3,8 +3,10 @@ import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { dayOf, effectiveExpiry } from '../core/audiences';
 import type { MembershipItem } from '../core/audiences';
 import { ddb } from '../shared/aws';
+import { clock } from '../shared/clock';
+import { sleep } from '../shared/concurrency';
 import { tableName } from '../shared/config';
-import { AUDIENCES, audienceKey, countUpdate } from './audiences';
+import { AUDIENCES, audienceKey, countUpdate, getAudienceRecord } from './audiences';
 import type { AudienceRecord } from './audiences';
 import { batchGetAll, batchWriteAll } from './batch';
 import { failedConditions, isConditionFailure, queryAll } from './dynamo';
@@ -158,4 +160,31 @@ export async function removeCounted(m: Membership, audience: AudienceRecord | un
 export async function currentMembership(userId: string, audienceId: string): Promise<Membership | undefined> {
   const { Item } = await ddb.send(new GetCommand({ TableName: MEMBERSHIPS, Key: membershipKey(userId, audienceId), ConsistentRead: true }));
   return Item ? membershipOf(Item) : undefined;
+}
+
+/** How long a withdrawal waits for a matcher to release an audience before giving up (the caller's retry starts over). */
+export const WITHDRAW_BUSY_WAIT_MS = 20_000;
+
+/**
+ * Removes a membership and takes it off its audience's count (removeCounted),
+ * for as long as `shouldGo` holds for the membership as it is now: when the
+ * item changed meanwhile it is read again, and while a matcher holds the
+ * audience this waits. Returns whether it removed the membership.
+ */
+export async function withdrawMembership(first: Membership, shouldGo: (m: Membership) => boolean): Promise<boolean> {
+  let membership: Membership | undefined = first;
+  for (let waited = 0; membership && shouldGo(membership); ) {
+    const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
+    const outcome = await removeCounted(membership, audience, clock.nowMs());
+    if (outcome === 'removed') return true;
+    if (outcome === 'changed') {
+      membership = await currentMembership(membership.userId, membership.audienceId);
+      continue;
+    }
+    if (waited >= WITHDRAW_BUSY_WAIT_MS) throw new Error('A matcher held the audience for too long');
+    const pause = 50 + Math.floor(Math.random() * 100);
+    await sleep(pause);
+    waited += pause;
+  }
+  return false;
 }

@@ -1,15 +1,9 @@
-import { getAudienceRecord } from '../adapters/audiences';
-import { sleep } from '../shared/concurrency';
 import { consentOf } from '../adapters/consent-states';
-import { currentMembership, membershipsOfUser, removeCounted } from '../adapters/memberships';
+import { membershipsOfUser, withdrawMembership } from '../adapters/memberships';
 import type { Membership } from '../adapters/memberships';
 import { AccountEvent } from '../core/events';
-import { clock } from '../shared/clock';
 import { sqsConsumer } from '../shared/consumers';
 import { metrics } from '../shared/observability';
-
-/** How long to wait for a matcher to release an audience before letting SQS retry. */
-const BUSY_WAIT_MS = 20_000;
 
 /**
  * The audience side's consumer of the account events: a user who denies
@@ -34,28 +28,10 @@ export async function withdraw(event: AccountEvent): Promise<'skipped' | 'applie
   const shouldGo = (m: Membership) => everything || m.consentVersion < denialVersion;
   let removed = 0;
   for (const membership of await membershipsOfUser(event.userId)) {
-    if (shouldGo(membership) && (await removeOne(membership, shouldGo))) removed += 1;
+    if (shouldGo(membership) && (await withdrawMembership(membership, shouldGo))) removed += 1;
   }
   if (removed > 0) metrics.addMetric('AudienceMembershipsWithdrawn', 'Count', removed);
   return 'applied';
-}
-
-async function removeOne(first: Membership, shouldGo: (m: Membership) => boolean): Promise<boolean> {
-  let membership: Membership | undefined = first;
-  for (let waited = 0; membership && shouldGo(membership); ) {
-    const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
-    const outcome = await removeCounted(membership, audience, clock.nowMs());
-    if (outcome === 'removed') return true;
-    if (outcome === 'changed') {
-      membership = await currentMembership(membership.userId, membership.audienceId);
-      continue;
-    }
-    if (waited >= BUSY_WAIT_MS) throw new Error('A matcher held the audience for too long');
-    const pause = 100 + Math.floor(Math.random() * 200);
-    await sleep(pause);
-    waited += pause;
-  }
-  return false;
 }
 
 export const handler = sqsConsumer(async (record) => {

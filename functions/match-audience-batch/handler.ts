@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { AUDIENCES, acquireLease, audienceKey, countUpdate, getAudienceRecord, markPending, releaseLease } from '../adapters/audiences';
-import { GET_BATCH, PARALLEL, WRITE_BATCH } from '../adapters/batch';
+import type { AudienceRecord } from '../adapters/audiences';
+import { GET_BATCH, PARALLEL } from '../adapters/batch';
 import { failedConditions } from '../adapters/dynamo';
 import { lookup } from '../adapters/match-index';
 import type { IndexEntry } from '../adapters/match-index';
 import { consentOf } from '../adapters/consent-states';
-import { deleteMemberships, membershipsIn, writeMemberships } from '../adapters/memberships';
+import { deleteMemberships, membershipsIn, withdrawMembership, writeMemberships } from '../adapters/memberships';
 import type { Membership } from '../adapters/memberships';
 import { SESSIONS_TABLE, batchKey, getBatch, sessionKey } from '../adapters/upload-sessions';
 import type { BatchRecord } from '../adapters/upload-sessions';
@@ -35,8 +36,6 @@ const UNRECORDED_DROP_RECEIVES = 3;
 const UNRECORDED_DROP_AGE_MS = 60_000;
 /** How long to wait for another chunk of the same audience to finish before letting SQS retry. */
 const LEASE_WAIT_MS = 20_000;
-/** Groups of 100 written then re-read at once: as many BatchWriteItem calls in flight as adapters/batch.ts allows one caller. */
-const RECHECK_GROUPS = Math.max(1, PARALLEL / (GET_BATCH / WRITE_BATCH));
 /** Waits for a batch record or a lease poll quickly at first, then back off to this. */
 const POLL_FIRST_MS = 20;
 const POLL_MAX_MS = 250;
@@ -46,29 +45,33 @@ export type MatchOutcome = 'matched' | 'duplicate' | 'dropped-unrecorded' | 'dro
 /**
  * Matches one chunk of an accepted batch.
  *
- * Outside the lease: the batch must be recorded (by the attempt whose digest
+ * Before the lease: the batch must be recorded (by the attempt whose digest
  * the chunk carries); the rows' match keys are looked up in the match index,
  * 100 keys a BatchGetItem, which gives the candidates and the consent version
  * each was indexed under. Under the audience's lease (the chunk joins the
  * audience's `pending` set): read the candidates' memberships, write
- * memberships 25 a BatchWriteItem and read their users' consent right after
- * (batched, consistent, 100 users at a time), turn anyone who does not grant
- * now into a removal, and commit the exact count change, the chunk's mark on
- * its batch and the session's counter in one transaction. Never one call per
- * row.
+ * memberships 25 a BatchWriteItem, and commit the exact count change, the
+ * chunk's mark on its batch and the session's counter in one transaction.
+ * After the lease: the consent re-check (withdrawDenied). Never one call per
+ * row. Only what must be exact holds the lease, because the lease serialises
+ * the chunks of one audience.
  *
  * Exactly once: each attempt marks what it writes with its own id
  * (`<chunk>/<lease>`) and joins the audience's `pending` set first; its commit
  * leaves the set. An attempt that dies stays pending, so everything it wrote
  * counts as the state before it, for the retry and for everyone else
- * (core/audiences.ts). A chunk already marked on its batch is not counted again.
+ * (core/audiences.ts). A chunk already marked on its batch is not counted
+ * again; its delivery repeats only the re-check.
  *
  * Consent race: a denial is committed to the accounts table before its event
- * is published, and the match index drops the user's keys only after it. If
- * the denial lands before the consent read that follows the write, this chunk
- * removes the user; if after, the membership carries the version the index
- * recorded, which is older than the denial's, so the withdrawal consumer
- * (which runs after the commit) removes it.
+ * is published, and the match index drops the user's keys only after it. The
+ * re-check reads consent after the memberships are written: if the denial
+ * landed before that read, the re-check takes the user out; if after, the
+ * membership carries the version the index recorded, which is older than the
+ * denial's, so the withdrawal consumer (whose query of the user's memberships
+ * comes after the denial, hence after the write) takes it out. If the attempt
+ * dies between its commit and its re-check, SQS delivers the chunk again and
+ * the re-check is done then.
  */
 export async function matchChunk(message: ChunkMessage, receiveCount: number): Promise<MatchOutcome> {
   const id = chunkId(message.sessionId, message.batchSeq, message.chunk);
@@ -84,13 +87,14 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
   const { rows, keys } = decodeKeys(message.rows);
   const found = await lookup(keys);
   const candidates = [...new Set(Array.from(found.values(), (entry) => entry.userId))];
-  // Done before taking the lease, which serialises the chunks of one audience: only what must be exact
-  // (memberships, counts) is done while holding it.
   const versions = message.operation === 'add' ? await matchedVersions(found) : undefined;
 
   const leaseId = randomUUID();
   if ((await waitForLease(message, leaseId)) === 'gone') return 'dropped-deleted';
   let released = false;
+  /** Memberships this chunk made, whose users' consent is read again once the lease is released. */
+  let recheck: Membership[] = [];
+  let outcome: MatchOutcome;
   try {
     const [audience, current, existing] = await Promise.all([
       getAudienceRecord(message.businessId, message.audienceId),
@@ -105,9 +109,30 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
         .filter((m) => m.removing && m.lastChunk?.startsWith(`${id}/`) && !audience.pending.has(m.lastChunk))
         .map((m) => m.userId);
       if (leftovers.length > 0) await deleteMemberships(message.audienceId, leftovers);
-      return 'duplicate';
+      // The attempt that committed may have died before its consent re-check: do it again.
+      if (message.operation === 'add') {
+        recheck = [...existing.values()].filter((m) => !m.removing && m.lastChunk?.startsWith(`${id}/`) && !audience.pending.has(m.lastChunk));
+      }
+      outcome = 'duplicate';
+    } else {
+      outcome = await applyChunk(audience, existing, batch);
     }
+  } finally {
+    // On every path, including failures: a failed chunk stays in `pending`, so what it wrote counts as nothing.
+    if (!released) {
+      await releaseLease(message.businessId, message.audienceId, leaseId).catch((error: unknown) =>
+        logger.warn('Lease release failed', { errorName: (error as Error).name }),
+      );
+    }
+  }
+  if (recheck.length > 0) {
+    const withdrawn = await withdrawDenied(recheck);
+    if (withdrawn > 0) metrics.addMetric('AudienceMatchesWithdrawn', 'Count', withdrawn);
+  }
+  return outcome;
 
+  /** Under the lease, a chunk not applied before: memberships written and the exact count change committed. */
+  async function applyChunk(audience: AudienceRecord, existing: Map<string, Membership>, batch: BatchRecord): Promise<MatchOutcome> {
     // This attempt's writes are marked with its own id: if it fails before committing, the id stays
     // pending for good and whatever it wrote keeps counting as the state before it, for everyone.
     const attempt = `${id}/${leaseId}`;
@@ -118,15 +143,14 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     const changes: { before: number | null; after: number | null }[] = [];
     let removals: string[] = [];
 
+    let written: Membership[] = [];
     if (versions) {
       const granted = candidates.filter((u) => versions.has(u));
       const expiresAt = expiresAtOf(expiryDay(batch.uploadedAtMs, TTL_DAYS));
       const matchedAt = clock.now().toISOString();
-      const written: Membership[] = granted.map((u) => ({ ...base(u), expiresAt, consentVersion: versions.get(u)!, matchedAt }));
-      const denied = await writeThenRecheck(written);
-      if (denied.size > 0) await writeMemberships(written.filter((m) => denied.has(m.userId)).map((m) => ({ ...m, removing: true })));
-      for (const u of granted) changes.push({ before: before(u), after: denied.has(u) ? null : expiresAt });
-      removals = [...denied];
+      written = granted.map((u) => ({ ...base(u), expiresAt, consentVersion: versions.get(u)!, matchedAt }));
+      await writeMemberships(written);
+      for (const u of granted) changes.push({ before: before(u), after: expiresAt });
     } else {
       const present = candidates.filter((u) => before(u) !== null);
       const marked: Membership[] = present.map((u) => ({ ...existing.get(u)!, ...base(u), removing: true }));
@@ -144,34 +168,38 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     if (outcome === 'lease-lost') throw new Error('The audience lease expired before the chunk was committed');
     released = removals.length === 0;
     if (removals.length > 0) await deleteMemberships(message.audienceId, removals);
+    recheck = written;
     metrics.addMetric('AudienceChunkMatched', 'Count', 1);
     metrics.addMetric('AudienceRowsMatched', 'Count', rows);
     return 'matched';
-  } finally {
-    // On every path, including failures: a failed chunk stays in `pending`, so what it wrote counts as nothing.
-    if (!released) {
-      await releaseLease(message.businessId, message.audienceId, leaseId).catch((error: unknown) =>
-        logger.warn('Lease release failed', { errorName: (error as Error).name }),
-      );
-    }
   }
 }
 
 /**
- * Writes memberships and reads their users' consent again (consistent) right
- * after, 100 users at a time with a few groups in flight: each group's read
- * follows its own writes, which is what the consent race needs, and the
- * reads overlap the other groups' writes. Returns the users who do not grant
- * ads targeting now.
+ * The consent re-check of memberships just made (and counted): their users'
+ * consent is read again (consistent, 100 users a call) now that the
+ * memberships are written, and anyone who does not grant ads targeting now
+ * is taken out again as the withdrawal consumer does it (one conditional
+ * transaction each, off the exact count, waiting while another chunk holds
+ * the audience). This read is what catches a denial whose withdrawal looked
+ * for the user's memberships before these were written. Returns how many
+ * memberships it removed.
  */
-async function writeThenRecheck(written: readonly Membership[]): Promise<Set<string>> {
-  const denied = new Set<string>();
-  await mapLimit(chunksOf(written, GET_BATCH), RECHECK_GROUPS, async (group) => {
-    await writeMemberships(group);
+async function withdrawDenied(memberships: readonly Membership[]): Promise<number> {
+  const denied: { membership: Membership; version: number }[] = [];
+  await mapLimit(chunksOf(memberships, GET_BATCH), PARALLEL, async (group) => {
     const now = await consentOf(group.map((m) => m.userId));
-    for (const m of group) if (!now.get(m.userId)?.granted) denied.add(m.userId);
+    for (const membership of group) {
+      const consent = now.get(membership.userId);
+      if (!consent?.granted) denied.push({ membership, version: consent?.version ?? 0 });
+    }
   });
-  return denied;
+  let removed = 0;
+  for (const { membership, version } of denied) {
+    // Only what was matched under a consent no newer than the one that denies goes: a grant and match since then stays.
+    if (await withdrawMembership(membership, (m) => m.consentVersion <= version)) removed += 1;
+  }
+  return removed;
 }
 
 /**
@@ -288,5 +316,5 @@ export const handler = sqsConsumer(
       logger.info('Audience chunk not matched', { outcome });
     }
   },
-  { inParallel: false },
+  { inParallel: true },
 );

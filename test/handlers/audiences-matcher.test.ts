@@ -228,6 +228,32 @@ describe('match-audience-batch', () => {
     expect(accountReads[0]!.args[0].input.RequestItems!['test-accounts']!.Keys!.map((k) => k.pk).sort()).toEqual(['user#a', 'user#b', 'user#c']);
   });
 
+  it('repeats the re-check when the chunk comes again after an attempt died between its commit and its re-check', async () => {
+    // Prepare: b denies, and the attempt dies on its consent re-check, after the commit.
+    givenAudience();
+    givenUser('a');
+    givenUser('b');
+    let accountReads = 0;
+    ddb.on(BatchGetCommand).callsFake(async (input: Parameters<typeof db.batchGet>[0]) => {
+      if ('test-accounts' in input.RequestItems && ++accountReads === 1) {
+        givenUser('b', { granted: false, version: 2, indexed: false });
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      }
+      return db.batchGet(input);
+    });
+    const message = givenBatch([{ phone: phoneOf('a') }, { phone: phoneOf('b') }]);
+    // Act 1
+    await expect(matchChunk(message, 1)).rejects.toThrow(/socket hang up/);
+    // Assess 1: committed, both counted, b not yet taken out
+    expect(audience()).toEqual(expect.objectContaining({ chunksMatched: 1, expiring: { [EXPIRY_DAY]: 2 } }));
+    expect(audience().leaseId).toBeUndefined();
+    // Act 2: SQS delivers the chunk again
+    expect(await matchChunk(message, 2)).toBe('duplicate');
+    // Assess 2: counted once, and b is out
+    expect(members().map((m) => m.userId)).toEqual(['a']);
+    expect(audience()).toEqual(expect.objectContaining({ chunksMatched: 1, expiring: { [EXPIRY_DAY]: 1 } }));
+  });
+
   it('reads consent before the write for keys indexed without a version, and leaves out who does not grant', async () => {
     givenAudience();
     givenUser('a', { indexed: 'unversioned', version: 3 });
