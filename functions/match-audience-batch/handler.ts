@@ -307,7 +307,7 @@ async function waitForLease(message: ChunkMessage, leaseId: string): Promise<'ac
 
 const receives = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? '1');
 
-/** Chunks of one invocation are matched one after another: chunks of one audience would only wait for each other's lease. */
+/** Chunks of one invocation are matched in parallel: one holds its audience's lease while the others look their keys up. */
 export const handler = sqsConsumer(
   async (record) => {
     const outcome = await matchChunk(ChunkMessage.parse(JSON.parse(record.body)), receives(record));
