@@ -23,8 +23,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { LAMBDA_BUNDLE } from '../lib/bundle';
 import type { BenchContext } from '../lib/context';
-import { childEnv, REPO_ROOT, runNode } from '../lib/proc';
+import { childEnv, lastJson, REPO_ROOT, runNode } from '../lib/proc';
 import type { Figure } from '../lib/report';
 import { median } from '../lib/stats';
 
@@ -103,19 +104,7 @@ async function esbuildBundles(ctx: BenchContext, catalogFunctions: Record<string
   return Promise.all(
     Object.entries(catalogFunctions).map(async ([name, spec]) => {
       const assetDir = join(out, name);
-      await build({
-        entryPoints: [join(REPO_ROOT, spec.entry)],
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: 'node22',
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        external: ['@aws-sdk/*'],
-        outfile: join(assetDir, 'index.js'),
-        logLevel: 'silent',
-      });
+      await build({ ...LAMBDA_BUNDLE, entryPoints: [join(REPO_ROOT, spec.entry)], outfile: join(assetDir, 'index.js') });
       return { name, logicalId: name, assetDir, env, catalog: true };
     }),
   );
@@ -227,14 +216,14 @@ export async function coldStart(ctx: BenchContext) {
     for (const p of prepared) {
       const r = await runNode(['-e', LOAD_SCRIPT, join(p.fn.assetDir, 'index.js')], { env: p.env, cwd: p.fn.assetDir, timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`${p.fn.name}: loading the bundle failed (${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; rssKiB: number };
+      const out = lastJson<{ ms: number; rssKiB: number }>(r, `loading ${p.fn.name}`);
       p.loadMs.push(out.ms);
       p.rssKiB = Math.max(p.rssKiB, out.rssKiB);
     }
     for (const [key, set] of sdkSets) {
       const r = await runNode(['-e', SDK_SCRIPT, key], { env: childEnv({ NODE_PATH: nodePath, NODE_OPTIONS: set.nodeOptions }), cwd: REPO_ROOT, timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`loading ${key} failed: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-      set.ms.push((JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms);
+      set.ms.push(lastJson<{ ms: number }>(r, `loading ${key}`).ms);
     }
   }
   const perFunction = prepared.map((p) => ({

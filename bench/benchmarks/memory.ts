@@ -27,6 +27,8 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { countMemberships, createAudience } from '../lib/audiences';
+import { chunksOf } from '../../functions/shared/concurrency';
+import { LAMBDA_BUNDLE } from '../lib/bundle';
 import type { BenchContext } from '../lib/context';
 import { usersIn } from '../lib/fixtures';
 import { startFakeApi } from '../lib/fake-api';
@@ -60,19 +62,7 @@ async function matcherBundle(ctx: BenchContext): Promise<{ file: string; source:
   if (synthesized && existsSync(synthesized)) return { file: synthesized, source: 'the asset of this run\'s cdk synth' };
   const { buildSync } = await import('esbuild');
   const outfile = join(ctx.tmpDir, 'matcher', 'index.js');
-  buildSync({
-    entryPoints: [join(REPO_ROOT, 'functions/match-audience-batch/handler.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: ['@aws-sdk/*'],
-    outfile,
-    logLevel: 'silent',
-  });
+  buildSync({ ...LAMBDA_BUNDLE, entryPoints: [join(REPO_ROOT, 'functions/match-audience-batch/handler.ts')], outfile });
   return { file: outfile, source: 'esbuild with the CDK construct\'s bundling options (cjs, node22, minify, source map, @aws-sdk/* external)' };
 }
 
@@ -120,7 +110,7 @@ async function matcherRuns(ctx: BenchContext, s: BenchStack) {
     const messages = await receiveAll(s, queueUrl, chunks);
     const records = messages.map((m) => toSqsRecord(m, queueArn, s.stack.region));
     const events = [];
-    for (let i = 0; i < records.length; i += batchSize) events.push({ Records: records.slice(i, i + batchSize) });
+    for (const slice of chunksOf(records, batchSize)) events.push({ Records: slice });
     const eventFile = join(ctx.tmpDir, `matcher-event-${run}.json`);
     writeFileSync(eventFile, JSON.stringify(events));
     const matched = await runNode([...profileArgs(ctx.profileDir), '-e', MATCHER_SCRIPT, bundle.file, eventFile], {

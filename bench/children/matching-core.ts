@@ -39,7 +39,7 @@ async function main() {
   process.env.LOCAL_PEPPER = pepperText;
   const pepper = Buffer.from(pepperText, 'utf8');
 
-  const { uploadBatches, batchBody, rowOwner } = await import('../lib/fixtures');
+  const { uploadBatches, batchBody, rowOwner, benchUserId } = await import('../lib/fixtures');
   const core = await import('../../functions/core/audiences');
   const { addAudienceUsers } = await import('../../functions/contract/audiences');
   const { matchKey } = await import('../../functions/core/identifiers');
@@ -55,7 +55,7 @@ async function main() {
   batches.forEach((rows, b) =>
     rows.forEach((row, r) => {
       const owner = rowOwner(b * options.rowsPerBatch + r);
-      if (owner.user) index.set(`k#${matchKey(pepper, 'PHONE', row[0]!)}`, `bench-u-${owner.index}`);
+      if (owner.user) index.set(`k#${matchKey(pepper, 'PHONE', row[0]!)}`, benchUserId(owner.index));
     }),
   );
   const stages = newStages();

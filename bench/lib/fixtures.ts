@@ -6,9 +6,7 @@
  * the other 70% are numbers no user has. Users' numbers are +1 415 2xx xxxx,
  * the others +1 212 2xx xxxx: valid North American numbers, distinct.
  */
-import { createHash } from 'node:crypto';
-
-export const USER_SHARE = 0.3;
+import { phoneSha256 } from '../../functions/core/identifiers';
 
 const line = (n: number) => String(n % 10_000).padStart(4, '0');
 /** The E.164 number of consenting user `u` (0-based). */
@@ -17,9 +15,8 @@ export const userPhone = (u: number): string => `+1415${200 + Math.floor(u / 10_
 export const strangerPhone = (n: number): string => `+1212${200 + Math.floor(n / 10_000)}${line(n)}`;
 export const benchUserId = (u: number): string => `bench-u-${u}`;
 
-export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** PHONE_SHA256 of the contract: SHA-256 of the E.164 digits without the `+`. */
-export const phoneHash = (e164: string): string => sha256Hex(e164.slice(1));
+export const phoneHash = phoneSha256;
 
 /** Whether upload row `g` is a consenting user's, and whose. */
 export function rowOwner(g: number): { user: true; index: number } | { user: false; index: number } {

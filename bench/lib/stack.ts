@@ -11,6 +11,7 @@ import type { Role } from '../../catalog';
 import type { LocalStack } from '../../local/stack';
 import type { StackLog } from '../../local/log';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/names';
+import { mapLimit, sleep } from '../../functions/shared/concurrency';
 
 export interface ApiResult<T = unknown> {
   readonly status: number;
@@ -135,7 +136,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         left = await count(liveUrls, true);
         quiet = left <= 0 ? quiet + 1 : 0;
         if (quiet >= 3) return { drained: true, waitedMs: Date.now() - started, left: 0 };
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
       return { drained: false, waitedMs: Date.now() - started, left };
     },
@@ -160,4 +161,4 @@ export async function ensurePolicy(s: BenchStack, version = '2016-08-25'): Promi
   return version;
 }
 
-export { mapLimit, sleep } from '../../functions/shared/concurrency';
+export { mapLimit, sleep };

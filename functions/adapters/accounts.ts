@@ -53,6 +53,21 @@ export async function getAccount(userId: string, consistent = true): Promise<Acc
 export type IdentifierField = 'phoneNumber' | 'email';
 const claimPrefix: Record<IdentifierField, string> = { phoneNumber: 'phone#', email: 'email#' };
 
+/** The transaction item that releases the user's claim on a value (none when there is no value); `:u` is the user. */
+const releaseClaim = (userId: string, prefix: string, value: string | undefined) =>
+  value === undefined
+    ? []
+    : [
+        {
+          Delete: {
+            TableName: ACCOUNTS,
+            Key: { pk: `${prefix}${value}` },
+            ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
+            ExpressionAttributeValues: { ':u': userId },
+          },
+        },
+      ];
+
 /**
  * Binds a phone number or email to the user, in one transaction: claim the
  * new value (unless another user holds it), release the old one, update the
@@ -87,18 +102,7 @@ export async function bindIdentifier(userId: string, field: IdentifierField, val
                 ExpressionAttributeValues: { ':v': value, ':u': userId, ':now': nowIso, ...(old === undefined ? {} : { ':old': old }) },
               },
             },
-            ...(old === undefined
-              ? []
-              : [
-                  {
-                    Delete: {
-                      TableName: ACCOUNTS,
-                      Key: { pk: `${prefix}${old}` },
-                      ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
-                      ExpressionAttributeValues: { ':u': userId },
-                    },
-                  },
-                ]),
+            ...releaseClaim(userId, prefix, old),
             { Put: outboxEventItem(userId, 'IdentifiersChanged', now) },
           ],
         }),
@@ -203,19 +207,6 @@ export async function eraseAccount(userId: string, now: Date): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const account = await getAccount(userId);
     const nowIso = now.toISOString();
-    const release = (prefix: string, value: string | undefined) =>
-      value === undefined
-        ? []
-        : [
-            {
-              Delete: {
-                TableName: ACCOUNTS,
-                Key: { pk: `${prefix}${value}` },
-                ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
-                ExpressionAttributeValues: { ':u': userId },
-              },
-            },
-          ];
     const guards: string[] = [];
     const values: Record<string, unknown> = { ':u': userId, ':now': nowIso };
     for (const field of ['phoneNumber', 'email'] as const) {
@@ -238,8 +229,8 @@ export async function eraseAccount(userId: string, now: Date): Promise<void> {
                 ExpressionAttributeValues: values,
               },
             },
-            ...release(claimPrefix.phoneNumber, account.phoneNumber),
-            ...release(claimPrefix.email, account.email),
+            ...releaseClaim(userId, claimPrefix.phoneNumber, account.phoneNumber),
+            ...releaseClaim(userId, claimPrefix.email, account.email),
             { Put: outboxEventItem(userId, 'AccountErased', now) },
           ],
         }),

@@ -149,20 +149,22 @@ export async function markDeleted(businessId: string, audienceId: string, delete
  */
 export const LEASE_MS = 120_000;
 
-export type LeaseOutcome = 'acquired' | 'busy' | 'gone';
+/** The audience as it stands once the lease is taken, or why it was not. */
+export type LeaseOutcome = { acquired: AudienceRecord } | 'busy' | 'gone';
 
 export async function acquireLease(businessId: string, audienceId: string, leaseId: string, nowMs: number): Promise<LeaseOutcome> {
   try {
-    await ddb.send(
+    const { Attributes } = await ddb.send(
       new UpdateCommand({
         TableName: AUDIENCES,
         Key: audienceKey(businessId, audienceId),
         UpdateExpression: 'SET leaseId = :id, leaseUntil = :until',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
         ExpressionAttributeValues: { ':id': leaseId, ':until': nowMs + LEASE_MS, ':now': nowMs },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return 'acquired';
+    return { acquired: audienceOf(Attributes!) };
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await getAudienceRecord(businessId, audienceId);

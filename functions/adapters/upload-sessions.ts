@@ -13,7 +13,6 @@ import { failedConditions, padVersion } from './dynamo';
  * Counts and row indexes only: no identifier, hash or key.
  */
 export const SESSIONS_TABLE = tableName('uploadSessions');
-const SESSIONS = SESSIONS_TABLE;
 
 export const sessionKey = (audienceId: string, sessionId: number) => ({ pk: `a#${audienceId}`, sk: `s#${sessionId}` });
 export const batchKey = (audienceId: string, sessionId: number, batchSeq: number) => ({
@@ -65,12 +64,12 @@ const batchOf = (item: Item): BatchRecord => ({
 });
 
 export async function getSession(audienceId: string, sessionId: number): Promise<SessionState | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: SESSIONS, Key: sessionKey(audienceId, sessionId), ConsistentRead: true }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: SESSIONS_TABLE, Key: sessionKey(audienceId, sessionId), ConsistentRead: true }));
   return Item ? sessionOf(Item) : undefined;
 }
 
 export async function getBatch(audienceId: string, sessionId: number, batchSeq: number): Promise<BatchRecord | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: SESSIONS, Key: batchKey(audienceId, sessionId, batchSeq), ConsistentRead: true }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: SESSIONS_TABLE, Key: batchKey(audienceId, sessionId, batchSeq), ConsistentRead: true }));
   return Item ? batchOf(Item) : undefined;
 }
 
@@ -133,14 +132,14 @@ export async function recordBatch(input: {
         TransactItems: [
           {
             Put: {
-              TableName: SESSIONS,
+              TableName: SESSIONS_TABLE,
               Item: { ...batchKey(audienceId, batch.sessionId, batch.batchSeq), ...batch, audienceId, businessId, expiresAt },
               ConditionExpression: 'attribute_not_exists(sk)',
             },
           },
           {
             Update: {
-              TableName: SESSIONS,
+              TableName: SESSIONS_TABLE,
               Key: sessionKey(audienceId, batch.sessionId),
               UpdateExpression: `SET ${sets.join(', ')}`,
               ConditionExpression: previousRev > 0 ? '#rev = :prev' : 'attribute_not_exists(sk)',

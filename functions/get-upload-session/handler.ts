@@ -14,10 +14,9 @@ import { notFound } from '../shared/problems';
  */
 export const handler = httpRoute('getUploadSession', getUploadSession, async ({ params, caller }) => {
   const sessionId = parseSessionId(params.sessionId);
-  const record = AUDIENCE_ID.test(params.id) && sessionId !== undefined ? await getAudienceRecord(caller.sub, params.id) : undefined;
-  if (!record || record.deletedAt || sessionId === undefined) throw notFound('No such audience or session.');
-  const session = await getSession(params.id, sessionId);
-  if (!session) throw notFound('No such audience or session.');
+  if (!AUDIENCE_ID.test(params.id) || sessionId === undefined) throw notFound('No such audience or session.');
+  const [record, session] = await Promise.all([getAudienceRecord(caller.sub, params.id), getSession(params.id, sessionId)]);
+  if (!record || record.deletedAt || !session) throw notFound('No such audience or session.');
   return json(200, {
     sessionId,
     stage: sessionStage(session, clock.nowMs()),

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { AUDIENCES, acquireLease, audienceKey, countUpdate, getAudienceRecord, markPending, releaseLease } from '../adapters/audiences';
-import type { AudienceRecord } from '../adapters/audiences';
-import { GET_BATCH, PARALLEL } from '../adapters/batch';
+import type { AudienceRecord, LeaseOutcome } from '../adapters/audiences';
 import { failedConditions } from '../adapters/dynamo';
 import { lookup } from '../adapters/match-index';
 import type { IndexEntry } from '../adapters/match-index';
@@ -23,7 +22,7 @@ import {
 } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { clock } from '../shared/clock';
-import { chunksOf, mapLimit, sleep } from '../shared/concurrency';
+import { sleep } from '../shared/concurrency';
 import { intSetting } from '../shared/config';
 import { sqsConsumer } from '../shared/consumers';
 import { logger, metrics } from '../shared/observability';
@@ -90,18 +89,18 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
   const versions = message.operation === 'add' ? await matchedVersions(found) : undefined;
 
   const leaseId = randomUUID();
-  if ((await waitForLease(message, leaseId)) === 'gone') return 'dropped-deleted';
+  const lease = await waitForLease(message, leaseId);
+  if (lease === 'gone') return 'dropped-deleted';
   let released = false;
   /** Memberships this chunk made, whose users' consent is read again once the lease is released. */
   let recheck: Membership[] = [];
   let outcome: MatchOutcome;
   try {
-    const [audience, current, existing] = await Promise.all([
-      getAudienceRecord(message.businessId, message.audienceId),
+    const audience = lease.acquired;
+    const [current, existing] = await Promise.all([
       getBatch(message.audienceId, message.sessionId, message.batchSeq),
       membershipsIn(message.audienceId, candidates),
     ]);
-    if (!audience || audience.deletedAt) return 'dropped-deleted';
 
     if (current?.chunksDone.includes(message.chunk)) {
       // Counted before; only physical deletes of its committed removals may be left.
@@ -186,14 +185,12 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
  * memberships it removed.
  */
 async function withdrawDenied(memberships: readonly Membership[]): Promise<number> {
+  const now = await consentOf(memberships.map((m) => m.userId));
   const denied: { membership: Membership; version: number }[] = [];
-  await mapLimit(chunksOf(memberships, GET_BATCH), PARALLEL, async (group) => {
-    const now = await consentOf(group.map((m) => m.userId));
-    for (const membership of group) {
-      const consent = now.get(membership.userId);
-      if (!consent?.granted) denied.push({ membership, version: consent?.version ?? 0 });
-    }
-  });
+  for (const membership of memberships) {
+    const consent = now.get(membership.userId);
+    if (!consent?.granted) denied.push({ membership, version: consent?.version ?? 0 });
+  }
   let removed = 0;
   for (const { membership, version } of denied) {
     // Only what was matched under a consent no newer than the one that denies goes: a grant and match since then stays.
@@ -294,7 +291,7 @@ async function waitForBatch(message: ChunkMessage): Promise<BatchRecord | undefi
 }
 
 /** Polls for the audience's lease: quickly at first (a chunk's turn under the lease is short), then backing off. */
-async function waitForLease(message: ChunkMessage, leaseId: string): Promise<'acquired' | 'gone'> {
+async function waitForLease(message: ChunkMessage, leaseId: string): Promise<Exclude<LeaseOutcome, 'busy'>> {
   for (let waited = 0, interval = POLL_FIRST_MS; ; interval = Math.min(POLL_MAX_MS, interval * 1.5)) {
     const outcome = await acquireLease(message.businessId, message.audienceId, leaseId, clock.nowMs());
     if (outcome !== 'busy') return outcome;

@@ -80,7 +80,7 @@ export class FakeDynamo {
     on(UpdateCommand).callsFake(async (input: Update) => {
       if (!this.check(input)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
       this.apply(input);
-      return {};
+      return (input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(this.get(input.TableName, input.Key)) } : {};
     });
     on(DeleteCommand).callsFake(async (input: { TableName: string; Key: Item; ConditionExpression?: string; ExpressionAttributeValues?: Values }) => {
       if (!this.check({ ...input, UpdateExpression: '' })) throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });

@@ -7,7 +7,7 @@ import { BatchGetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { ListQueuesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { api, awsClients, eventually, newId, tableName, tokenFor } from './support';
 import type { ApiResponse } from './support';
-import { createUser, emailHash, mapLimit, phoneHash } from './support/users';
+import { createUser, emailHash, ensurePolicy, mapLimit, phoneHash } from './support/users';
 import type { TestUser, UserOptions } from './support/users';
 
 export interface Business {
@@ -40,7 +40,8 @@ export interface Person extends TestUser {
 
 /** Users with a phone and an email and a recorded ads-targeting decision, created 12 at a time. */
 export async function createPeople(stack: Stack, count: number, ads: 'granted' | 'denied'): Promise<Person[]> {
-  const options: UserOptions = { phone: true, email: true, ads, ...(stack.baseUrl ? { baseUrl: stack.baseUrl } : {}) };
+  const policyVersion = await ensurePolicy(stack.baseUrl);
+  const options: UserOptions = { phone: true, email: true, ads, policyVersion, ...(stack.baseUrl ? { baseUrl: stack.baseUrl } : {}) };
   return mapLimit(Array.from({ length: count }), 12, async () => (await createUser(options)) as Person);
 }
 
@@ -89,9 +90,13 @@ export async function getAudience(stack: Stack, business: Business, audienceId: 
   return call<{ status: string; approximateCount: { lower: number; upper: number }; targetable: boolean }>(stack, 'GET', `/v1/audiences/${audienceId}`, business.token);
 }
 
+const operatorTokens = new Map<string, Promise<string>>();
+
 /** The ops lookup, as ad delivery calls it. */
 export async function audiencesOf(stack: Stack, userId: string): Promise<{ audienceId: string; businessId: string }[]> {
-  const operator = await tokenFor('operator', 'op-audiences', stack.baseUrl);
+  const key = stack.baseUrl ?? '';
+  if (!operatorTokens.has(key)) operatorTokens.set(key, tokenFor('operator', 'op-audiences', stack.baseUrl));
+  const operator = await operatorTokens.get(key)!;
   const res = await call<{ items: { audienceId: string; businessId: string }[] }>(stack, 'GET', `/v1/ops/users/${encodeURIComponent(userId)}/audiences`, operator);
   if (res.status !== 200) throw new Error(`ops lookup answered ${res.status}`);
   return res.json.items;
@@ -99,18 +104,27 @@ export async function audiencesOf(stack: Stack, userId: string): Promise<{ audie
 
 /**
  * Waits until the match index has applied every user's latest decision:
- * consenting users' two keys are in, denying users' state is recorded.
+ * consenting users' keys (one per identifier) are in, denying users' state is recorded.
  */
-export async function waitForMatchIndex(stack: Stack, people: readonly Person[], ads: 'granted' | 'denied'): Promise<void> {
+export async function waitForMatchIndex(
+  stack: Stack,
+  people: readonly { userId: string; phoneNumber?: string; email?: string }[],
+  ads: 'granted' | 'denied',
+): Promise<void> {
   const { ddb } = await awsClients(stack.baseUrl);
   await eventually(
     async () => {
       for (let i = 0; i < people.length; i += 100) {
-        const keys = people.slice(i, i + 100).map((p) => ({ pk: `u#${p.userId}` }));
+        const group = people.slice(i, i + 100);
+        const keys = group.map((p) => ({ pk: `u#${p.userId}` }));
         const out = await ddb.send(new BatchGetCommand({ RequestItems: { [tableName('matchIndex')]: { Keys: keys, ConsistentRead: true } } }));
         const states = out.Responses?.[tableName('matchIndex')] ?? [];
         expect(states).toHaveLength(keys.length);
-        for (const s of states) expect((s.keys as string[]).length).toBe(ads === 'granted' ? 2 : 0);
+        for (const s of states) {
+          const person = group.find((p) => `u#${p.userId}` === s.pk)!;
+          const identifiers = (person.phoneNumber ? 1 : 0) + (person.email ? 1 : 0);
+          expect((s.keys as string[]).length).toBe(ads === 'granted' ? identifiers : 0);
+        }
       }
     },
     { timeoutMs: 90_000, intervalMs: 500 },

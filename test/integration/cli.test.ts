@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Io } from '../../cli/context';
 import { run } from '../../cli/main';
 import { randomInt } from 'node:crypto';
+import { waitForMatchIndex } from './audiences.helpers';
 import { api, eventually, newId, stackUrl, startStack, tokenFor, type PrivateStack } from './support';
 
 interface Ran {
@@ -119,6 +120,13 @@ describe('CLI over the local stack', () => {
     });
     expect(policy.status).toBe(201);
     for (const user of Object.values(users)) await register(user);
+    // Matching is asynchronous: upload only once the match index holds every decision.
+    const indexed = (adsTargeting: string) =>
+      Object.values(users)
+        .filter((u) => u.adsTargeting === adsTargeting)
+        .map((u) => ({ userId: u.id, ...('phone' in u ? { phoneNumber: u.phone } : {}), ...('email' in u ? { email: u.email } : {}) }));
+    await waitForMatchIndex({ baseUrl: stack.url }, indexed('granted'), 'granted');
+    await waitForMatchIndex({ baseUrl: stack.url }, indexed('denied'), 'denied');
   });
 
   afterAll(async () => {

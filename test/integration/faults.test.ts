@@ -332,8 +332,8 @@ async function membersOf(audienceId: string): Promise<Record<string, unknown>[]>
 describe('the matcher killed halfway through a batch', () => {
   it('leaves exact counts after the retry: no member counted twice or lost', async () => {
     // Prepare: consenting and refusing users in the match index, and a business's audience
-    const consenting = await mapLimit(Array.from({ length: 30 }), 6, () => createUser({ baseUrl, ads: 'granted' }));
-    const refusing = await mapLimit(Array.from({ length: 6 }), 6, () => createUser({ baseUrl, ads: 'denied' }));
+    const consenting = await mapLimit(Array.from({ length: 30 }), 6, () => createUser({ baseUrl, ads: 'granted', policyVersion }));
+    const refusing = await mapLimit(Array.from({ length: 6 }), 6, () => createUser({ baseUrl, ads: 'denied', policyVersion }));
     await eventually(
       async () => {
         for (const u of consenting) expect((await indexStateOf(u.userId))?.keys).toHaveLength(1);

@@ -57,12 +57,10 @@ describe('CLI executable', () => {
   });
 
   it('ends quietly when its reader goes away (`audiences --help | head -1`)', async () => {
-    const child = spawn(process.execPath, [BIN, '--help'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const { child, done } = start(['--help'], {});
     // The reader takes nothing and closes the pipe before the program writes, as `head` does once it has its lines.
-    child.stdout.destroy();
-    const code = await new Promise<number | null>((resolveExit) => child.on('close', (c) => resolveExit(c)));
+    child.stdout!.destroy();
+    const { code, stderr } = await done;
     expect(stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(code).toBe(0);
   });

@@ -52,6 +52,8 @@ export interface UserOptions {
   ads?: 'granted' | 'denied';
   friends?: 'granted' | 'denied';
   baseUrl?: string;
+  /** The policy version the decision is made under (default: the fixture policy, published if missing). */
+  policyVersion?: string;
 }
 
 async function expectOk(res: { status: number; text: string }, what: string) {
@@ -77,7 +79,7 @@ export async function createUser(options: UserOptions = {}): Promise<TestUser> {
     user.email = res.json.email;
   }
   if (options.ads || options.friends) {
-    const policyVersion = await ensurePolicy(baseUrl);
+    const policyVersion = options.policyVersion ?? (await ensurePolicy(baseUrl));
     const purposes: Record<string, string> = {};
     if (options.ads) purposes.ads_targeting = options.ads;
     if (options.friends) purposes.friend_suggestions = options.friends;
