@@ -119,7 +119,9 @@ async function main(): Promise<number> {
         log('starting the local stack in this process...');
         const { startBenchStack } = await import('./lib/stack');
         const s = await startBenchStack();
-        log(`local stack ready at ${s.url} in ${(s.stack.startupMs / 1000).toFixed(1)} s (${s.stack.functions.length} functions${s.stack.skipped.length ? `, skipped: ${s.stack.skipped.join(', ')}` : ''})`);
+        log(
+          `local stack ready at ${s.url} in ${(s.stack.startupMs / 1000).toFixed(1)} s (${s.stack.functions.length} functions${s.stack.skipped.length ? `, skipped: ${s.stack.skipped.join(', ')}` : ''})`,
+        );
         return s;
       })();
       return stack;
@@ -148,7 +150,15 @@ async function main(): Promise<number> {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         log(`${spec.title} failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
-        results.push({ id: `${spec.n}`, title: spec.title, figures: [], notes: [], durationMs: Date.now() - started, load: { start: loadStart, end: loadavg()[0]! }, error: message.split('\n')[0]! });
+        results.push({
+          id: `${spec.n}`,
+          title: spec.title,
+          figures: [],
+          notes: [],
+          durationMs: Date.now() - started,
+          load: { start: loadStart, end: loadavg()[0]! },
+          error: message.split('\n')[0]!,
+        });
       }
       log(`${spec.title}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
@@ -167,7 +177,9 @@ async function main(): Promise<number> {
   const doc = resultsDocument(results, machine(), options, startedAt);
   writeFileSync(options.out, `${JSON.stringify(doc, null, 2)}\n`);
   const out = process.stdout;
-  out.write(`\nBenchmarks, ${startedAt.toISOString()} on ${m.cpu} (${m.cores} cores, ${m.memoryGB} GB), Node ${m.node}${options.quick ? ' [QUICK MODE]' : ''}\n\n`);
+  out.write(
+    `\nBenchmarks, ${startedAt.toISOString()} on ${m.cpu} (${m.cores} cores, ${m.memoryGB} GB), Node ${m.node}${options.quick ? ' [QUICK MODE]' : ''}\n\n`,
+  );
   out.write(`${renderTable(results)}\n\n`);
   for (const r of results) {
     out.write(`${r.id}. ${r.title} (${(r.durationMs / 1000).toFixed(0)} s, load average ${r.load.start.toFixed(2)} -> ${r.load.end.toFixed(2)})\n`);
@@ -175,7 +187,9 @@ async function main(): Promise<number> {
     if (r.error) out.write(`   - FAILED: ${r.error}\n`);
     if (r.extraTable) out.write(`\n${r.extraTable.replace(/^/gm, '   ')}\n\n`);
   }
-  out.write(`\n${doc.summary.passed} passed, ${doc.summary.failed} failed, ${doc.summary.errors} errors; total ${(doc.durationMs / 1000).toFixed(0)} s. Results: ${relative(process.cwd(), options.out)}\n`);
+  out.write(
+    `\n${doc.summary.passed} passed, ${doc.summary.failed} failed, ${doc.summary.errors} errors; total ${(doc.durationMs / 1000).toFixed(0)} s. Results: ${relative(process.cwd(), options.out)}\n`,
+  );
   return doc.summary.errors > 0 ? 1 : 0;
 }
 

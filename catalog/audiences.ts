@@ -122,7 +122,7 @@ export const audiencesFunctions = {
   },
   listAudiences: {
     entry: 'functions/list-audiences/handler.ts',
-    description: 'GET /v1/audiences: the caller\'s audiences with approximate counts',
+    description: "GET /v1/audiences: the caller's audiences with approximate counts",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences', auth: business },
     tables: { audiences: 'read' },
     secrets: ['pepper'],
@@ -165,7 +165,7 @@ export const audiencesFunctions = {
   },
   getUploadSession: {
     entry: 'functions/get-upload-session/handler.ts',
-    description: 'GET /v1/audiences/{id}/sessions/{sessionId}: an upload session\'s stage and counters',
+    description: "GET /v1/audiences/{id}/sessions/{sessionId}: an upload session's stage and counters",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}/sessions/{sessionId}', auth: business },
     tables: { audiences: 'read', uploadSessions: 'read' },
   },

@@ -98,13 +98,13 @@ const anyone = ['user', 'business', 'operator'] as const;
 export const consentFunctions = {
   putPhone: {
     entry: 'functions/put-phone/handler.ts',
-    description: 'PUT /v1/me/phone: bind the caller\'s phone number',
+    description: "PUT /v1/me/phone: bind the caller's phone number",
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/phone', auth: ['user'] },
     tables: { accounts: 'readWrite', ledger: 'write' },
   },
   putEmail: {
     entry: 'functions/put-email/handler.ts',
-    description: 'PUT /v1/me/email: bind the caller\'s email address',
+    description: "PUT /v1/me/email: bind the caller's email address",
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/email', auth: ['user'] },
     tables: { accounts: 'readWrite', ledger: 'write' },
   },
@@ -148,7 +148,7 @@ export const consentFunctions = {
   },
   eraseMe: {
     entry: 'functions/erase-me/handler.ts',
-    description: 'DELETE /v1/me: erase the caller\'s phone and email; every consumer forgets them',
+    description: "DELETE /v1/me: erase the caller's phone and email; every consumer forgets them",
     trigger: { kind: 'http', method: 'DELETE', path: '/v1/me', auth: ['user'] },
     tables: { accounts: 'readWrite', ledger: 'write' },
   },

@@ -1,27 +1,6 @@
-import {
-  consentFunctions,
-  consentQueues,
-  consentSecrets,
-  consentSettings,
-  consentTables,
-  consentTopics,
-} from './consent';
-import {
-  audiencesFunctions,
-  audiencesQueues,
-  audiencesSecrets,
-  audiencesSettings,
-  audiencesTables,
-  audiencesTopics,
-} from './audiences';
-import {
-  messagesFunctions,
-  messagesQueues,
-  messagesSecrets,
-  messagesSettings,
-  messagesTables,
-  messagesTopics,
-} from './messages';
+import { consentFunctions, consentQueues, consentSecrets, consentSettings, consentTables, consentTopics } from './consent';
+import { audiencesFunctions, audiencesQueues, audiencesSecrets, audiencesSettings, audiencesTables, audiencesTopics } from './audiences';
+import { messagesFunctions, messagesQueues, messagesSecrets, messagesSettings, messagesTables, messagesTopics } from './messages';
 import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
 export * from './types';

@@ -75,20 +75,20 @@ export const messagesSettings = {
 export const messagesFunctions = {
   sendMessage: {
     entry: 'functions/send-message/handler.ts',
-    description: 'POST /v1/messages: accept a business\'s encrypted message for a recipient',
+    description: "POST /v1/messages: accept a business's encrypted message for a recipient",
     trigger: { kind: 'http', method: 'POST', path: '/v1/messages', auth: ['business'] },
     tables: { accounts: 'read', messages: 'write', messageStatus: 'readWrite' },
     settings: ['messageSendRatePerBusiness'],
   },
   getMessageStatus: {
     entry: 'functions/get-message-status/handler.ts',
-    description: 'GET /v1/messages/{id}: the status of one of the caller\'s messages',
+    description: "GET /v1/messages/{id}: the status of one of the caller's messages",
     trigger: { kind: 'http', method: 'GET', path: '/v1/messages/{id}', auth: ['business'] },
     tables: { messageStatus: 'read', messages: 'read' },
   },
   listMessages: {
     entry: 'functions/list-messages/handler.ts',
-    description: 'GET /v1/me/messages: the caller\'s undelivered, unexpired messages, oldest first',
+    description: "GET /v1/me/messages: the caller's undelivered, unexpired messages, oldest first",
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/messages', auth: ['user'] },
     tables: { messages: 'read' },
   },
@@ -113,7 +113,7 @@ export const messagesFunctions = {
   },
   eraseMessages: {
     entry: 'functions/erase-messages/handler.ts',
-    description: 'AccountErased: delete the erased user\'s pending messages (their senders see them expired)',
+    description: "AccountErased: delete the erased user's pending messages (their senders see them expired)",
     timeoutSeconds: 30,
     trigger: { kind: 'queue', queue: 'messageAccountEvents', batchSize: 10 },
     tables: { messages: 'readWrite', messageStatus: 'write' },

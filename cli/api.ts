@@ -235,11 +235,7 @@ export interface ConnectionFlags {
  * A client from flags, then the environment (AUDIENCES_API_URL, AUDIENCES_TOKEN,
  * AUDIENCES_LOCAL_BUSINESS), then the local stack's defaults.
  */
-export function clientFrom(
-  flags: ConnectionFlags,
-  env: NodeJS.ProcessEnv,
-  extra: Omit<ApiClientOptions, 'baseUrl' | 'token'> = {},
-): ApiClient {
+export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv, extra: Omit<ApiClientOptions, 'baseUrl' | 'token'> = {}): ApiClient {
   const baseUrl = (flags.url ?? env.AUDIENCES_API_URL ?? DEFAULT_BASE_URL).trim();
   try {
     const parsed = new URL(baseUrl);

@@ -17,8 +17,22 @@ export type SchemaKey = 'PHONE_SHA256' | 'EMAIL_SHA256';
 
 /** Header names recognised as a column, compared after {@link headerKey}; earlier names win. */
 export const PHONE_HEADERS = [
-  'phone', 'phonenumber', 'phoneno', 'mobile', 'mobilephone', 'mobilenumber', 'mobileno', 'cell', 'cellphone',
-  'cellnumber', 'tel', 'telephone', 'telephonenumber', 'msisdn', 'contactnumber', 'phone1',
+  'phone',
+  'phonenumber',
+  'phoneno',
+  'mobile',
+  'mobilephone',
+  'mobilenumber',
+  'mobileno',
+  'cell',
+  'cellphone',
+  'cellnumber',
+  'tel',
+  'telephone',
+  'telephonenumber',
+  'msisdn',
+  'contactnumber',
+  'phone1',
 ] as const;
 export const EMAIL_HEADERS = ['email', 'emailaddress', 'mail', 'emailid', 'contactemail', 'email1'] as const;
 export const COUNTRY_HEADERS = ['country', 'countrycode', 'countryiso', 'iso2'] as const;

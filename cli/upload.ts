@@ -103,8 +103,7 @@ const safeName = (value: string): string => value.replace(/[^A-Za-z0-9_-]/g, '_'
 const statePrefix = (operation: Operation, audienceId: string): string => `.audiences-${operation === 'add' ? 'upload' : 'remove'}-${safeName(audienceId)}-`;
 
 /** `.audiences-upload-<audience>-<session>.json` (or `-remove-`) in the state directory. */
-export const stateFileName = (operation: Operation, audienceId: string, sessionId: number): string =>
-  `${statePrefix(operation, audienceId)}${sessionId}.json`;
+export const stateFileName = (operation: Operation, audienceId: string, sessionId: number): string => `${statePrefix(operation, audienceId)}${sessionId}.json`;
 
 async function readState(path: string): Promise<UploadState | undefined> {
   let text: string;
@@ -129,10 +128,7 @@ async function writeState(path: string, state: UploadState): Promise<void> {
 }
 
 const sameFingerprint = (state: UploadState, file: string, scan: FileScan): boolean =>
-  state.file === file &&
-  state.fingerprint.size === scan.size &&
-  state.fingerprint.mtimeMs === scan.mtimeMs &&
-  state.fingerprint.headSha256 === scan.headSha256;
+  state.file === file && state.fingerprint.size === scan.size && state.fingerprint.mtimeMs === scan.mtimeMs && state.fingerprint.headSha256 === scan.headSha256;
 
 /** An unfinished session of this audience, operation and (unchanged) file, the most recent first. */
 async function findUnfinished(stateDir: string, operation: Operation, audienceId: string, file: string, scan: FileScan): Promise<UploadState | undefined> {
@@ -394,7 +390,9 @@ export async function runUpload(options: UploadOptions): Promise<UploadResult> {
       await writeState(stateFile, current);
     } catch (error) {
       await csv.rows.return();
-      throw new UsageError(`cannot write the resume state in ${stateDir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another place with --state-dir`);
+      throw new UsageError(
+        `cannot write the resume state in ${stateDir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another place with --state-dir`,
+      );
     }
   }
 

@@ -258,7 +258,9 @@ export class ConsentAudiencesStack extends Stack {
         const spec = this.catalog.queues[trigger.queue]!;
         const timeout = fn.fn.timeout?.toSeconds() ?? 0;
         if (spec.visibilityTimeoutSeconds < timeout) {
-          throw new Error(`queue ${trigger.queue}: visibility timeout ${spec.visibilityTimeoutSeconds} s is below the ${timeout} s timeout of its consumer ${name}`);
+          throw new Error(
+            `queue ${trigger.queue}: visibility timeout ${spec.visibilityTimeoutSeconds} s is below the ${timeout} s timeout of its consumer ${name}`,
+          );
         }
         fn.fn.addEventSource(
           new SqsEventSource(this.lookup(this.queues, trigger.queue).queue, {
@@ -271,7 +273,10 @@ export class ConsentAudiencesStack extends Stack {
           id: 'Serverless-LambdaEventSourceMappingDestination',
           reason: `SQS event source mappings take no on-failure destination; failed messages of ${trigger.queue} move to its dead-letter queue after maxReceiveCount receives (redrive policy).`,
         });
-        this.acknowledgeNoAsyncInvocation(fn, `is invoked by the event source mapping of queue ${trigger.queue}, whose failed messages go to its dead-letter queue`);
+        this.acknowledgeNoAsyncInvocation(
+          fn,
+          `is invoked by the event source mapping of queue ${trigger.queue}, whose failed messages go to its dead-letter queue`,
+        );
         return;
       }
       case 'stream': {
@@ -288,7 +293,10 @@ export class ConsentAudiencesStack extends Stack {
           }),
         );
         this.alarmOnMessages(`${id}StreamFailuresAlarm`, failures, `Records of the ${trigger.table} stream that ${name} gave up on`);
-        this.acknowledgeNoAsyncInvocation(fn, `is invoked by the event source mapping of the ${trigger.table} stream, whose failed records go to ${trigger.onFailure}`);
+        this.acknowledgeNoAsyncInvocation(
+          fn,
+          `is invoked by the event source mapping of the ${trigger.table} stream, whose failed records go to ${trigger.onFailure}`,
+        );
         return;
       }
     }

@@ -77,8 +77,7 @@ export function requestTime(date: Date): string {
 export const newApiRequestId = (): string => randomBytes(10).toString('base64');
 
 /** An X-Ray trace header, `Root=1-<8 hex time>-<24 hex>`, as API Gateway adds. */
-export const newTraceId = (now = Date.now()): string =>
-  `Root=1-${Math.floor(now / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+export const newTraceId = (now = Date.now()): string => `Root=1-${Math.floor(now / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
 
 function splitTarget(url: string): { rawPath: string; rawQueryString: string } {
   // Node gives the origin form (`/path?query`); an absolute form is reduced to it.
@@ -113,7 +112,13 @@ export function buildHttpEvent(
   for (const [name, values] of Object.entries(request.headers)) {
     if (!values || values.length === 0) continue;
     if (name === 'cookie') {
-      for (const value of values) cookies.push(...value.split(';').map((c) => c.trim()).filter((c) => c.length > 0));
+      for (const value of values)
+        cookies.push(
+          ...value
+            .split(';')
+            .map((c) => c.trim())
+            .filter((c) => c.length > 0),
+        );
       continue;
     }
     headers[name] = values.join(',');
@@ -269,12 +274,7 @@ export function toLambdaImage(image: Record<string, StreamAttributeValue>): Reco
 /** The identity DynamoDB's TTL process puts on the records of the items it deletes. */
 export const TTL_USER_IDENTITY = { type: 'Service', principalId: 'dynamodb.amazonaws.com' } as const;
 
-export function toDynamoDbRecord(
-  record: StreamRecord,
-  streamArn: string,
-  region: string,
-  userIdentity?: typeof TTL_USER_IDENTITY,
-): DynamoDBRecord {
+export function toDynamoDbRecord(record: StreamRecord, streamArn: string, region: string, userIdentity?: typeof TTL_USER_IDENTITY): DynamoDBRecord {
   const data = record.dynamodb ?? {};
   const created = data.ApproximateCreationDateTime;
   return {

@@ -117,7 +117,15 @@ interface CrashRule {
 export interface FaultState {
   failInvocations: { function: string; remaining: number; fired: number }[];
   crashes: { id: string; function: string; command: string; count: number; calls: number; fired: boolean }[];
-  serviceFaults: { id: string; service: FaultService; kind: 'throttle' | 'serverError'; remaining: number; fired: number; function?: string; command?: string }[];
+  serviceFaults: {
+    id: string;
+    service: FaultService;
+    kind: 'throttle' | 'serverError';
+    remaining: number;
+    fired: number;
+    function?: string;
+    command?: string;
+  }[];
 }
 
 /** The outcome of an invocation the injector cut short, for the runtime's InvokeOutcome. */
@@ -277,7 +285,11 @@ export class FaultInjector {
         const command = context.commandName ?? '';
 
         const rule = this.serviceRules.find(
-          (r) => r.remaining > 0 && r.service === service && (r.function === undefined || r.function === scope.functionName) && (r.command === undefined || r.command === command),
+          (r) =>
+            r.remaining > 0 &&
+            r.service === service &&
+            (r.function === undefined || r.function === scope.functionName) &&
+            (r.command === undefined || r.command === command),
         );
         if (rule) {
           rule.remaining -= 1;

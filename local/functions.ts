@@ -93,9 +93,7 @@ export function createLocalFunction(options: LocalFunctionOptions): LocalFunctio
         }
       });
     // Under the fault injector an invocation may fail before it starts or die halfway.
-    const run = options.faults
-      ? options.faults.invoke(options.name, requestId, start)
-      : start().then((value) => ({ ok: true as const, value }));
+    const run = options.faults ? options.faults.invoke(options.name, requestId, start) : start().then((value) => ({ ok: true as const, value }));
     try {
       const outcome = await Promise.race([run, timedOut]);
       if (outcome === 'timeout') {

@@ -6,17 +6,7 @@
  * Verification uses the wall clock, never the movable clock of the functions.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  SignJWT,
-  calculateJwkThumbprint,
-  createLocalJWKSet,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  jwtVerify,
-  type JWK,
-  type JWTPayload,
-} from 'jose';
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Role } from '../catalog';
 
 export const LOCAL_ISSUER = 'https://issuer.local-stack.invalid/';

@@ -102,7 +102,10 @@ export class QueuePoller {
     if (!outcome.ok) {
       done = []; // a function error leaves the whole batch to come back
     } else {
-      const failed = batchItemFailures(outcome.result, records.map((r) => r.messageId));
+      const failed = batchItemFailures(
+        outcome.result,
+        records.map((r) => r.messageId),
+      );
       done = failed === 'all' ? [] : records.filter((r) => !failed.has(r.messageId));
     }
     await this.delete(done);

@@ -53,10 +53,7 @@ export interface ResourceCatalog {
 const DLQ_RETENTION_SECONDS = '1209600';
 
 function keySchema(partitionKey: KeySpec, sortKey?: KeySpec): KeySchemaElement[] {
-  return [
-    { AttributeName: partitionKey.name, KeyType: 'HASH' },
-    ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
-  ];
+  return [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : [])];
 }
 
 async function createTable(ddb: DynamoDBClient, logical: string, spec: TableSpec): Promise<LocalTable> {
@@ -83,9 +80,7 @@ async function createTable(ddb: DynamoDBClient, logical: string, spec: TableSpec
     }),
   );
   if (spec.ttlAttribute) {
-    await ddb.send(
-      new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { Enabled: true, AttributeName: spec.ttlAttribute } }),
-    );
+    await ddb.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { Enabled: true, AttributeName: spec.ttlAttribute } }));
   }
   const description = created.TableDescription;
   if (!description?.TableArn) throw new Error(`CreateTable ${name} returned no description`);
@@ -159,9 +154,7 @@ export async function createResources(
         ReturnSubscriptionArn: true,
         Attributes: {
           RawMessageDelivery: 'true',
-          ...(subscription.eventTypes
-            ? { FilterPolicy: JSON.stringify({ type: [...subscription.eventTypes] }), FilterPolicyScope: 'MessageAttributes' }
-            : {}),
+          ...(subscription.eventTypes ? { FilterPolicy: JSON.stringify({ type: [...subscription.eventTypes] }), FilterPolicyScope: 'MessageAttributes' } : {}),
         },
       }),
     );

@@ -90,12 +90,7 @@ export class TtlRemovals {
 }
 
 /** Deletes the expired items of every table; returns how many it deleted. */
-export async function sweepExpiredItems(
-  ddb: DynamoDBClient,
-  tables: readonly SweepTable[],
-  nowSeconds: number,
-  removals: TtlRemovals,
-): Promise<number> {
+export async function sweepExpiredItems(ddb: DynamoDBClient, tables: readonly SweepTable[], nowSeconds: number, removals: TtlRemovals): Promise<number> {
   let deleted = 0;
   for (const table of tables) {
     const finish = removals.begin(table.name);

@@ -223,7 +223,9 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
     const userToken = await token('user', id);
     let phone: string;
     for (let attempt = 0; ; attempt++) {
-      const candidate = normalisePhone(`+1${areas[randomBytes(1)[0]! % areas.length]}${200 + (randomBytes(2).readUInt16BE() % 800)}${String(randomBytes(2).readUInt16BE() % 10_000).padStart(4, '0')}`);
+      const candidate = normalisePhone(
+        `+1${areas[randomBytes(1)[0]! % areas.length]}${200 + (randomBytes(2).readUInt16BE() % 800)}${String(randomBytes(2).readUInt16BE() % 10_000).padStart(4, '0')}`,
+      );
       if (!candidate) continue;
       const bound = await call('PUT', '/v1/me/phone', userToken, { phoneNumber: candidate });
       if (bound.status === 200) {
@@ -234,9 +236,24 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
     }
     const email = `${id}@example.com`;
     if ((await call('PUT', '/v1/me/email', userToken, { email })).status !== 200) throw new Error('PUT /v1/me/email failed');
-    const first = await call('PUT', '/v1/me/consent', userToken, { policyVersion, purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, source: 'notification' });
+    const first = await call('PUT', '/v1/me/consent', userToken, {
+      policyVersion,
+      purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' },
+      source: 'notification',
+    });
     if (first.status !== 200) throw new Error(`PUT /v1/me/consent answered ${first.status}`);
-    return { id, token: userToken, phone, email, ads: 'granted', friends: 'granted', changes: 0, busySince: 0, receipts: [first.json.receiptId], inbox: new Set() };
+    return {
+      id,
+      token: userToken,
+      phone,
+      email,
+      ads: 'granted',
+      friends: 'granted',
+      changes: 0,
+      busySince: 0,
+      receipts: [first.json.receiptId],
+      inbox: new Set(),
+    };
   });
   const businesses = await mapLimit(Array.from({ length: options.businesses }), 4, async (_, i): Promise<Business> => {
     const id = `load-${runId}-b${i}`;
@@ -288,7 +305,12 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
         user.busySince = now;
         p.user = user;
         p.ids = [...user.inbox].slice(0, 5);
-        return { method: 'POST', path: '/v1/me/messages/ack', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ messageIds: p.ids }) };
+        return {
+          method: 'POST',
+          path: '/v1/me/messages/ack',
+          headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ messageIds: p.ids }),
+        };
       }
     }
     if (p.kind === 'consent') {
@@ -322,7 +344,11 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
         method: 'POST',
         path: `/v1/audiences/${audienceId}/users`,
         headers: { authorization: `Bearer ${business.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true, estimatedTotal: rows.length }, schema: ['PHONE_SHA256', 'EMAIL_SHA256'], data: rows }),
+        body: JSON.stringify({
+          session: { id: sessionId, batchSeq: 1, lastBatch: true, estimatedTotal: rows.length },
+          schema: ['PHONE_SHA256', 'EMAIL_SHA256'],
+          data: rows,
+        }),
       };
     }
     p.kind = 'message';
@@ -353,7 +379,11 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
     if (p.kind === 'consent' && p.user) {
       p.user.busySince = 0;
       if (status === 200) {
-        const receipt = json() as { receiptId: string; version: number; purposes: { ads_targeting: 'granted' | 'denied'; friend_suggestions: 'granted' | 'denied' } };
+        const receipt = json() as {
+          receiptId: string;
+          version: number;
+          purposes: { ads_targeting: 'granted' | 'denied'; friend_suggestions: 'granted' | 'denied' };
+        };
         p.user.ads = receipt.purposes.ads_targeting;
         p.user.friends = receipt.purposes.friend_suggestions;
         p.user.changes += 1;
@@ -517,10 +547,21 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
         }),
       ),
     },
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: Number(result.latency.mean.toFixed(1)) },
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: Number(result.latency.mean.toFixed(1)),
+    },
     errors: { byStatus, transport: result.errors, timeouts: result.timeouts },
     rateLimited429: rateLimited,
-    accepted: { consentChanges: accepted.consent.length, messages: accepted.messages.length, acknowledgements: accepted.acks, batches: accepted.uploads.length },
+    accepted: {
+      consentChanges: accepted.consent.length,
+      messages: accepted.messages.length,
+      acknowledgements: accepted.acks,
+      batches: accepted.uploads.length,
+    },
     checked: {
       consentReceiptsInLedger: users.reduce((n, u) => n + u.receipts.length, 0) - missingReceipts.length,
       usersWithConsumersAtFinalVersion: users.length - consumersBehind.length,

@@ -209,13 +209,13 @@ export async function redrive(queue: string, options: RedriveOptions): Promise<R
 
 async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('redrive')
-    .description('Move the messages of a catalog queue\'s dead-letter queue back to the queue.')
+    .description("Move the messages of a catalog queue's dead-letter queue back to the queue.")
     .argument('<queue>', `catalog queue name (${Object.keys(catalog.queues).join(', ')})`)
     .option('--url <url>', 'local stack base URL', process.env.LOCAL_STACK_URL ?? 'http://127.0.0.1:3000')
     .option('--aws', 'redrive on AWS instead of the local stack', false)
     .option('--stack <name>', 'CloudFormation stack name (with --aws)', 'ConsentAudiences-dev')
-    .option('--queue-url <url>', 'the queue\'s URL (with --aws)')
-    .option('--dlq-url <url>', 'the dead-letter queue\'s URL (with --aws; default: from the queue\'s redrive policy)')
+    .option('--queue-url <url>', "the queue's URL (with --aws)")
+    .option('--dlq-url <url>', "the dead-letter queue's URL (with --aws; default: from the queue's redrive policy)")
     .option('--region <region>', 'AWS region (with --aws; default: from the environment)')
     .option('--max <n>', 'move at most this many messages', positiveInt('--max', 1_000_000), 10_000)
     .option('--timeout <seconds>', 'stop after this many seconds', positiveInt('--timeout', 86_400), 300)

@@ -160,13 +160,17 @@ export async function coldStart(ctx: BenchContext) {
     const built = template ? statSync(join(shared, template)).mtimeMs : 0;
     if (template && built > sources && Date.now() - newestMtime(shared) > 10_000) {
       cdkOut = shared;
-      notes.push(`Reused ./cdk.out: synthesized ${new Date(built).toISOString()}, after the last change to functions/, catalog/ and infra/ (--synth forces a fresh synth).`);
+      notes.push(
+        `Reused ./cdk.out: synthesized ${new Date(built).toISOString()}, after the last change to functions/, catalog/ and infra/ (--synth forces a fresh synth).`,
+      );
     }
   }
   let fns: LambdaFn[];
   if (!cdkOut && ctx.quick && !ctx.synth) {
     fns = await esbuildBundles(ctx, catalogFunctions);
-    notes.push('Quick mode: bundled with esbuild and the CDK construct\'s options instead of a full `cdk synth` (environment: every catalog variable, dummy values).');
+    notes.push(
+      "Quick mode: bundled with esbuild and the CDK construct's options instead of a full `cdk synth` (environment: every catalog variable, dummy values).",
+    );
   } else {
     if (!cdkOut) {
       cdkOut = join(ctx.tmpDir, 'cdk.out');
@@ -221,7 +225,11 @@ export async function coldStart(ctx: BenchContext) {
       p.rssKiB = Math.max(p.rssKiB, out.rssKiB);
     }
     for (const [key, set] of sdkSets) {
-      const r = await runNode(['-e', SDK_SCRIPT, key], { env: childEnv({ NODE_PATH: nodePath, NODE_OPTIONS: set.nodeOptions }), cwd: REPO_ROOT, timeoutMs: 30_000 });
+      const r = await runNode(['-e', SDK_SCRIPT, key], {
+        env: childEnv({ NODE_PATH: nodePath, NODE_OPTIONS: set.nodeOptions }),
+        cwd: REPO_ROOT,
+        timeoutMs: 30_000,
+      });
       if (r.code !== 0) throw new Error(`loading ${key} failed: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
       set.ms.push(lastJson<{ ms: number }>(r, `loading ${key}`).ms);
     }
@@ -274,7 +282,7 @@ export async function coldStart(ctx: BenchContext) {
     `Every bundle < 300 KB: ${perFunction.every((f) => f.bytes < 300_000) ? 'yes' : 'NO'}; every load < 150 ms: ${perFunction.every((f) => median(f.loadMs) < 150) ? 'yes' : 'NO'}` +
       (over.length > 0 ? ` (misses: ${over.map((f) => f.name).join(', ')})` : '') +
       '.',
-    'Load time = require(index.js) + reading `handler`, measured inside a fresh `node` process with the function\'s environment from the template and NODE_PATH pointing @aws-sdk/* at this repository\'s node_modules (Lambda provides it from the runtime); the limit column is a fresh process requiring only the @aws-sdk/* modules that bundle requires.',
+    "Load time = require(index.js) + reading `handler`, measured inside a fresh `node` process with the function's environment from the template and NODE_PATH pointing @aws-sdk/* at this repository's node_modules (Lambda provides it from the runtime); the limit column is a fresh process requiring only the @aws-sdk/* modules that bundle requires.",
   );
   return {
     figures,
@@ -292,7 +300,9 @@ export async function coldStart(ctx: BenchContext) {
   };
 }
 
-function renderFunctions(rows: { name: string; bytes: number; gzipBytes: number; mapBytes: number; loadMs: number[]; sdkMs: number[]; sdk: string[] }[]): string {
+function renderFunctions(
+  rows: { name: string; bytes: number; gzipBytes: number; mapBytes: number; loadMs: number[]; sdkMs: number[]; sdk: string[] }[],
+): string {
   const header = ['function', 'index.js KB', 'gzip KB', 'map KB', 'load ms (median)', 'sdk-only ms', 'own code ms (paired)', 'external @aws-sdk'];
   const lines = [...rows]
     .sort((a, b) => b.bytes - a.bytes)
@@ -301,9 +311,22 @@ function renderFunctions(rows: { name: string; bytes: number; gzipBytes: number;
       const sdk = median(f.sdkMs);
       // Paired by round: the two were measured seconds apart.
       const own = median(f.loadMs.map((ms, i) => ms - f.sdkMs[i]!));
-      return [f.name, (f.bytes / 1000).toFixed(1), (f.gzipBytes / 1000).toFixed(1), (f.mapBytes / 1000).toFixed(1), load.toFixed(1), sdk.toFixed(1), own.toFixed(1), f.sdk.join(' ')];
+      return [
+        f.name,
+        (f.bytes / 1000).toFixed(1),
+        (f.gzipBytes / 1000).toFixed(1),
+        (f.mapBytes / 1000).toFixed(1),
+        load.toFixed(1),
+        sdk.toFixed(1),
+        own.toFixed(1),
+        f.sdk.join(' '),
+      ];
     });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmtLine = (l: string[]) => l.map((c, i) => (i > 0 && i < 7 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmtLine = (l: string[]) =>
+    l
+      .map((c, i) => (i > 0 && i < 7 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmtLine(header), ...lines.map(fmtLine)].join('\n');
 }

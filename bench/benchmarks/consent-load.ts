@@ -46,13 +46,17 @@ async function load(ctx: BenchContext, spec: LoadSpec, what: string): Promise<Lo
 
 async function consentUsers(s: BenchStack, count: number): Promise<{ userId: string; token: string }[]> {
   // Numbers far from the matching benchmarks' users (+1 415 2xx): +1 415 8xx xxxx.
-  return mapLimit(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
-    const userId = `bench-consent-${i}`;
-    const token = await s.token('user', userId);
-    const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber: userPhone(600_000 + i) } });
-    if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
-    return { userId, token };
-  });
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    16,
+    async (i) => {
+      const userId = `bench-consent-${i}`;
+      const token = await s.token('user', userId);
+      const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber: userPhone(600_000 + i) } });
+      if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
+      return { userId, token };
+    },
+  );
 }
 
 export async function consentLoad(ctx: BenchContext) {
@@ -87,7 +91,9 @@ export async function consentLoad(ctx: BenchContext) {
     consent.push(await load(ctx, { ...base, perConnection }, `run ${run + 1}: PUT /v1/me/consent`));
     const drained = await s.drain(300_000);
     drains.push(drained.waitedMs / 1000);
-    ctx.log(`run ${run + 1}: consumers caught up ${drained.drained ? `in ${(drained.waitedMs / 1000).toFixed(1)} s` : `NOT within 300 s (${drained.left} messages left)`}`);
+    ctx.log(
+      `run ${run + 1}: consumers caught up ${drained.drained ? `in ${(drained.waitedMs / 1000).toFixed(1)} s` : `NOT within 300 s (${drained.left} messages left)`}`,
+    );
     raw.push(await rawConsentDecisions(s, { connections, usersPerConnection: perUser, seconds: rawSeconds, run }));
     ctx.log(`run ${run + 1}: the same DynamoDB calls, raw: ${raw[run]!.toFixed(0)} decisions/s`);
   }

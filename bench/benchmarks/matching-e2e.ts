@@ -54,7 +54,12 @@ async function ceiling(s: BenchStack, keys: string[], users: string[], run: numb
   const scratch = await scratchTableLike(s, 'audienceMemberships', 'bench-ceiling-memberships');
   const audienceId = `aud-ceiling-${run}-${Date.now()}`;
   const t0 = performance.now();
-  const found = await rawBatchGet(s, matchIndex, keys.map((k) => ({ pk: `k#${k}` })), LOOKUP_CONCURRENCY);
+  const found = await rawBatchGet(
+    s,
+    matchIndex,
+    keys.map((k) => ({ pk: `k#${k}` })),
+    LOOKUP_CONCURRENCY,
+  );
   const t1 = performance.now();
   const now = new Date();
   const expiresAt = Math.floor(now.getTime() / 1000 / 86_400 + 541) * 86_400;
@@ -167,7 +172,7 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       label: 'Matching end to end, first request to done',
       unit: 's',
       runs: runs.map((r) => r.totalMs / 1000),
-      limit: { label: 'ceiling time', runs: runs.map((r) => (rows / r.ceilingRowsPerSecond)) },
+      limit: { label: 'ceiling time', runs: runs.map((r) => rows / r.ceilingRowsPerSecond) },
       digits: 1,
       note: 'informational',
     },

@@ -59,23 +59,32 @@ const afterLoadKiB = Math.round(process.memoryUsage.rss() / 1024);
 /** The matcher's bundle: the asset of this run's `cdk synth` if there is one, else esbuild with the construct's options. */
 async function matcherBundle(ctx: BenchContext): Promise<{ file: string; source: string }> {
   const synthesized = ctx.shared.get('matcherAsset') as string | undefined;
-  if (synthesized && existsSync(synthesized)) return { file: synthesized, source: 'the asset of this run\'s cdk synth' };
+  if (synthesized && existsSync(synthesized)) return { file: synthesized, source: "the asset of this run's cdk synth" };
   const { buildSync } = await import('esbuild');
   const outfile = join(ctx.tmpDir, 'matcher', 'index.js');
   buildSync({ ...LAMBDA_BUNDLE, entryPoints: [join(REPO_ROOT, 'functions/match-audience-batch/handler.ts')], outfile });
-  return { file: outfile, source: 'esbuild with the CDK construct\'s bundling options (cjs, node22, minify, source map, @aws-sdk/* external)' };
+  return { file: outfile, source: "esbuild with the CDK construct's bundling options (cjs, node22, minify, source map, @aws-sdk/* external)" };
 }
 
 async function receiveAll(s: BenchStack, queueUrl: string, expected: number): Promise<Message[]> {
   const messages: Message[] = [];
   for (let attempts = 0; messages.length < expected && attempts < 50; attempts++) {
     const out = await s.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 600,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
     );
     messages.push(...(out.Messages ?? []));
   }
   if (messages.length !== expected) throw new Error(`received ${messages.length} chunk messages, expected ${expected}`);
-  await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+  await s.sqs.send(
+    new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+  );
   return messages;
 }
 
@@ -123,7 +132,9 @@ async function matcherRuns(ctx: BenchContext, s: BenchStack) {
     if (members !== usersIn(rows)) throw new Error(`the audience holds ${members} memberships after the matcher ran, expected ${usersIn(rows)}`);
     peak.push(out.maxRssKiB / 1024);
     afterLoad.push(out.afterLoadKiB / 1024);
-    ctx.log(`matcher run ${run + 1}: peak RSS ${(out.maxRssKiB / 1024).toFixed(1)} MB (after load ${(out.afterLoadKiB / 1024).toFixed(1)} MB), ${chunks} chunks`);
+    ctx.log(
+      `matcher run ${run + 1}: peak RSS ${(out.maxRssKiB / 1024).toFixed(1)} MB (after load ${(out.afterLoadKiB / 1024).toFixed(1)} MB), ${chunks} chunks`,
+    );
   }
   return { peak, afterLoad, chunks, bundle: bundle.source };
 }
@@ -135,7 +146,7 @@ async function writeCsv(file: string, rows: number): Promise<void> {
   for (let i = 0; i < rows; i += 10_000) {
     const lines: string[] = [];
     for (let j = i; j < Math.min(rows, i + 10_000); j++) {
-      lines.push(`(415) ${200 + Math.floor(j / 10_000) % 800}-${String(j % 10_000).padStart(4, '0')},customer${j}@example.com`);
+      lines.push(`(415) ${200 + (Math.floor(j / 10_000) % 800)}-${String(j % 10_000).padStart(4, '0')},customer${j}@example.com`);
     }
     if (!out.write(`${lines.join('\n')}\n`)) await once(out, 'drain');
   }
@@ -164,17 +175,35 @@ async function cliRuns(ctx: BenchContext) {
         mkdirSync(stateDir);
         const before = { ...api.stats };
         const r = await runNode(
-          ['cli/bin.cjs', 'upload', files.get(n)!, '--audience', `aud-${'0'.repeat(32)}`, '--country', 'US', '--url', api.url, '--local-business', 'bench', '--state-dir', stateDir, '--json'],
+          [
+            'cli/bin.cjs',
+            'upload',
+            files.get(n)!,
+            '--audience',
+            `aud-${'0'.repeat(32)}`,
+            '--country',
+            'US',
+            '--url',
+            api.url,
+            '--local-business',
+            'bench',
+            '--state-dir',
+            stateDir,
+            '--json',
+          ],
           { env: childEnv(), measureRss: true, timeoutMs: 900_000 },
         );
         const result = lastJson<{ rowsUploaded?: number; batches?: number; error?: unknown }>(r, 'the CLI');
-        if (r.code !== 0 || result.rowsUploaded !== n) throw new Error(`the CLI exited ${r.code} having uploaded ${result.rowsUploaded ?? 0} of ${n} rows: ${JSON.stringify(result.error ?? {})}`);
+        if (r.code !== 0 || result.rowsUploaded !== n)
+          throw new Error(`the CLI exited ${r.code} having uploaded ${result.rowsUploaded ?? 0} of ${n} rows: ${JSON.stringify(result.error ?? {})}`);
         if (api.stats.rows - before.rows !== n) throw new Error(`the fake API received ${api.stats.rows - before.rows} rows, expected ${n}`);
         if (r.peakRssKiB === undefined) throw new Error('no peak RSS for the CLI');
         source = r.rssSource;
         peaks.get(n)!.push(r.peakRssKiB / 1024);
         rates.get(n)!.push(n / (r.wallMs / 1000));
-        ctx.log(`CLI run ${run + 1}, ${n.toLocaleString('en-US')} rows: peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MB, ${(r.wallMs / 1000).toFixed(1)} s, ${result.batches} batches`);
+        ctx.log(
+          `CLI run ${run + 1}, ${n.toLocaleString('en-US')} rows: peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MB, ${(r.wallMs / 1000).toFixed(1)} s, ${result.batches} batches`,
+        );
       }
     }
   } finally {

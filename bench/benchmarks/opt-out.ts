@@ -72,14 +72,18 @@ export async function optOut(ctx: BenchContext) {
   const operator = await s.token('operator', 'bench-ops');
   const business = await s.token('business', `bench-optout-${Date.now()}`);
 
-  const users: OptOutUser[] = await mapLimit(Array.from({ length: userCount }, (_, i) => i), 8, async (i) => {
-    const userId = `bench-optout-${i}`;
-    const token = await s.token('user', userId);
-    const phoneNumber = userPhone(700_000 + i);
-    const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
-    if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
-    return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
-  });
+  const users: OptOutUser[] = await mapLimit(
+    Array.from({ length: userCount }, (_, i) => i),
+    8,
+    async (i) => {
+      const userId = `bench-optout-${i}`;
+      const token = await s.token('user', userId);
+      const phoneNumber = userPhone(700_000 + i);
+      const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
+      if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
+      return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
+    },
+  );
   const rows = users.map((u) => [phoneHash(u.phoneNumber)]);
 
   const putRuns: { p50: number; p99: number; all: number[] }[] = [];
@@ -91,18 +95,23 @@ export async function optOut(ctx: BenchContext) {
     await waitIndexed(s, users);
     await s.drain(120_000);
     // 20 audiences, each matching all users.
-    const audiences = await mapLimit(Array.from({ length: audienceCount }, (_, a) => a), 4, async (a) => {
-      const id = await createAudience(s, business, `bench opt-out ${run + 1}.${a + 1}`);
-      const sessionId = run * 1000 + a + 1;
-      await postBatch(s, business, id, JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows }));
-      return { id, sessionId };
-    });
+    const audiences = await mapLimit(
+      Array.from({ length: audienceCount }, (_, a) => a),
+      4,
+      async (a) => {
+        const id = await createAudience(s, business, `bench opt-out ${run + 1}.${a + 1}`);
+        const sessionId = run * 1000 + a + 1;
+        await postBatch(s, business, id, JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows }));
+        return { id, sessionId };
+      },
+    );
     for (const a of audiences) await waitForDone(s, business, a.id, a.sessionId, { intervalMs: 100, timeoutMs: 120_000 });
     const ids = new Set(audiences.map((a) => a.id));
     await mapLimit(users, 8, async (u) => {
       const res = await s.api<{ items: { audienceId: string }[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
       const inRun = res.json.items.filter((i) => ids.has(i.audienceId)).length;
-      if (res.status !== 200 || inRun !== audienceCount) throw new Error(`before the denials, user ${u.userId} is in ${inRun} of the run's ${audienceCount} audiences (status ${res.status})`);
+      if (res.status !== 200 || inRun !== audienceCount)
+        throw new Error(`before the denials, user ${u.userId} is in ${inRun} of the run's ${audienceCount} audiences (status ${res.status})`);
     });
     await s.drain(120_000);
     ctx.log(`run ${run + 1}: ${userCount} users in ${audienceCount} audiences each; denying, ${spacingMs} ms apart...`);
@@ -163,13 +172,19 @@ export async function optOut(ctx: BenchContext) {
       target: { kind: 'under', value: 2000 },
     },
     { id: 'optout.gone.p50', label: `Opt-out until membership items are gone, p50`, unit: 'ms', runs: goneRuns.map((r) => r.p50), note: 'informational' },
-    { id: 'optout.gone.p99', label: `Opt-out until membership items are gone, p99`, unit: 'ms', runs: goneRuns.map((r) => r.p99), note: 'informational (2 s would pass)' },
+    {
+      id: 'optout.gone.p99',
+      label: `Opt-out until membership items are gone, p99`,
+      unit: 'ms',
+      runs: goneRuns.map((r) => r.p99),
+      note: 'informational (2 s would pass)',
+    },
   ];
   return {
     figures,
     notes: [
       `${userCount} users (made through the API), each matched into ${audienceCount} new audiences a run by real uploads; denials ${spacingMs} ms apart; time from sending PUT /v1/me/consent (ads_targeting denied) until the ops route answers no audience (polled every 25 ms) and until the user's membership items are gone (consistent Query every 100 ms). p99 of ${userCount} values (nearest rank) is the slowest user. Beside the ops figures: the PUT's own latency in the same runs (the floor: the ops route cannot show none before the denial is committed).`,
-      'The ops route reads the user\'s consent itself (adapters/user-audiences.ts), so it shows none as soon as the denial is committed; the membership items leave through the outbox, SNS, SQS and the audience consumer, which is what the second pair of figures times.',
+      "The ops route reads the user's consent itself (adapters/user-audiences.ts), so it shows none as soon as the denial is committed; the membership items leave through the outbox, SNS, SQS and the audience consumer, which is what the second pair of figures times.",
     ],
     details: { putRuns, opsRuns, goneRuns },
   };

@@ -48,7 +48,14 @@ async function run(spec: LoadSpec, seconds: number): Promise<autocannon.Result> 
     timeout: 30,
     setupClient: (client) => {
       const list = spec.perConnection[next++ % spec.perConnection.length]!;
-      client.setRequests(list.map((r) => ({ method: r.method as autocannon.Request['method'], path: r.path, headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}) })));
+      client.setRequests(
+        list.map((r) => ({
+          method: r.method as autocannon.Request['method'],
+          path: r.path,
+          headers: r.headers ?? {},
+          ...(r.body !== undefined ? { body: r.body } : {}),
+        })),
+      );
     },
   });
 }

@@ -96,7 +96,19 @@ async function main() {
     const digest = core.batchDigest(keyed.chunks);
     lap('chunk');
     const messages = chunks.map((rows, chunk) =>
-      JSON.stringify({ v: 1, operation: 'add', businessId: 'b', audienceId: `aud-${'0'.repeat(32)}`, sessionId: 1, batchSeq: 1, chunk, chunks: chunks.length, batchDigest: digest, sentAtMs: 0, rows }),
+      JSON.stringify({
+        v: 1,
+        operation: 'add',
+        businessId: 'b',
+        audienceId: `aud-${'0'.repeat(32)}`,
+        sessionId: 1,
+        batchSeq: 1,
+        chunk,
+        chunks: chunks.length,
+        batchDigest: digest,
+        sentAtMs: 0,
+        rows,
+      }),
     );
     lap('message');
     for (const m of messages) {

@@ -46,7 +46,6 @@ export async function scratchTableLike(s: BenchStack, logical: string, name: str
   return name;
 }
 
-
 /** BatchGetItem of `keys`, 100 a call, `concurrency` calls in flight, unprocessed keys retried. Returns the items found. */
 export async function rawBatchGet(s: BenchStack, table: string, keys: readonly Item[], concurrency: number, consistent = false): Promise<number> {
   let found = 0;
@@ -111,7 +110,8 @@ export async function rawConsentDecisions(
                 Update: {
                   TableName: accounts,
                   Key: { pk: `user#${userId}` },
-                  UpdateExpression: 'SET consentVersion = :v, consentPolicyVersion = :p, purposes = :purposes, consentUpdatedAt = :t, userId = :u, createdAt = if_not_exists(createdAt, :t)',
+                  UpdateExpression:
+                    'SET consentVersion = :v, consentPolicyVersion = :p, purposes = :purposes, consentUpdatedAt = :t, userId = :u, createdAt = if_not_exists(createdAt, :t)',
                   ConditionExpression: previous === 0 ? 'attribute_not_exists(consentVersion)' : 'consentVersion = :prev',
                   ExpressionAttributeValues: {
                     ':v': version,

@@ -108,7 +108,7 @@ export function renderTable(results: readonly BenchmarkResult[], options: { mark
         String(row.summary.n),
         row.limit ? `${fmt(row.limit.median, f.digits)} (${row.limit.label})` : '-',
         row.ratio ? fmt(row.ratio.median, 2) : '-',
-        row.target ?? (row.note ?? '-'),
+        row.target ?? row.note ?? '-',
         row.pass === undefined ? '-' : row.pass ? 'PASS' : 'FAIL',
       ]);
     }
@@ -123,7 +123,11 @@ export function renderTable(results: readonly BenchmarkResult[], options: { mark
   }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const right = new Set([3, 4, 5, 6, 8]);
-  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(line)].join('\n');
 }
 

@@ -56,7 +56,11 @@ function userItems(u: number, pepper: Buffer, now: string): { accounts: Item[]; 
 }
 
 const shape = (item: Item | undefined): string[] =>
-  item ? Object.entries(item).map(([k, v]) => `${k}:${Array.isArray(v) ? 'list' : typeof v}`).sort() : ['(missing)'];
+  item
+    ? Object.entries(item)
+        .map(([k, v]) => `${k}:${Array.isArray(v) ? 'list' : typeof v}`)
+        .sort()
+    : ['(missing)'];
 
 /** Makes users through the API and compares their items with seeded ones. Returns differences (empty: same shapes). */
 async function checkShapes(ctx: BenchContext, s: BenchStack): Promise<string[]> {
@@ -126,7 +130,9 @@ export async function ensureUsers(ctx: BenchContext, s: BenchStack, count: numbe
     matchIndex.push(...items.matchIndex);
   }
   const T = s.stack.resources.tables;
-  ctx.log(`seeding ${(count - from).toLocaleString('en-US')} consenting users (${(accounts.length + matchIndex.length).toLocaleString('en-US')} items) through BatchWriteItem...`);
+  ctx.log(
+    `seeding ${(count - from).toLocaleString('en-US')} consenting users (${(accounts.length + matchIndex.length).toLocaleString('en-US')} items) through BatchWriteItem...`,
+  );
   await rawBatchPut(s, T.accounts!.name, accounts, 8);
   await rawBatchPut(s, T.matchIndex!.name, matchIndex, 8);
   const seeded: Seeded = { users: count, seedMs: (previous?.seedMs ?? 0) + (Date.now() - started), shapeDifferences };

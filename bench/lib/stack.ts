@@ -27,7 +27,11 @@ export interface BenchStack {
   readonly sqs: SQSClient;
   /** Warnings and errors the stack's runtime logged (pollers, invocations), newest last. */
   readonly warnings: string[];
-  api<T = unknown>(method: string, path: string, options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResult<T>>;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResult<T>>;
   token(role: Role, sub: string): Promise<string>;
   /** Waits until every catalog queue holds no visible or in-flight message, three checks in a row. */
   drain(timeoutMs?: number): Promise<{ drained: boolean; waitedMs: number; left: number }>;

@@ -30,9 +30,7 @@ export function registerAudienceCommands(program: Command, ctx: Context): void {
       .description('create a custom audience')
       .requiredOption('--name <name>', 'a name for the audience (shown only to your business)')
       .addOption(
-        new Option('--source <source>', 'where the customer data comes from')
-          .choices(CUSTOMER_FILE_SOURCES as string[])
-          .default('USER_PROVIDED_ONLY'),
+        new Option('--source <source>', 'where the customer data comes from').choices(CUSTOMER_FILE_SOURCES as string[]).default('USER_PROVIDED_ONLY'),
       ),
   ).action(async (flags: CommonFlags & { name: string; source: CustomerFileSource }) => {
     await execute(ctx, flags, async () => {

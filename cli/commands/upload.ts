@@ -79,9 +79,7 @@ function resultLines(result: UploadResult, file: string): string[] {
     );
   }
   if (result.invalidPhoneCells + result.invalidEmailCells > 0) {
-    lines.push(
-      `Unusable cells in rows that were kept: ${count(result.invalidPhoneCells)} phone, ${count(result.invalidEmailCells)} email (sent as unknown).`,
-    );
+    lines.push(`Unusable cells in rows that were kept: ${count(result.invalidPhoneCells)} phone, ${count(result.invalidEmailCells)} email (sent as unknown).`);
   }
   lines.push(`Matching runs in the background: audiences status ${result.audienceId} --session ${result.sessionId}`);
   return lines;

@@ -111,7 +111,10 @@ export async function bindIdentifier(userId: string, field: IdentifierField, val
     } catch (error) {
       const failed = failedConditions(error);
       if (failed?.includes(0)) {
-        throw conflict(field === 'phoneNumber' ? 'phone-taken' : 'email-taken', `That ${field === 'phoneNumber' ? 'number' : 'address'} is bound to another account.`);
+        throw conflict(
+          field === 'phoneNumber' ? 'phone-taken' : 'email-taken',
+          `That ${field === 'phoneNumber' ? 'number' : 'address'} is bound to another account.`,
+        );
       }
       // The user changed concurrently: read again and retry a few times.
       if (failed && attempt < 3) continue;
@@ -168,32 +171,32 @@ export async function recordDecision(
             },
           },
           { Put: { ...receiptItem(userId, receipt), ConditionExpression: 'attribute_not_exists(sk)' } },
-            ...(idempotency
-              ? [
-                  {
-                    Put: {
-                      TableName: ACCOUNTS,
-                      Item: {
-                        ...idempotencyKey(userId, idempotency.key),
-                        requestHash: idempotency.requestHash,
-                        receipt,
-                        expiresAt: idempotency.expiresAt,
-                      },
-                      ConditionExpression: 'attribute_not_exists(pk)',
+          ...(idempotency
+            ? [
+                {
+                  Put: {
+                    TableName: ACCOUNTS,
+                    Item: {
+                      ...idempotencyKey(userId, idempotency.key),
+                      requestHash: idempotency.requestHash,
+                      receipt,
+                      expiresAt: idempotency.expiresAt,
                     },
+                    ConditionExpression: 'attribute_not_exists(pk)',
                   },
-                ]
-              : []),
-          ],
-        }),
-      );
-      return { kind: 'recorded' };
-    } catch (error) {
-      const failed = failedConditions(error);
-      if (!failed) throw error;
-      if (failed.includes(2)) return { kind: 'replay' };
-      return { kind: 'concurrent' };
-    }
+                },
+              ]
+            : []),
+        ],
+      }),
+    );
+    return { kind: 'recorded' };
+  } catch (error) {
+    const failed = failedConditions(error);
+    if (!failed) throw error;
+    if (failed.includes(2)) return { kind: 'replay' };
+    return { kind: 'concurrent' };
+  }
 }
 
 /**

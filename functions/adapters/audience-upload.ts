@@ -1,13 +1,5 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import {
-  AUDIENCE_ID,
-  MAX_ROWS,
-  admitBatch,
-  batchDigest,
-  keyBatch,
-  sessionAfter,
-  DAY_SECONDS,
-} from '../core/audiences';
+import { AUDIENCE_ID, MAX_ROWS, admitBatch, batchDigest, keyBatch, sessionAfter, DAY_SECONDS } from '../core/audiences';
 import type { ChunkMessage, Operation, SchemaKey } from '../core/audiences';
 import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
@@ -86,7 +78,13 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
       await sendChunks(chunks, { operation, businessId, audienceId, sessionId, batchSeq, batchDigest: digest });
       sent = true;
     }
-    const next = sessionAfter(session, request, { numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, chunks: chunks.length }, nowMs, SESSION_TIMEOUT_MS);
+    const next = sessionAfter(
+      session,
+      request,
+      { numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, chunks: chunks.length },
+      nowMs,
+      SESSION_TIMEOUT_MS,
+    );
     const outcome = await recordBatch({
       businessId,
       audienceId,

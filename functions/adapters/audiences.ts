@@ -205,10 +205,7 @@ export async function releaseLease(businessId: string, audienceId: string, lease
  * The update of an audience's exact counts: `expiring.<day> += delta` for
  * each day, and the revision up by one (a fresh seed for the reported range).
  */
-export function countUpdate(
-  deltas: ReadonlyMap<number, number>,
-  extra: { sets?: string[]; adds?: string[]; removes?: string[]; deletes?: string[] } = {},
-) {
+export function countUpdate(deltas: ReadonlyMap<number, number>, extra: { sets?: string[]; adds?: string[]; removes?: string[]; deletes?: string[] } = {}) {
   const names: Record<string, string> = deltas.size > 0 ? { '#expiring': 'expiring' } : {};
   // DynamoDB refuses values an expression does not use: `:zero` only comes with a day.
   const values: Record<string, NativeAttributeValue> = { ':one': 1, ...(deltas.size > 0 ? { ':zero': 0 } : {}) };

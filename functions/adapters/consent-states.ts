@@ -18,11 +18,15 @@ export interface ConsentNow {
  * also binds the ledger table.
  */
 export async function consentOf(userIds: readonly string[]): Promise<Map<string, ConsentNow>> {
-  const items = await batchGetAll(ACCOUNTS, userIds.map((u) => ({ pk: `user#${u}` })), {
-    consistent: true,
-    projection: '#pk, consentVersion, purposes, erasedAt',
-    names: { '#pk': 'pk' },
-  });
+  const items = await batchGetAll(
+    ACCOUNTS,
+    userIds.map((u) => ({ pk: `user#${u}` })),
+    {
+      consistent: true,
+      projection: '#pk, consentVersion, purposes, erasedAt',
+      names: { '#pk': 'pk' },
+    },
+  );
   const states = new Map<string, ConsentNow>(userIds.map((u) => [u, { granted: false, version: 0 }]));
   for (const item of items) {
     const userId = (item.pk as string).slice('user#'.length);

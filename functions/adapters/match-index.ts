@@ -90,7 +90,10 @@ export async function lookup(keys: readonly string[]): Promise<Map<string, Index
   const found = new Map<string, IndexEntry>();
   for (const item of await batchGetAll(MATCH_INDEX, requests)) {
     const version = item.consentVersion as number | undefined;
-    found.set((item.pk as string).slice(2), version === undefined ? { userId: item.userId as string } : { userId: item.userId as string, consentVersion: version });
+    found.set(
+      (item.pk as string).slice(2),
+      version === undefined ? { userId: item.userId as string } : { userId: item.userId as string, consentVersion: version },
+    );
   }
   return found;
 }

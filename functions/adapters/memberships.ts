@@ -48,14 +48,25 @@ export const membershipItem = (m: Membership): Item => ({ ...membershipKey(m.use
 
 /** The memberships of `userIds` in one audience (consistent reads, 100 keys a call). */
 export async function membershipsIn(audienceId: string, userIds: readonly string[]): Promise<Map<string, Membership>> {
-  const items = await batchGetAll(MEMBERSHIPS, userIds.map((u) => membershipKey(u, audienceId)), { consistent: true });
+  const items = await batchGetAll(
+    MEMBERSHIPS,
+    userIds.map((u) => membershipKey(u, audienceId)),
+    { consistent: true },
+  );
   return new Map(items.map((item) => [item.userId as string, membershipOf(item)]));
 }
 
-export const writeMemberships = (memberships: readonly Membership[]) => batchWriteAll(MEMBERSHIPS, memberships.map((m) => ({ put: membershipItem(m) })));
+export const writeMemberships = (memberships: readonly Membership[]) =>
+  batchWriteAll(
+    MEMBERSHIPS,
+    memberships.map((m) => ({ put: membershipItem(m) })),
+  );
 
 export const deleteMemberships = (audienceId: string, userIds: readonly string[]) =>
-  batchWriteAll(MEMBERSHIPS, userIds.map((u) => ({ delete: membershipKey(u, audienceId) })));
+  batchWriteAll(
+    MEMBERSHIPS,
+    userIds.map((u) => ({ delete: membershipKey(u, audienceId) })),
+  );
 
 /** Every membership item of a user: one Query (paged), strongly consistent. */
 export async function membershipsOfUser(userId: string): Promise<Membership[]> {
@@ -124,8 +135,7 @@ export async function removeCounted(m: Membership, audience: AudienceRecord | un
   if (audience.leaseUntil !== undefined && audience.leaseUntil >= nowMs) return 'busy';
   const expiry = effectiveExpiry(m, audience.pending);
   const update = countUpdate(expiry === null ? new Map() : new Map([[dayOf(expiry), -1]]));
-  const pendingCondition =
-    m.lastChunk === undefined ? [] : [audience.pending.has(m.lastChunk) ? 'contains(pending, :lc)' : 'NOT contains(pending, :lc)'];
+  const pendingCondition = m.lastChunk === undefined ? [] : [audience.pending.has(m.lastChunk) ? 'contains(pending, :lc)' : 'NOT contains(pending, :lc)'];
   try {
     await ddb.send(
       new TransactWriteCommand({
@@ -173,7 +183,7 @@ export const WITHDRAW_BUSY_WAIT_MS = 20_000;
  */
 export async function withdrawMembership(first: Membership, shouldGo: (m: Membership) => boolean): Promise<boolean> {
   let membership: Membership | undefined = first;
-  for (let waited = 0; membership && shouldGo(membership); ) {
+  for (let waited = 0; membership && shouldGo(membership);) {
     const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
     const outcome = await removeCounted(membership, audience, clock.nowMs());
     if (outcome === 'removed') return true;

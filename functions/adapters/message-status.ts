@@ -61,9 +61,7 @@ export function clientMessagePut(businessId: string, clientMessageId: string, an
 
 /** The answer already given to this business for this clientMessageId, if any. */
 export async function answerFor(businessId: string, clientMessageId: string): Promise<AcceptedAnswer | undefined> {
-  const { Item } = await ddb.send(
-    new GetCommand({ TableName: STATUS, Key: clientMessageKey(businessId, clientMessageId), ConsistentRead: true }),
-  );
+  const { Item } = await ddb.send(new GetCommand({ TableName: STATUS, Key: clientMessageKey(businessId, clientMessageId), ConsistentRead: true }));
   if (!Item || Item.businessId !== businessId) return undefined;
   return { messageId: Item.messageId, acceptedAt: Item.acceptedAt, messageExpiresAt: Item.messageExpiresAt };
 }

@@ -71,9 +71,7 @@ export async function pendingMessages(
 ): Promise<InboxPage> {
   const items: InboxMessage[] = [];
   let chars = 0;
-  let ExclusiveStartKey: Record<string, unknown> | undefined = options.afterMessageId
-    ? { recipientId, messageId: options.afterMessageId }
-    : undefined;
+  let ExclusiveStartKey: Record<string, unknown> | undefined = options.afterMessageId ? { recipientId, messageId: options.afterMessageId } : undefined;
   do {
     const page = await ddb.send(
       new QueryCommand({

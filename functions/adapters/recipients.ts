@@ -12,9 +12,7 @@ const ACCOUNTS = tableName('accounts');
 
 /** The id of the user the E.164 number is bound to, or undefined when it is bound to no one. */
 export async function userIdOfPhone(e164: string): Promise<string | undefined> {
-  const { Item } = await ddb.send(
-    new GetCommand({ TableName: ACCOUNTS, Key: { pk: `phone#${e164}` }, ConsistentRead: true, ProjectionExpression: 'userId' }),
-  );
+  const { Item } = await ddb.send(new GetCommand({ TableName: ACCOUNTS, Key: { pk: `phone#${e164}` }, ConsistentRead: true, ProjectionExpression: 'userId' }));
   const userId = Item?.userId;
   return typeof userId === 'string' && userId.length > 0 ? userId : undefined;
 }

@@ -39,7 +39,10 @@ export async function cleanup(message: CleanupMessage, receiveCount: number): Pr
     await sleep(250);
   }
   const page = await membershipPage(message.audienceId, message.cursor, PAGE);
-  await batchWriteAll(MEMBERSHIPS, page.keys.map((key) => ({ delete: key })));
+  await batchWriteAll(
+    MEMBERSHIPS,
+    page.keys.map((key) => ({ delete: key })),
+  );
   metrics.addMetric('AudienceMembershipsCleanedUp', 'Count', page.keys.length);
   if (page.cursor) {
     await send({ ...message, cursor: page.cursor as Record<string, string> });

@@ -10,12 +10,12 @@ import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
  * an unknown or another business's one, rather than a 400 that would tell
  * the two apart.
  */
-const AudienceIdParam = z.string().meta({ description: 'Audience id. An unknown, malformed or other business\'s id answers 404.' });
+const AudienceIdParam = z.string().meta({ description: "Audience id. An unknown, malformed or other business's id answers 404." });
 const SessionIdParam = z.string().meta({ description: 'The session.id the business chose (a non-negative integer). Unknown or malformed: 404.' });
 
 const idParams = z.object({ id: AudienceIdParam });
 
-const notFoundResponse = { 404: { description: 'No such audience (or it is another business\'s, or deleted)', schema: ProblemSchema } } as const;
+const notFoundResponse = { 404: { description: "No such audience (or it is another business's, or deleted)", schema: ProblemSchema } } as const;
 
 export const AudienceView = z
   .object({
@@ -44,13 +44,11 @@ const UploadBody = z
       .min(1)
       .max(SCHEMA_KEYS.length)
       .refine((keys) => new Set(keys).size === keys.length, 'Keys must not repeat'),
-    data: z
-      .array(z.array(z.string()))
-      .meta({
-        description:
-          `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
-          'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
-      }),
+    data: z.array(z.array(z.string())).meta({
+      description:
+        `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
+        'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
+    }),
   })
   .meta({ id: 'AudienceUsersBatch' });
 
@@ -88,7 +86,7 @@ export const createAudience = {
 } satisfies RouteContract;
 
 export const listAudiences = {
-  summary: 'The caller\'s audiences',
+  summary: "The caller's audiences",
   responses: { 200: { description: 'Own audiences, oldest first', schema: z.object({ items: z.array(AudienceView) }) }, ...authErrors },
 } satisfies RouteContract;
 
@@ -132,7 +130,7 @@ export const removeAudienceUsers = {
 } satisfies RouteContract;
 
 export const getUploadSession = {
-  summary: 'An upload session\'s stage and counters',
+  summary: "An upload session's stage and counters",
   params: z.object({ id: AudienceIdParam, sessionId: SessionIdParam }),
   responses: {
     200: { description: 'The session', schema: SessionView },
@@ -143,7 +141,7 @@ export const getUploadSession = {
 
 export const getUserAudiences = {
   summary: 'The audiences a user is in now (ad delivery)',
-  params: z.object({ userId: z.string().meta({ description: 'The user\'s id (token subject). Malformed: 404.' }) }),
+  params: z.object({ userId: z.string().meta({ description: "The user's id (token subject). Malformed: 404." }) }),
   responses: {
     200: {
       description: 'The audiences the user is in now; none unless the user grants ads_targeting',

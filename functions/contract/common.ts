@@ -20,7 +20,7 @@ export const IdParam = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'Must be an id
 /** The standard error answers of an authenticated JSON route. */
 export const authErrors = {
   401: { description: 'Missing, malformed, badly signed or expired token', schema: ProblemSchema },
-  403: { description: 'The token\'s role may not call this route', schema: ProblemSchema },
+  403: { description: "The token's role may not call this route", schema: ProblemSchema },
 } as const;
 
 export const bodyErrors = {

@@ -29,7 +29,7 @@ export const Policy = z
   .meta({ id: 'Policy' });
 
 export const putPhone = {
-  summary: 'Bind the caller\'s phone number (stored in E.164)',
+  summary: "Bind the caller's phone number (stored in E.164)",
   body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }),
   responses: {
     200: { description: 'The number as stored', schema: z.object({ phoneNumber: z.string() }) },
@@ -40,7 +40,7 @@ export const putPhone = {
 } satisfies RouteContract;
 
 export const putEmail = {
-  summary: 'Bind the caller\'s email address (trimmed, lower-cased)',
+  summary: "Bind the caller's email address (trimmed, lower-cased)",
   body: z.strictObject({ email: z.string().min(1).max(320) }),
   responses: {
     200: { description: 'The address as stored', schema: z.object({ email: z.string() }) },
@@ -90,12 +90,12 @@ export const ConsentView = z
   .meta({ id: 'Consent' });
 
 export const getConsent = {
-  summary: 'The caller\'s current consent',
+  summary: "The caller's current consent",
   responses: { 200: { description: 'Current consent', schema: ConsentView }, ...authErrors },
 } satisfies RouteContract;
 
 export const putConsent = {
-  summary: 'Record the caller\'s decision under the current policy',
+  summary: "Record the caller's decision under the current policy",
   headers: { 'Idempotency-Key': 'Optional. The same request with the same key returns the same receipt and records nothing new.' },
   body: z.strictObject({
     policyVersion: z.string().min(1).max(64),

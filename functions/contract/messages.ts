@@ -40,7 +40,7 @@ export const MAX_LIST_LIMIT = 100;
 export const sendMessage = {
   summary: 'Send an end-to-end encrypted transactional message to a registered phone number',
   body: z.strictObject({
-    to: z.string().min(1).max(64).meta({ description: 'The recipient\'s phone number, international format (E.164 or with separators)' }),
+    to: z.string().min(1).max(64).meta({ description: "The recipient's phone number, international format (E.164 or with separators)" }),
     category: MessageCategory,
     ciphertext: Ciphertext,
     clientMessageId: ClientMessageId.optional(),
@@ -48,9 +48,7 @@ export const sendMessage = {
   responses: {
     202: {
       description: 'Accepted: stored for the recipient until acknowledged, at most 30 days',
-      schema: z
-        .object({ messageId: z.string(), status: z.literal('accepted'), acceptedAt: IsoTime, expiresAt: IsoTime })
-        .meta({ id: 'MessageAccepted' }),
+      schema: z.object({ messageId: z.string(), status: z.literal('accepted'), acceptedAt: IsoTime, expiresAt: IsoTime }).meta({ id: 'MessageAccepted' }),
     },
     ...bodyErrors,
     ...authErrors,
@@ -60,25 +58,25 @@ export const sendMessage = {
 } satisfies RouteContract;
 
 export const getMessageStatus = {
-  summary: 'The delivery status of one of the caller\'s messages',
+  summary: "The delivery status of one of the caller's messages",
   params: z.object({ id: IdParam }),
   responses: {
     200: {
-      description: 'The message\'s status',
+      description: "The message's status",
       schema: z
         .object({ messageId: z.string(), status: MessageStatus, acceptedAt: IsoTime, expiresAt: IsoTime, updatedAt: IsoTime })
         .meta({ id: 'MessageStatus' }),
     },
     400: { description: 'The id is not an id', schema: ProblemSchema },
     ...authErrors,
-    404: { description: 'No such message among the caller\'s', schema: ProblemSchema },
+    404: { description: "No such message among the caller's", schema: ProblemSchema },
   },
 } satisfies RouteContract;
 
 export const InboxMessage = z
   .object({
     messageId: z.string(),
-    from: z.string().meta({ description: 'The sending business\'s id' }),
+    from: z.string().meta({ description: "The sending business's id" }),
     category: MessageCategory,
     ciphertext: z.string().meta({ contentEncoding: 'base64' }),
     acceptedAt: IsoTime,
@@ -87,7 +85,7 @@ export const InboxMessage = z
   .meta({ id: 'InboxMessage' });
 
 export const listMessages = {
-  summary: 'The caller\'s undelivered and unexpired messages, oldest first',
+  summary: "The caller's undelivered and unexpired messages, oldest first",
   query: z.object({
     limit: z.coerce
       .number()
@@ -117,7 +115,7 @@ export const ackMessages = {
   body: z.strictObject({ messageIds: z.array(IdParam).max(MAX_ACK_IDS) }),
   responses: {
     200: {
-      description: 'How many of the caller\'s stored, unexpired messages were acknowledged; unknown or foreign ids are ignored',
+      description: "How many of the caller's stored, unexpired messages were acknowledged; unknown or foreign ids are ignored",
       schema: z.object({ acknowledged: z.number().int() }),
     },
     ...bodyErrors,

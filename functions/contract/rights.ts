@@ -34,7 +34,7 @@ export const exportMe = {
 } satisfies RouteContract;
 
 export const eraseMe = {
-  summary: 'Erase the caller\'s phone number and email; they leave every audience and their pending messages are deleted',
+  summary: "Erase the caller's phone number and email; they leave every audience and their pending messages are deleted",
   responses: {
     202: { description: 'Erased; the consumers follow within seconds', schema: z.object({ status: z.literal('erasing'), requestedAt: IsoTime }) },
     ...authErrors,

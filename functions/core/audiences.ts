@@ -147,7 +147,7 @@ export function encodeRows(rows: readonly { phone?: string; email?: string }[]):
 export function decodeRows(encoded: string): { phone?: string; email?: string }[] {
   const buffer = Buffer.from(encoded, 'base64');
   const rows: { phone?: string; email?: string }[] = [];
-  for (let at = 0; at < buffer.length; ) {
+  for (let at = 0; at < buffer.length;) {
     const end = rowEnd(buffer, at);
     const flags = buffer[at]!;
     const row: { phone?: string; email?: string } = {};

@@ -7,10 +7,9 @@
 import * as z from 'zod';
 import { DECISIONS, PURPOSES } from './consent';
 
-const Purposes = z.object(Object.fromEntries(PURPOSES.map((p) => [p, z.enum(DECISIONS)])) as Record<
-  (typeof PURPOSES)[number],
-  z.ZodEnum<{ granted: 'granted'; denied: 'denied' }>
->);
+const Purposes = z.object(
+  Object.fromEntries(PURPOSES.map((p) => [p, z.enum(DECISIONS)])) as Record<(typeof PURPOSES)[number], z.ZodEnum<{ granted: 'granted'; denied: 'denied' }>>,
+);
 
 export const ConsentChanged = z.object({
   type: z.literal('ConsentChanged'),

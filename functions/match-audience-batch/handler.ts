@@ -11,15 +11,7 @@ import { deleteMemberships, membershipsIn, withdrawMembership, writeMemberships 
 import type { Membership } from '../adapters/memberships';
 import { SESSIONS_TABLE, batchKey, getBatch, sessionKey } from '../adapters/upload-sessions';
 import type { BatchRecord } from '../adapters/upload-sessions';
-import {
-  ChunkMessage,
-  bucketDeltas,
-  chunkId,
-  decodeKeys,
-  effectiveExpiry,
-  expiresAtOf,
-  expiryDay,
-} from '../core/audiences';
+import { ChunkMessage, bucketDeltas, chunkId, decodeKeys, effectiveExpiry, expiresAtOf, expiryDay } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { clock } from '../shared/clock';
 import { sleep } from '../shared/concurrency';
@@ -138,7 +130,13 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number): P
     await markPending(message.businessId, message.audienceId, leaseId, attempt);
     const pending = new Set([...audience.pending, attempt]);
     const before = (userId: string) => effectiveExpiry(existing.get(userId), pending);
-    const base = (userId: string) => ({ userId, audienceId: message.audienceId, businessId: message.businessId, lastChunk: attempt, prevExpiresAt: before(userId) ?? 0 });
+    const base = (userId: string) => ({
+      userId,
+      audienceId: message.audienceId,
+      businessId: message.businessId,
+      lastChunk: attempt,
+      prevExpiresAt: before(userId) ?? 0,
+    });
     const changes: { before: number | null; after: number | null }[] = [];
     let removals: string[] = [];
 

@@ -20,7 +20,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -36,9 +39,7 @@ function replay(stored: StoredAnswer, requestHash: string) {
 export const handler = httpRoute('putConsent', putConsent, async ({ body, caller, headers }) => {
   const key = headers['idempotency-key'];
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    throw badRequest('The Idempotency-Key header is not valid.', [
-      { path: 'headers.Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' },
-    ]);
+    throw badRequest('The Idempotency-Key header is not valid.', [{ path: 'headers.Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }]);
   }
   const requestHash = sha256Hex(canonical(body));
   if (key) {

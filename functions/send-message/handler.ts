@@ -16,11 +16,7 @@ const MAX_ATTEMPTS = 3;
 const newMessageId = messageIdFactory();
 
 const acceptedResponse = (answer: AcceptedAnswer, headers: Record<string, string> = {}) =>
-  json(
-    202,
-    { messageId: answer.messageId, status: 'accepted', acceptedAt: answer.acceptedAt, expiresAt: secondsToIso(answer.messageExpiresAt) },
-    headers,
-  );
+  json(202, { messageId: answer.messageId, status: 'accepted', acceptedAt: answer.acceptedAt, expiresAt: secondsToIso(answer.messageExpiresAt) }, headers);
 
 function replay(answer: AcceptedAnswer) {
   metrics.addMetric('MessageReplayed', 'Count', 1);
@@ -38,9 +34,7 @@ function replay(answer: AcceptedAnswer) {
 export const handler = httpRoute('sendMessage', sendMessage, async ({ body, caller }) => {
   const to = normalisePhone(body.to);
   if (!to) {
-    throw badRequest('to is not a valid phone number.', [
-      { path: 'to', message: 'Not a valid phone number in international format (+ and country code)' },
-    ]);
+    throw badRequest('to is not a valid phone number.', [{ path: 'to', message: 'Not a valid phone number in international format (+ and country code)' }]);
   }
   const businessId = caller.sub;
   const { clientMessageId } = body;
@@ -65,10 +59,7 @@ export const handler = httpRoute('sendMessage', sendMessage, async ({ body, call
     const now = clock.now();
     const messageId = newMessageId(now.getTime());
     const times = acceptance(now);
-    const outcome = await storeMessage(
-      { messageId, businessId, recipientId, category: body.category, ciphertext: body.ciphertext, clientMessageId },
-      times,
-    );
+    const outcome = await storeMessage({ messageId, businessId, recipientId, category: body.category, ciphertext: body.ciphertext, clientMessageId }, times);
     if (outcome.kind === 'stored') {
       metrics.addMetric('MessageAccepted', 'Count', 1);
       logger.info('Message accepted', { messageId });

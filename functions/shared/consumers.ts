@@ -1,14 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type {
-  Context,
-  DynamoDBRecord,
-  DynamoDBStreamEvent,
-  SQSBatchResponse,
-  SQSEvent,
-  SQSRecord,
-} from 'aws-lambda';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
 
 /**
@@ -45,7 +38,5 @@ export function streamConsumer(fn: (record: DynamoDBRecord) => Promise<void>) {
   return middy<DynamoDBStreamEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
-    .handler(async (event: DynamoDBStreamEvent, context: Context) =>
-      processPartialResponse(event, handle, processor, { context, processInParallel: false }),
-    );
+    .handler(async (event: DynamoDBStreamEvent, context: Context) => processPartialResponse(event, handle, processor, { context, processInParallel: false }));
 }

@@ -6,16 +6,7 @@ import * as z from 'zod';
 import { functions, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
-import {
-  Problem,
-  badRequest,
-  forbidden,
-  internalError,
-  malformedJson,
-  payloadTooLarge,
-  unauthorized,
-  unsupportedMediaType,
-} from './problems';
+import { Problem, badRequest, forbidden, internalError, malformedJson, payloadTooLarge, unauthorized, unsupportedMediaType } from './problems';
 import type { FieldError } from './problems';
 
 /** The request and response schemas of one route: they validate requests and make the OpenAPI document. */
@@ -170,11 +161,7 @@ export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayP
  * A Lambda handler for one HTTP route: middlewares first, the handler last.
  * Roles come from the route's trigger in the catalog; schemas from its contract.
  */
-export function httpRoute<C extends RouteContract>(
-  name: FunctionName,
-  contract: C,
-  fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>,
-) {
+export function httpRoute<C extends RouteContract>(name: FunctionName, contract: C, fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>) {
   const trigger = functions[name].trigger;
   const auth = trigger.kind === 'http' ? trigger.auth : 'public';
   return middy<APIGatewayProxyEventV2, HttpResponse>()

@@ -62,7 +62,8 @@ export function openApiDocument(contracts: Partial<Record<FunctionName, RouteCon
     info: {
       title: 'Consent-aware audiences and business messages',
       version: info.version,
-      description: 'Users decide whether their phone number may be used for ads and friend suggestions; businesses build custom audiences from hashed customer lists and send end-to-end encrypted transactional messages.',
+      description:
+        'Users decide whether their phone number may be used for ads and friend suggestions; businesses build custom audiences from hashed customer lists and send end-to-end encrypted transactional messages.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     components: {

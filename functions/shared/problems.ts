@@ -45,12 +45,17 @@ export const forbidden = (detail = 'Your role may not call this route.') => new 
 export const notFound = (detail = 'No such resource.') => new Problem(404, 'not-found', 'Not found', detail);
 export const conflict = (slug: string, detail: string) => new Problem(409, slug, 'Conflict', detail);
 export const payloadTooLarge = (detail: string) => new Problem(413, 'payload-too-large', 'Payload too large', detail);
-export const unsupportedMediaType = () =>
-  new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send the body as application/json.');
+export const unsupportedMediaType = () => new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send the body as application/json.');
 export const unprocessable = (slug: string, detail: string) => new Problem(422, slug, 'Unprocessable request', detail);
 export const tooManyRequests = (retryAfterSeconds: number) =>
-  new Problem(429, 'rate-limited', 'Too many requests', `Slow down; retry after ${retryAfterSeconds} s.`, {}, {
-    'retry-after': String(retryAfterSeconds),
-  });
-export const internalError = () =>
-  new Problem(500, 'internal-error', 'Internal server error', 'Something went wrong on our side. Try again later.');
+  new Problem(
+    429,
+    'rate-limited',
+    'Too many requests',
+    `Slow down; retry after ${retryAfterSeconds} s.`,
+    {},
+    {
+      'retry-after': String(retryAfterSeconds),
+    },
+  );
+export const internalError = () => new Problem(500, 'internal-error', 'Internal server error', 'Something went wrong on our side. Try again later.');

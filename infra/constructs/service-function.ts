@@ -90,10 +90,7 @@ export class ServiceFunction extends Construct {
     const runtimeReason =
       'nodejs22.x is the runtime DESIGN.md fixes: the same code runs on the development machines (Node.js 20/22) ' +
       'and esbuild targets node22; moving to a newer runtime is a deliberate upgrade of both.';
-    Validations.of(this.fn).acknowledge(
-      { id: 'AwsSolutions-L1', reason: runtimeReason },
-      { id: 'Serverless-LambdaLatestVersion', reason: runtimeReason },
-    );
+    Validations.of(this.fn).acknowledge({ id: 'AwsSolutions-L1', reason: runtimeReason }, { id: 'Serverless-LambdaLatestVersion', reason: runtimeReason });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

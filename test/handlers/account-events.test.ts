@@ -31,13 +31,31 @@ describe('publish-account-events (the outbox publisher)', () => {
   it('publishes a receipt as ConsentChanged with a type attribute, and nothing personal', async () => {
     // Prepare
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    const receipt = { userId: 'u-1', sk: 'c#0000000002', kind: 'receipt', receiptId: 'r-2', version: 2, policyVersion: 'p1', purposes, source: 'settings', recordedAt: 't' };
+    const receipt = {
+      userId: 'u-1',
+      sk: 'c#0000000002',
+      kind: 'receipt',
+      receiptId: 'r-2',
+      version: 2,
+      policyVersion: 'p1',
+      purposes,
+      source: 'settings',
+      recordedAt: 't',
+    };
     // Act
     const result = await publish(streamEvent([streamRecord('INSERT', { keys: { userId: 'u-1', sk: receipt.sk }, newImage: receipt })]), lambdaContext());
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
     const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
-    expect(JSON.parse(input.Message!)).toEqual({ type: 'ConsentChanged', eventId: 'r-2', userId: 'u-1', version: 2, policyVersion: 'p1', purposes, occurredAt: 't' });
+    expect(JSON.parse(input.Message!)).toEqual({
+      type: 'ConsentChanged',
+      eventId: 'r-2',
+      userId: 'u-1',
+      version: 2,
+      policyVersion: 'p1',
+      purposes,
+      occurredAt: 't',
+    });
     expect(input.MessageAttributes).toEqual({ type: { DataType: 'String', StringValue: 'ConsentChanged' } });
   });
 
@@ -52,11 +70,26 @@ describe('publish-account-events (the outbox publisher)', () => {
       lambdaContext(),
     );
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
-    expect(JSON.parse(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!)).toEqual({ type: 'IdentifiersChanged', eventId: 'e-1', userId: 'u-1', occurredAt: 't' });
+    expect(JSON.parse(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!)).toEqual({
+      type: 'IdentifiersChanged',
+      eventId: 'e-1',
+      userId: 'u-1',
+      occurredAt: 't',
+    });
   });
 
   it('reports the record that failed to publish so the stream retries from it', async () => {
-    const item = (v: number) => ({ userId: 'u-1', sk: `c#${v}`, kind: 'receipt', receiptId: `r-${v}`, version: v, policyVersion: 'p', purposes, source: 'settings', recordedAt: 't' });
+    const item = (v: number) => ({
+      userId: 'u-1',
+      sk: `c#${v}`,
+      kind: 'receipt',
+      receiptId: `r-${v}`,
+      version: v,
+      policyVersion: 'p',
+      purposes,
+      source: 'settings',
+      recordedAt: 't',
+    });
     sns.on(PublishCommand).resolvesOnce({}).rejectsOnce(new Error('throttled')).resolves({});
     const records = [1, 2, 3].map((v) => streamRecord('INSERT', { keys: { userId: 'u-1', sk: `c#${v}` }, newImage: item(v) }));
     const result = await publish(streamEvent(records), lambdaContext());
@@ -122,7 +155,10 @@ describe('apply-match-index', () => {
   it('starts over on fresh state when a concurrent reconcile of the same user won', async () => {
     ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys: [], rev: 1 } });
     ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });
-    ddb.on(PutCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} })).resolves({});
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))
+      .resolves({});
     const record = sqsRecord(consentChanged(3));
     expect(await applyMatchIndex(sqsEvent([record]), lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(ddb.commandCalls(PutCommand)).toHaveLength(2);

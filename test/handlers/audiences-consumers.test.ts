@@ -26,9 +26,25 @@ const audience = (id: string, businessId: string, extra: Record<string, unknown>
   db.put('test-audiences', { pk: `b#${businessId}`, sk: `a#${id}`, audienceId: id, businessId, expiring: { [day]: 10 }, revision: 4, ...extra });
 const audienceNow = (id: string, businessId: string) => db.get('test-audiences', { pk: `b#${businessId}`, sk: `a#${id}` })!;
 const membership = (userId: string, audienceId: string, businessId: string, extra: Record<string, unknown> = {}) =>
-  db.put('test-audienceMemberships', { pk: `u#${userId}`, sk: `a#${audienceId}`, userId, audienceId, businessId, expiresAt: day * 86_400, consentVersion: 1, lastChunk: '1:1:0', prevExpiresAt: 0, ...extra });
+  db.put('test-audienceMemberships', {
+    pk: `u#${userId}`,
+    sk: `a#${audienceId}`,
+    userId,
+    audienceId,
+    businessId,
+    expiresAt: day * 86_400,
+    consentVersion: 1,
+    lastChunk: '1:1:0',
+    prevExpiresAt: 0,
+    ...extra,
+  });
 const account = (userId: string, ads: 'granted' | 'denied', version: number, erasedAt?: string) =>
-  db.put('test-accounts', { pk: `user#${userId}`, consentVersion: version, purposes: { ads_targeting: ads, friend_suggestions: 'denied' }, ...(erasedAt ? { erasedAt } : {}) });
+  db.put('test-accounts', {
+    pk: `user#${userId}`,
+    consentVersion: version,
+    purposes: { ads_targeting: ads, friend_suggestions: 'denied' },
+    ...(erasedAt ? { erasedAt } : {}),
+  });
 const consentChanged = (userId: string, ads: 'granted' | 'denied', version: number) => ({
   type: 'ConsentChanged' as const,
   eventId: `r-${version}`,
@@ -121,7 +137,7 @@ describe('apply-audience-consent (the withdrawal consumer)', () => {
 describe('cleanup-audience', () => {
   const message = { v: 1 as const, businessId: 'b-1', audienceId: A1, pass: 1 as const, requestedAtMs: Date.now() };
 
-  it('removes a deleted audience\'s memberships, then schedules a second sweep', async () => {
+  it("removes a deleted audience's memberships, then schedules a second sweep", async () => {
     audience(A1, 'b-1', { deletedAt: 't' });
     for (let i = 0; i < 60; i++) membership(`u-${i}`, A1, 'b-1');
     membership('u-x', A2, 'b-1');

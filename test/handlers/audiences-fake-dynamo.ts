@@ -87,21 +87,23 @@ export class FakeDynamo {
       this.delete(input.TableName, input.Key);
       return {};
     });
-    on(TransactWriteCommand).callsFake(async (input: { TransactItems: ({ Update?: Update; Delete?: Update & { Key: Item }; Put?: { TableName: string; Item: Item } })[] }) => {
-      const reasons = input.TransactItems.map((t) => {
-        const op = t.Update ?? t.Delete;
-        return op && !this.check(op) ? { Code: 'ConditionalCheckFailed' } : { Code: 'None' };
-      });
-      if (reasons.some((r) => r.Code !== 'None')) {
-        throw new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons });
-      }
-      for (const t of input.TransactItems) {
-        if (t.Update) this.apply(t.Update);
-        if (t.Delete) this.delete(t.Delete.TableName, t.Delete.Key);
-        if (t.Put) this.put(t.Put.TableName, t.Put.Item);
-      }
-      return {};
-    });
+    on(TransactWriteCommand).callsFake(
+      async (input: { TransactItems: { Update?: Update; Delete?: Update & { Key: Item }; Put?: { TableName: string; Item: Item } }[] }) => {
+        const reasons = input.TransactItems.map((t) => {
+          const op = t.Update ?? t.Delete;
+          return op && !this.check(op) ? { Code: 'ConditionalCheckFailed' } : { Code: 'None' };
+        });
+        if (reasons.some((r) => r.Code !== 'None')) {
+          throw new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons });
+        }
+        for (const t of input.TransactItems) {
+          if (t.Update) this.apply(t.Update);
+          if (t.Delete) this.delete(t.Delete.TableName, t.Delete.Key);
+          if (t.Put) this.put(t.Put.TableName, t.Put.Item);
+        }
+        return {};
+      },
+    );
     on(QueryCommand).callsFake(async (input: { TableName: string; IndexName?: string; ExpressionAttributeValues: Values; FilterExpression?: string }) => {
       const values = input.ExpressionAttributeValues;
       const absent = /^attribute_not_exists\((\w+)\)$/.exec(input.FilterExpression ?? '')?.[1];

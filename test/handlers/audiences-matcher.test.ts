@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as match, matchChunk } from '../../functions/match-audience-batch/handler';
 import { batchDigest, chunkId, encodeRows, expiresAtOf, expiryDay } from '../../functions/core/audiences';
@@ -91,7 +87,19 @@ function givenBatch(rows: KeyedRow[], options: { operation?: 'add' | 'remove'; b
   if (!db.get('test-uploadSessions', { pk: `a#${AUDIENCE}`, sk: 's#7' })) {
     db.put('test-uploadSessions', { pk: `a#${AUDIENCE}`, sk: 's#7', operation, chunksExpected: 1, chunksMatched: 0 });
   }
-  return { v: 1, operation, businessId: 'b-1', audienceId: AUDIENCE, sessionId: 7, batchSeq, chunk: 0, chunks: 1, batchDigest: digest, sentAtMs: Date.now(), rows: encoded };
+  return {
+    v: 1,
+    operation,
+    businessId: 'b-1',
+    audienceId: AUDIENCE,
+    sessionId: 7,
+    batchSeq,
+    chunk: 0,
+    chunks: 1,
+    batchDigest: digest,
+    sentAtMs: Date.now(),
+    rows: encoded,
+  };
 }
 
 const audience = () => db.get('test-audiences', { pk: 'b#b-1', sk: `a#${AUDIENCE}` })!;
@@ -136,7 +144,7 @@ describe('match-audience-batch', () => {
     expect(counts.BatchGetCommand).toBeLessThanOrEqual(Math.ceil(keys / 100) + 3 * Math.ceil(matched / 100));
     expect(counts.BatchWriteCommand).toBeLessThanOrEqual(Math.ceil(matched / 25));
     expect((counts.GetCommand ?? 0) + (counts.UpdateCommand ?? 0) + (counts.TransactWriteCommand ?? 0)).toBeLessThanOrEqual(8);
-    expect(ddb.calls().length).toBeLessThanOrEqual(rows.length / 100 + rows.length / 25 + matched / 100 * 3 + 10);
+    expect(ddb.calls().length).toBeLessThanOrEqual(rows.length / 100 + rows.length / 25 + (matched / 100) * 3 + 10);
     for (const call of ddb.commandCalls(BatchGetCommand)) {
       for (const request of Object.values(call.args[0].input.RequestItems!)) expect(request.Keys!.length).toBeLessThanOrEqual(100);
     }
@@ -157,15 +165,37 @@ describe('match-audience-batch', () => {
     ]);
     await matchChunk(message, 1);
     expect(audience().expiring).toEqual({ [EXPIRY_DAY]: 4 });
-    expect(members().map((m) => m.userId).sort()).toEqual(['a', 'b', 'c', 'd']);
-    expect(members()[0]).toEqual(expect.objectContaining({ pk: expect.stringMatching(/^u#/), sk: `a#${AUDIENCE}`, businessId: 'b-1', audienceId: AUDIENCE, expiresAt: EXPIRY, consentVersion: 1 }));
+    expect(
+      members()
+        .map((m) => m.userId)
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'd']);
+    expect(members()[0]).toEqual(
+      expect.objectContaining({
+        pk: expect.stringMatching(/^u#/),
+        sk: `a#${AUDIENCE}`,
+        businessId: 'b-1',
+        audienceId: AUDIENCE,
+        expiresAt: EXPIRY,
+        consentVersion: 1,
+      }),
+    );
   });
 
-  it('refreshes an existing member\'s expiry without counting them again', async () => {
+  it("refreshes an existing member's expiry without counting them again", async () => {
     const oldExpiry = EXPIRY - 100 * 86_400;
     givenAudience({ expiring: { [String(oldExpiry / 86_400)]: 1 }, revision: 3 });
     givenUser('a');
-    db.put('test-audienceMemberships', { pk: 'u#a', sk: `a#${AUDIENCE}`, userId: 'a', audienceId: AUDIENCE, businessId: 'b-1', expiresAt: oldExpiry, lastChunk: 'old', prevExpiresAt: 0 });
+    db.put('test-audienceMemberships', {
+      pk: 'u#a',
+      sk: `a#${AUDIENCE}`,
+      userId: 'a',
+      audienceId: AUDIENCE,
+      businessId: 'b-1',
+      expiresAt: oldExpiry,
+      lastChunk: 'old',
+      prevExpiresAt: 0,
+    });
     await matchChunk(givenBatch([{ phone: phoneOf('a') }]), 1);
     expect(audience().expiring).toEqual({ [String(oldExpiry / 86_400)]: 0, [EXPIRY_DAY]: 1 });
     expect(members()[0]!.expiresAt).toBe(EXPIRY);
@@ -260,8 +290,20 @@ describe('match-audience-batch', () => {
     givenUser('d', { indexed: 'unversioned', granted: false });
     givenUser('e', { version: 2 });
     await matchChunk(givenBatch([{ phone: phoneOf('a') }, { email: emailOf('d') }, { phone: phoneOf('e') }]), 1);
-    expect(members().map((m) => [m.userId, m.consentVersion]).sort()).toEqual([['a', 3], ['e', 2]]);
-    expect(db.items('test-audienceMemberships').map((m) => m.userId).sort()).toEqual(['a', 'e']); // d was never written
+    expect(
+      members()
+        .map((m) => [m.userId, m.consentVersion])
+        .sort(),
+    ).toEqual([
+      ['a', 3],
+      ['e', 2],
+    ]);
+    expect(
+      db
+        .items('test-audienceMemberships')
+        .map((m) => m.userId)
+        .sort(),
+    ).toEqual(['a', 'e']); // d was never written
     expect(audience().expiring).toEqual({ [EXPIRY_DAY]: 2 });
   });
 
@@ -270,7 +312,14 @@ describe('match-audience-batch', () => {
     givenAudience({ expiring: { [day]: 2 }, revision: 1 });
     for (const u of ['a', 'b']) {
       givenUser(u);
-      db.put('test-audienceMemberships', { pk: `u#${u}`, sk: `a#${AUDIENCE}`, userId: u, audienceId: AUDIENCE, businessId: 'b-1', expiresAt: Number(day) * 86_400 });
+      db.put('test-audienceMemberships', {
+        pk: `u#${u}`,
+        sk: `a#${AUDIENCE}`,
+        userId: u,
+        audienceId: AUDIENCE,
+        businessId: 'b-1',
+        expiresAt: Number(day) * 86_400,
+      });
     }
     const message = givenBatch([{ email: emailOf('a') }, { phone: key('nobody') }], { operation: 'remove' });
     await matchChunk(message, 1);
@@ -288,7 +337,10 @@ describe('match-audience-batch', () => {
     await expect(match(sqsEvent([sqsRecord(message)]), lambdaContext())).rejects.toThrow(/All records failed/);
     // ... and a third delivery of an old message is dropped.
     const old = { ...message, sentAtMs: Date.now() - 120_000 };
-    const third = await match(sqsEvent([sqsRecord(old, { attributes: { ApproximateReceiveCount: '3', SentTimestamp: '0', SenderId: 's', ApproximateFirstReceiveTimestamp: '0' } })]), lambdaContext());
+    const third = await match(
+      sqsEvent([sqsRecord(old, { attributes: { ApproximateReceiveCount: '3', SentTimestamp: '0', SenderId: 's', ApproximateFirstReceiveTimestamp: '0' } })]),
+      lambdaContext(),
+    );
     expect(third).toEqual({ batchItemFailures: [] });
     expect(members()).toHaveLength(0);
   }, 20_000);
@@ -303,7 +355,7 @@ describe('match-audience-batch', () => {
     expect(members()).toHaveLength(0);
   });
 
-  it('waits for another chunk\'s lease', async () => {
+  it("waits for another chunk's lease", async () => {
     givenAudience({ leaseId: 'other', leaseUntil: Date.now() + 120_000 });
     givenUser('a');
     const message = givenBatch([{ phone: phoneOf('a') }]);

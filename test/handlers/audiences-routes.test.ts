@@ -43,7 +43,11 @@ const get = (id: string, claims = b1) => invokeHttp(getAudience, { pathParameter
 
 describe('POST /v1/audiences', () => {
   it('creates an empty audience', async () => {
-    const res = await invokeHttp(createAudience, { method: 'POST', body: { name: ' Flower shop mailing list ', customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED' }, claims: b1 });
+    const res = await invokeHttp(createAudience, {
+      method: 'POST',
+      body: { name: ' Flower shop mailing list ', customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED' },
+      claims: b1,
+    });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({
       id: expect.stringMatching(/^aud-[0-9a-f]{32}$/),
@@ -68,12 +72,14 @@ describe('POST /v1/audiences', () => {
 
   it('answers 400 for an unknown source and 403 for other roles', async () => {
     expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'CRM' }, claims: b1 })).status).toBe(400);
-    expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: operator })).status).toBe(403);
+    expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: operator })).status).toBe(
+      403,
+    );
   });
 });
 
 describe('GET /v1/audiences and /v1/audiences/{id}', () => {
-  it('lists only the caller\'s audiences, without deleted ones', async () => {
+  it("lists only the caller's audiences, without deleted ones", async () => {
     const a = await create(b1, 'a');
     const b = await create(b1, 'b');
     await create(b2, 'other');
@@ -111,7 +117,7 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
     expect((await get(id)).json.status).toBe('processing');
   });
 
-  it('answers 404 alike for another business\'s, a missing, a deleted and a malformed id', async () => {
+  it("answers 404 alike for another business's, a missing, a deleted and a malformed id", async () => {
     const { id } = await create(b1);
     const answers = [await get(id, b2), await get(`aud-${'0'.repeat(32)}`), await get('not-an-id'), await get('../../x')];
     await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 });
@@ -130,11 +136,13 @@ describe('DELETE /v1/audiences/{id}', () => {
     expect(res.status).toBe(202);
     const message = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!);
     expect(message).toEqual(expect.objectContaining({ audienceId: id, businessId: 'b-1', pass: 1 }));
-    expect(db.get('test-audiences', { pk: 'b#b-1', sk: `a#${id}` })).toEqual(expect.objectContaining({ deletedAt: expect.any(String), expiresAt: expect.any(Number) }));
+    expect(db.get('test-audiences', { pk: 'b#b-1', sk: `a#${id}` })).toEqual(
+      expect.objectContaining({ deletedAt: expect.any(String), expiresAt: expect.any(Number) }),
+    );
     expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 })).status).toBe(404);
   });
 
-  it('answers 404 for another business\'s audience and changes nothing', async () => {
+  it("answers 404 for another business's audience and changes nothing", async () => {
     const { id } = await create(b1);
     expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b2 })).status).toBe(404);
     expect(sqs.calls()).toHaveLength(0);
@@ -143,11 +151,22 @@ describe('DELETE /v1/audiences/{id}', () => {
 });
 
 describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
-  it('shows the stage and counters of one of the caller\'s sessions', async () => {
+  it("shows the stage and counters of one of the caller's sessions", async () => {
     const { id } = await create();
     db.put('test-uploadSessions', {
-      pk: `a#${id}`, sk: 's#42', operation: 'add', firstBatchAtMs: Date.now(), deadlineAtMs: Date.now() + 5_400_000, maxSeq: 2, lastBatchSeq: 2,
-      batchesReceived: 2, numReceived: 1_500, numInvalid: 3, chunksExpected: 2, chunksMatched: 1, rev: 2,
+      pk: `a#${id}`,
+      sk: 's#42',
+      operation: 'add',
+      firstBatchAtMs: Date.now(),
+      deadlineAtMs: Date.now() + 5_400_000,
+      maxSeq: 2,
+      lastBatchSeq: 2,
+      batchesReceived: 2,
+      numReceived: 1_500,
+      numInvalid: 3,
+      chunksExpected: 2,
+      chunksMatched: 1,
+      rev: 2,
     });
     const res = await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b1 });
     expect(res.json).toEqual({ sessionId: 42, stage: 'processing', batchesReceived: 2, numReceived: 1_500, numInvalid: 3 });
@@ -159,8 +178,17 @@ describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
 
 describe('GET /v1/ops/users/{userId}/audiences', () => {
   const membership = (audienceId: string, businessId: string, extra: Record<string, unknown> = {}) =>
-    db.put('test-audienceMemberships', { pk: 'u#u-1', sk: `a#${audienceId}`, userId: 'u-1', audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
-  const grant = (ads: 'granted' | 'denied') => db.put('test-accounts', { pk: 'user#u-1', consentVersion: 3, purposes: { ads_targeting: ads, friend_suggestions: 'denied' } });
+    db.put('test-audienceMemberships', {
+      pk: 'u#u-1',
+      sk: `a#${audienceId}`,
+      userId: 'u-1',
+      audienceId,
+      businessId,
+      expiresAt: Number(later) * 86_400,
+      ...extra,
+    });
+  const grant = (ads: 'granted' | 'denied') =>
+    db.put('test-accounts', { pk: 'user#u-1', consentVersion: 3, purposes: { ads_targeting: ads, friend_suggestions: 'denied' } });
   const lookup = (userId = 'u-1') => invokeHttp(userAudiences, { pathParameters: { userId }, claims: operator });
 
   it('lists the audiences the user is in now, from one Query of their memberships', async () => {

@@ -20,7 +20,17 @@ const pepper = Buffer.from(process.env.LOCAL_PEPPER!, 'utf8');
 const AUDIENCE = `aud-${'a'.repeat(32)}`;
 const business = { sub: 'b-1', role: 'business' };
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const audienceItem = { pk: 'b#b-1', sk: `a#${AUDIENCE}`, businessId: 'b-1', audienceId: AUDIENCE, name: 'n', customerFileSource: 'USER_PROVIDED_ONLY', createdAt: 't', expiring: {}, revision: 0 };
+const audienceItem = {
+  pk: 'b#b-1',
+  sk: `a#${AUDIENCE}`,
+  businessId: 'b-1',
+  audienceId: AUDIENCE,
+  name: 'n',
+  customerFileSource: 'USER_PROVIDED_ONLY',
+  createdAt: 't',
+  expiring: {},
+  revision: 0,
+};
 
 const body = (data: unknown[][], session: Partial<{ id: number; batchSeq: number; lastBatch: boolean }> = {}, schema = ['PHONE_SHA256', 'EMAIL_SHA256']) => ({
   session: { id: 7, batchSeq: 1, lastBatch: false, ...session },
@@ -48,13 +58,24 @@ describe('POST /v1/audiences/{id}/users', () => {
     const phone = sha('14155550123');
     const email = sha('ana@example.com');
     // Act
-    const res = await upload(body([[phone, email], [phone, ''], ['', '']], { lastBatch: true }));
+    const res = await upload(
+      body(
+        [
+          [phone, email],
+          [phone, ''],
+          ['', ''],
+        ],
+        { lastBatch: true },
+      ),
+    );
     // Assess
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ sessionId: 7, numReceived: 3, numInvalid: 0, invalidSamples: [] });
     const messages = sqs.commandCalls(SendMessageCommand).map((c) => ChunkMessage.parse(JSON.parse(c.args[0].input.MessageBody!)));
     expect(messages).toHaveLength(1);
-    expect(messages[0]).toEqual(expect.objectContaining({ operation: 'add', businessId: 'b-1', audienceId: AUDIENCE, sessionId: 7, batchSeq: 1, chunk: 0, chunks: 1 }));
+    expect(messages[0]).toEqual(
+      expect.objectContaining({ operation: 'add', businessId: 'b-1', audienceId: AUDIENCE, sessionId: 7, batchSeq: 1, chunk: 0, chunks: 1 }),
+    );
     expect(decodeRows(messages[0]!.rows)).toEqual([
       { phone: matchKey(pepper, 'PHONE', phone), email: matchKey(pepper, 'EMAIL', email) },
       { phone: matchKey(pepper, 'PHONE', phone) },
@@ -66,7 +87,9 @@ describe('POST /v1/audiences/{id}/users', () => {
     }
     // Recorded once: batch, session (new) and the audience's chunks to match.
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items[0]!.Put!.Item).toEqual(expect.objectContaining({ sk: 'b#7#0000000001', numReceived: 3, numInvalid: 0, chunkCount: 1, batchDigest: messages[0]!.batchDigest }));
+    expect(items[0]!.Put!.Item).toEqual(
+      expect.objectContaining({ sk: 'b#7#0000000001', numReceived: 3, numInvalid: 0, chunkCount: 1, batchDigest: messages[0]!.batchDigest }),
+    );
     expect(items[0]!.Put!.ConditionExpression).toBe('attribute_not_exists(sk)');
     expect(items[1]!.Update!.ConditionExpression).toBe('attribute_not_exists(sk)');
     expect(items[2]!.Update!.ExpressionAttributeValues![':n']).toBe(1);
@@ -84,7 +107,12 @@ describe('POST /v1/audiences/{id}/users', () => {
   it('counts plain phone numbers and emails as invalid rows and never sends them anywhere', async () => {
     // Prepare
     givenFreshSession();
-    const plain = [['+14155550123', 'ana@example.com'], ['14155550124', ''], ['', 'bob@example.com'], ['4155550125', 'ANA@EXAMPLE.COM']];
+    const plain = [
+      ['+14155550123', 'ana@example.com'],
+      ['14155550124', ''],
+      ['', 'bob@example.com'],
+      ['4155550125', 'ANA@EXAMPLE.COM'],
+    ];
     // Act
     const res = await upload(body(plain));
     // Assess
@@ -99,10 +127,31 @@ describe('POST /v1/audiences/{id}/users', () => {
     // Prepare: the batch is recorded
     ddb.on(GetCommand, { TableName: 'test-audiences' }).resolves({ Item: audienceItem });
     ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 's#7' } }).resolves({
-      Item: { operation: 'add', firstBatchAtMs: 1, deadlineAtMs: 1, maxSeq: 1, lastBatchSeq: 1, batchesReceived: 1, numReceived: 5, numInvalid: 2, chunksExpected: 1, rev: 1 },
+      Item: {
+        operation: 'add',
+        firstBatchAtMs: 1,
+        deadlineAtMs: 1,
+        maxSeq: 1,
+        lastBatchSeq: 1,
+        batchesReceived: 1,
+        numReceived: 5,
+        numInvalid: 2,
+        chunksExpected: 1,
+        rev: 1,
+      },
     });
     ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000001' } }).resolves({
-      Item: { sessionId: 7, batchSeq: 1, operation: 'add', numReceived: 5, numInvalid: 2, invalidSamples: [1, 3], chunkCount: 1, batchDigest: 'd', uploadedAtMs: 1 },
+      Item: {
+        sessionId: 7,
+        batchSeq: 1,
+        operation: 'add',
+        numReceived: 5,
+        numInvalid: 2,
+        invalidSamples: [1, 3],
+        chunkCount: 1,
+        batchDigest: 'd',
+        uploadedAtMs: 1,
+      },
     });
     // Act: even though the session closed long ago (deadline 1 ms after the epoch)
     const res = await upload(body([[sha('x'), '']], { lastBatch: true }));
@@ -116,10 +165,16 @@ describe('POST /v1/audiences/{id}/users', () => {
   it('answers the stored receipt when a concurrent attempt recorded the same batch first', async () => {
     givenFreshSession();
     let batchReads = 0;
-    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000001' } }).callsFake(async () =>
-      ++batchReads === 1 ? {} : { Item: { sessionId: 7, numReceived: 1, numInvalid: 0, invalidSamples: [] } },
+    ddb
+      .on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000001' } })
+      .callsFake(async () => (++batchReads === 1 ? {} : { Item: { sessionId: 7, numReceived: 1, numInvalid: 0, invalidSamples: [] } }));
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'x',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
+      }),
     );
-    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'x', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }] }));
     const res = await upload(body([[sha('x'), '']]));
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ sessionId: 7, numReceived: 1, numInvalid: 0, invalidSamples: [] });
@@ -141,7 +196,13 @@ describe('POST /v1/audiences/{id}/users', () => {
   });
 
   it('answers 413 for more than 10,000 rows, reading and writing nothing', async () => {
-    const res = await upload(body(Array.from({ length: 10_001 }, () => ['']), {}, ['PHONE_SHA256']));
+    const res = await upload(
+      body(
+        Array.from({ length: 10_001 }, () => ['']),
+        {},
+        ['PHONE_SHA256'],
+      ),
+    );
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(ddb.calls()).toHaveLength(0);
@@ -175,7 +236,7 @@ describe('POST /v1/audiences/{id}/users', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
-  it('answers 404 for another business\'s audience, a deleted one and a malformed id', async () => {
+  it("answers 404 for another business's audience, a deleted one and a malformed id", async () => {
     ddb.on(GetCommand, { TableName: 'test-audiences', Key: { pk: 'b#b-1', sk: `a#${AUDIENCE}` } }).resolves({});
     expect((await upload(body([[sha('x'), '']]))).status).toBe(404);
     ddb.on(GetCommand, { TableName: 'test-audiences', Key: { pk: 'b#b-1', sk: `a#${AUDIENCE}` } }).resolves({ Item: { ...audienceItem, deletedAt: 't' } });
@@ -188,7 +249,18 @@ describe('POST /v1/audiences/{id}/users', () => {
   it('answers 409 for a batch to a closed session and for the other operation', async () => {
     ddb.on(GetCommand, { TableName: 'test-audiences' }).resolves({ Item: audienceItem });
     ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 's#7' } }).resolves({
-      Item: { operation: 'add', firstBatchAtMs: 0, deadlineAtMs: 8_000_000_000_000, maxSeq: 1, lastBatchSeq: 1, batchesReceived: 1, numReceived: 1, numInvalid: 0, chunksExpected: 1, rev: 1 },
+      Item: {
+        operation: 'add',
+        firstBatchAtMs: 0,
+        deadlineAtMs: 8_000_000_000_000,
+        maxSeq: 1,
+        lastBatchSeq: 1,
+        batchesReceived: 1,
+        numReceived: 1,
+        numInvalid: 0,
+        chunksExpected: 1,
+        rev: 1,
+      },
     });
     ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000002' } }).resolves({});
     const closed = await upload(body([[sha('x'), '']], { batchSeq: 2 }));

@@ -8,7 +8,13 @@ import { handler as putPhone } from '../../functions/put-phone/handler';
 import { handler as getPolicy } from '../../functions/get-current-policy/handler';
 import { invokeHttp } from '../support/events';
 
-const policy = { pk: 'current', version: '2016-08-25', purposes: ['ads_targeting', 'friend_suggestions'], summary: 's', publishedAt: '2016-08-25T00:00:00.000Z' };
+const policy = {
+  pk: 'current',
+  version: '2016-08-25',
+  purposes: ['ads_targeting', 'friend_suggestions'],
+  summary: 's',
+  publishedAt: '2016-08-25T00:00:00.000Z',
+};
 const body = { policyVersion: '2016-08-25', purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, source: 'notification' };
 
 const cancelled = (codes: string[]) =>
@@ -18,7 +24,6 @@ const ddb = mockClient(DynamoDBDocumentClient);
 afterEach(() => ddb.reset());
 
 describe('PUT /v1/me/consent', () => {
-
   const givenUser = (item?: Record<string, unknown>) => {
     ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
     ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'user#u-1' } }).resolves({ Item: item });
@@ -49,7 +54,12 @@ describe('PUT /v1/me/consent', () => {
   });
 
   it('keeps purposes left out and guards on the previous version', async () => {
-    givenUser({ consentVersion: 7, consentPolicyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, consentUpdatedAt: 't' });
+    givenUser({
+      consentVersion: 7,
+      consentPolicyVersion: '2016-08-25',
+      purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' },
+      consentUpdatedAt: 't',
+    });
     ddb.on(TransactWriteCommand).resolves({});
     const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, purposes: { ads_targeting: 'denied' } } });
     expect(res.json).toEqual(expect.objectContaining({ version: 8, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }));
@@ -116,7 +126,7 @@ describe('PUT /v1/me/consent', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
-  it('returns the winner\'s receipt when a concurrent request with the same key committed first', async () => {
+  it("returns the winner's receipt when a concurrent request with the same key committed first", async () => {
     givenUser(undefined);
     const winner = { receiptId: 'r-w', version: 1, policyVersion: '2016-08-25', purposes: body.purposes, source: 'notification', recordedAt: 't' };
     let reads = 0;
@@ -139,9 +149,19 @@ describe('PUT /v1/me/consent', () => {
       userReads += 1;
       return userReads === 1
         ? {}
-        : { Item: { consentVersion: 1, consentPolicyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, consentUpdatedAt: 't' } };
+        : {
+            Item: {
+              consentVersion: 1,
+              consentPolicyVersion: '2016-08-25',
+              purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' },
+              consentUpdatedAt: 't',
+            },
+          };
     });
-    ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['ConditionalCheckFailed', 'None'])).resolves({});
+    ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(['ConditionalCheckFailed', 'None']))
+      .resolves({});
     const res = await invokeHttp(putConsent, { method: 'PUT', body: { ...body, purposes: { friend_suggestions: 'granted' } } });
     expect(res.status).toBe(200);
     expect(res.json).toEqual(expect.objectContaining({ version: 2, purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' } }));
@@ -155,20 +175,35 @@ describe('PUT /v1/me/consent', () => {
 });
 
 describe('GET /v1/me/consent and history', () => {
-
   it('shows a user who never decided as denied with version 0 and a decision required', async () => {
     ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
     ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({});
     const res = await invokeHttp(getConsent, {});
-    expect(res.json).toEqual(expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }));
+    expect(res.json).toEqual(
+      expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }),
+    );
   });
 
   it('lists receipts newest first, across pages', async () => {
-    const receipt = (v: number) => ({ userId: 'u-1', sk: `c#${v}`, receiptId: `r${v}`, version: v, policyVersion: 'p', purposes: {}, source: 'settings', recordedAt: 't' });
-    ddb.on(QueryCommand).resolvesOnce({ Items: [receipt(3), receipt(2)], LastEvaluatedKey: { userId: 'u-1', sk: 'c#2' } }).resolvesOnce({ Items: [receipt(1)] });
+    const receipt = (v: number) => ({
+      userId: 'u-1',
+      sk: `c#${v}`,
+      receiptId: `r${v}`,
+      version: v,
+      policyVersion: 'p',
+      purposes: {},
+      source: 'settings',
+      recordedAt: 't',
+    });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [receipt(3), receipt(2)], LastEvaluatedKey: { userId: 'u-1', sk: 'c#2' } })
+      .resolvesOnce({ Items: [receipt(1)] });
     const res = await invokeHttp(history, {});
     expect((res.json.items as { version: number }[]).map((r) => r.version)).toEqual([3, 2, 1]);
-    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toEqual(expect.objectContaining({ ScanIndexForward: false, KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)' }));
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toEqual(
+      expect.objectContaining({ ScanIndexForward: false, KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)' }),
+    );
     expect(JSON.stringify(res.json)).not.toContain('"sk"');
   });
 
@@ -180,7 +215,6 @@ describe('GET /v1/me/consent and history', () => {
 });
 
 describe('PUT /v1/me/phone', () => {
-
   it('stores E.164 and claims it, releasing the old number and writing an outbox event, in one transaction', async () => {
     ddb.on(GetCommand).resolves({ Item: { pk: 'user#u-1', phoneNumber: '+14155550100' } });
     ddb.on(TransactWriteCommand).resolves({});

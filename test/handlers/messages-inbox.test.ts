@@ -32,9 +32,12 @@ describe('GET /v1/me/messages', () => {
   const list = (query?: Record<string, string>, claims: Record<string, string> = user) =>
     invokeHttp(listMessages, { path: '/v1/me/messages', claims, ...(query ? { queryStringParameters: query } : {}) });
 
-  it('lists the caller\'s unexpired messages oldest first, reading every page, in the contract\'s shape', async () => {
+  it("lists the caller's unexpired messages oldest first, reading every page, in the contract's shape", async () => {
     // Prepare
-    ddb.on(QueryCommand).resolvesOnce({ Items: [stored(ids[0]!), stored(ids[1]!)], LastEvaluatedKey: { recipientId: 'u-9', messageId: ids[1] } }).resolvesOnce({ Items: [stored(ids[2]!)] });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [stored(ids[0]!), stored(ids[1]!)], LastEvaluatedKey: { recipientId: 'u-9', messageId: ids[1] } })
+      .resolvesOnce({ Items: [stored(ids[2]!)] });
     // Act
     const res = await list();
     // Assess
@@ -92,11 +95,14 @@ describe('GET /v1/me/messages', () => {
     expect(res.json.nextToken).toEqual(expect.any(String));
   });
 
-  it.each<Record<string, string>>([{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { nextToken: 'not a token' }, { nextToken: 'x'.repeat(20) }])('answers 400 for %p', async (query) => {
-    const res = await list(query);
-    expect(res.status).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
-  });
+  it.each<Record<string, string>>([{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { nextToken: 'not a token' }, { nextToken: 'x'.repeat(20) }])(
+    'answers 400 for %p',
+    async (query) => {
+      const res = await list(query);
+      expect(res.status).toBe(400);
+      expect(ddb.calls()).toHaveLength(0);
+    },
+  );
 
   it('is for users only', async () => {
     const res = await list(undefined, { sub: 'b-1', role: 'business' });
@@ -106,11 +112,10 @@ describe('GET /v1/me/messages', () => {
 
 describe('POST /v1/me/messages/ack', () => {
   beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(NOW));
-  const ack = (body: unknown, claims: Record<string, string> = user) =>
-    invokeHttp(ackMessages, { method: 'POST', path: '/v1/me/messages/ack', body, claims });
+  const ack = (body: unknown, claims: Record<string, string> = user) => invokeHttp(ackMessages, { method: 'POST', path: '/v1/me/messages/ack', body, claims });
   const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
 
-  it('deletes the caller\'s stored, unexpired messages by key and counts them', async () => {
+  it("deletes the caller's stored, unexpired messages by key and counts them", async () => {
     // Prepare
     ddb.on(DeleteCommand).resolves({});
     // Act
@@ -118,14 +123,16 @@ describe('POST /v1/me/messages/ack', () => {
     // Assess
     expect(res).toEqual(expect.objectContaining({ status: 200, json: { acknowledged: 2 } }));
     const inputs = ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input);
-    expect(inputs).toEqual([ids[0], ids[1]].map((messageId) =>
-      expect.objectContaining({
-        TableName: 'test-messages',
-        Key: { recipientId: 'u-9', messageId },
-        ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now',
-        ExpressionAttributeValues: { ':now': nowSeconds },
-      }),
-    ));
+    expect(inputs).toEqual(
+      [ids[0], ids[1]].map((messageId) =>
+        expect.objectContaining({
+          TableName: 'test-messages',
+          Key: { recipientId: 'u-9', messageId },
+          ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now',
+          ExpressionAttributeValues: { ':now': nowSeconds },
+        }),
+      ),
+    );
   });
 
   it('ignores unknown, foreign, expired, repeated and malformed ids, counting only what it deleted', async () => {

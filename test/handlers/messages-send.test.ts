@@ -51,7 +51,12 @@ describe('POST /v1/messages', () => {
     const res = await send(body);
     // Assess
     expect(res.status).toBe(202);
-    expect(res.json).toEqual({ messageId: expect.stringMatching(MESSAGE_ID), status: 'accepted', acceptedAt: expect.any(String), expiresAt: expect.any(String) });
+    expect(res.json).toEqual({
+      messageId: expect.stringMatching(MESSAGE_ID),
+      status: 'accepted',
+      acceptedAt: expect.any(String),
+      expiresAt: expect.any(String),
+    });
     expect(Date.parse(res.json.expiresAt as string) - Date.parse(res.json.acceptedAt as string)).toBe(MESSAGE_TTL_SECONDS * 1000);
 
     const lookup = ddb.commandCalls(GetCommand, { TableName: 'test-accounts' })[0]!.args[0].input;
@@ -89,7 +94,7 @@ describe('POST /v1/messages', () => {
     expectNothingPersonalIn(JSON.stringify(res.json));
   });
 
-  it('counts the send in the business\'s current one-minute window, against the configured rate', async () => {
+  it("counts the send in the business's current one-minute window, against the configured rate", async () => {
     // Prepare
     jest.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 10, 25, 12, 0, 42, 500));
     givenRecipient();
@@ -159,8 +164,10 @@ describe('POST /v1/messages', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
-  it('keeps businesses\' clientMessageIds apart, whatever their ids hold', async () => {
-    ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({ Item: { pk: 'c#3:a#b#c', businessId: 'a#b', messageId: 'x', acceptedAt: 't', messageExpiresAt: 1 } });
+  it("keeps businesses' clientMessageIds apart, whatever their ids hold", async () => {
+    ddb
+      .on(GetCommand, { TableName: 'test-messageStatus' })
+      .resolves({ Item: { pk: 'c#3:a#b#c', businessId: 'a#b', messageId: 'x', acceptedAt: 't', messageExpiresAt: 1 } });
     ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: { userId: 'u-9' } });
     ddb.on(UpdateCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
@@ -169,10 +176,16 @@ describe('POST /v1/messages', () => {
     expect(res.json.messageId).not.toBe('x');
   });
 
-  it('answers with the winner\'s message when a concurrent send with the same clientMessageId committed first', async () => {
+  it("answers with the winner's message when a concurrent send with the same clientMessageId committed first", async () => {
     // Prepare
     givenRecipient();
-    const winner = { pk: 'c#3:b-1#order-7', businessId: 'b-1', messageId: '01KAXYZ0000000000000000000', acceptedAt: '2026-11-25T12:00:00Z', messageExpiresAt: Date.parse('2026-12-25T12:00:00Z') / 1000 };
+    const winner = {
+      pk: 'c#3:b-1#order-7',
+      businessId: 'b-1',
+      messageId: '01KAXYZ0000000000000000000',
+      acceptedAt: '2026-11-25T12:00:00Z',
+      messageExpiresAt: Date.parse('2026-12-25T12:00:00Z') / 1000,
+    };
     ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolvesOnce({}).resolves({ Item: winner });
     ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'None']));
     // Act
@@ -185,7 +198,10 @@ describe('POST /v1/messages', () => {
 
   it('tries again with a new id after a transaction conflict', async () => {
     givenRecipient();
-    ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'TransactionConflict'])).resolves({});
+    ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(['None', 'TransactionConflict']))
+      .resolves({});
     const res = await send(body);
     expect(res.status).toBe(202);
     const calls = ddb.commandCalls(TransactWriteCommand);

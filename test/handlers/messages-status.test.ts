@@ -33,7 +33,7 @@ describe('GET /v1/messages/{id}', () => {
   const get = (id: string, claims: Record<string, string> = { sub: 'b-1', role: 'business' }) =>
     invokeHttp(getStatus, { path: `/v1/messages/${id}`, pathParameters: { id }, claims });
 
-  it('shows the sender its message\'s status, no content', async () => {
+  it("shows the sender its message's status, no content", async () => {
     // Prepare
     at(ACCEPTED / 1000 + 60);
     ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({ Item: record() });
@@ -41,7 +41,13 @@ describe('GET /v1/messages/{id}', () => {
     const res = await get(messageId);
     // Assess
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ messageId, status: 'accepted', acceptedAt: '2026-11-25T12:00:00Z', expiresAt: '2026-12-25T12:00:00Z', updatedAt: '2026-11-25T12:00:00Z' });
+    expect(res.json).toEqual({
+      messageId,
+      status: 'accepted',
+      acceptedAt: '2026-11-25T12:00:00Z',
+      expiresAt: '2026-12-25T12:00:00Z',
+      updatedAt: '2026-11-25T12:00:00Z',
+    });
     expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual(expect.objectContaining({ Key: { pk: `m#${messageId}` }, ConsistentRead: true }));
     expect(ddb.commandCalls(GetCommand, { TableName: 'test-messages' })).toHaveLength(0);
   });

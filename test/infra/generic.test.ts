@@ -41,7 +41,10 @@ describe('ConsentAudiencesStack with catalog entries it has never seen', () => {
     const status = s.stack.queues.get('fixtureStatus')!;
     const failures = s.stack.queues.get('fixtureStreamFailures')!;
 
-    expect(props(status.queue)).toMatchObject({ VisibilityTimeout: 120, RedrivePolicy: { deadLetterTargetArn: arnOf(status.deadLetterQueue), maxReceiveCount: 3 } });
+    expect(props(status.queue)).toMatchObject({
+      VisibilityTimeout: 120,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(status.deadLetterQueue), maxReceiveCount: 3 },
+    });
     expect(props(failures.queue)).toMatchObject({ RedrivePolicy: { deadLetterTargetArn: arnOf(failures.deadLetterQueue), maxReceiveCount: 4 } });
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       Endpoint: arnOf(status.queue),

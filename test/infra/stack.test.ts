@@ -4,17 +4,7 @@ import type { QueueName } from '../../catalog';
 import { METRICS_NAMESPACE, SERVICE_NAME, deadLetterEnvOf } from '../../infra/stack';
 import type { CatalogShape } from '../../infra/stack';
 import { stages } from '../../infra/stages';
-import {
-  actionsOf,
-  arnOf,
-  logicalId,
-  mentions,
-  ref,
-  removeProjectRoot,
-  statementsOfRole,
-  stubProjectRoot,
-  synth,
-} from './synth';
+import { actionsOf, arnOf, logicalId, mentions, ref, removeProjectRoot, statementsOfRole, stubProjectRoot, synth } from './synth';
 import type { Synthesized } from './synth';
 
 const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'];
@@ -41,8 +31,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
     return r;
   };
   const fnOf = (name: string) => s.stack.functions.get(name)!;
-  const envOf = (name: string) =>
-    (resource(logicalId(fnOf(name).fn)).Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+  const envOf = (name: string) => (resource(logicalId(fnOf(name).fn)).Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
   const statementsOf = (name: string) => statementsOfRole(s.json, logicalId(fnOf(name).role));
 
   describe('tables', () => {
@@ -69,9 +58,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
     });
 
     it('has no table the catalog does not describe', () => {
-      expect(Object.keys(s.template.findResources('AWS::DynamoDB::Table')).sort()).toEqual(
-        [...s.stack.tables.values()].map(logicalId).sort(),
-      );
+      expect(Object.keys(s.template.findResources('AWS::DynamoDB::Table')).sort()).toEqual([...s.stack.tables.values()].map(logicalId).sort());
     });
   });
 
@@ -83,9 +70,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [ref(topic)],
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     });
@@ -105,9 +90,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
         s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [ref(q)],
           PolicyDocument: {
-            Statement: Match.arrayWith([
-              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-            ]),
+            Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
           },
         });
       }
@@ -155,9 +138,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
 
   describe('functions', () => {
     it('has exactly one Lambda function per catalog function (no helper functions)', () => {
-      expect(Object.keys(s.template.findResources('AWS::Lambda::Function')).sort()).toEqual(
-        fns.map(([name]) => logicalId(fnOf(name).fn)).sort(),
-      );
+      expect(Object.keys(s.template.findResources('AWS::Lambda::Function')).sort()).toEqual(fns.map(([name]) => logicalId(fnOf(name).fn)).sort());
     });
 
     it.each(fns)('%s: nodejs22.x on arm64, traced, with memory, timeout and its own log group', (name, spec) => {
@@ -233,7 +214,9 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       const policies = logicalId(s.stack.tables.get('policies')!);
 
       expect(statementsOf('createPolicy').filter((st) => mentions(st, accounts))).toEqual([]);
-      const getCurrent = statementsOf('getCurrentPolicy').filter((st) => mentions(st, policies)).flatMap(actionsOf);
+      const getCurrent = statementsOf('getCurrentPolicy')
+        .filter((st) => mentions(st, policies))
+        .flatMap(actionsOf);
       expect(getCurrent).toEqual(expect.arrayContaining(READ_ACTIONS));
       expect(getCurrent.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
     });
@@ -246,7 +229,8 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       const secrets = spec.secrets ?? [];
       const failureQueue = spec.trigger.kind === 'stream' ? spec.trigger.onFailure : undefined;
 
-      for (const [topic, t] of s.stack.topics) expect({ topic, publish: granted(logicalId(t), 'sns:Publish') }).toEqual({ topic, publish: topics.includes(topic) });
+      for (const [topic, t] of s.stack.topics)
+        expect({ topic, publish: granted(logicalId(t), 'sns:Publish') }).toEqual({ topic, publish: topics.includes(topic) });
       for (const [queue, pair] of s.stack.queues) {
         const send = granted(logicalId(pair.queue), 'sqs:SendMessage');
         expect({ queue, send }).toEqual({ queue, send: queues.includes(queue) || queue === failureQueue });
@@ -285,7 +269,11 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
     it('has one route per http trigger plus $default, and nothing else', () => {
       const expected = [...httpFns.map(({ trigger }) => `${trigger.method} ${trigger.path}`), '$default'];
 
-      expect(routes().map((r) => r.RouteKey).sort()).toEqual(expected.sort());
+      expect(
+        routes()
+          .map((r) => r.RouteKey)
+          .sort(),
+      ).toEqual(expected.sort());
     });
 
     it.each(httpFns)('$name: $trigger.method $trigger.path routes to its function, JWT-authorized unless public', ({ name, trigger }) => {
@@ -368,27 +356,33 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       });
     });
 
-    it.each(fns.filter(([, spec]) => spec.trigger.kind === 'stream'))('%s: stream mapping from TRIM_HORIZON, bisecting, with on-failure queue and filter', (name, spec) => {
-      if (spec.trigger.kind !== 'stream') throw new Error('unreachable');
-      const eventNames = spec.trigger.eventNames;
+    it.each(fns.filter(([, spec]) => spec.trigger.kind === 'stream'))(
+      '%s: stream mapping from TRIM_HORIZON, bisecting, with on-failure queue and filter',
+      (name, spec) => {
+        if (spec.trigger.kind !== 'stream') throw new Error('unreachable');
+        const eventNames = spec.trigger.eventNames;
 
-      expect(mappingOf(name)).toEqual({
-        FunctionName: ref(fnOf(name).fn),
-        EventSourceArn: { 'Fn::GetAtt': [logicalId(s.stack.tables.get(spec.trigger.table)!), 'StreamArn'] },
-        StartingPosition: 'TRIM_HORIZON',
-        BatchSize: spec.trigger.batchSize,
-        MaximumRetryAttempts: spec.trigger.retryAttempts,
-        BisectBatchOnFunctionError: true,
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-        DestinationConfig: { OnFailure: { Destination: arnOf(s.stack.queues.get(spec.trigger.onFailure)!.queue) } },
-        ...(eventNames ? { FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: eventNames }) }] } } : {}),
-      });
-    });
+        expect(mappingOf(name)).toEqual({
+          FunctionName: ref(fnOf(name).fn),
+          EventSourceArn: { 'Fn::GetAtt': [logicalId(s.stack.tables.get(spec.trigger.table)!), 'StreamArn'] },
+          StartingPosition: 'TRIM_HORIZON',
+          BatchSize: spec.trigger.batchSize,
+          MaximumRetryAttempts: spec.trigger.retryAttempts,
+          BisectBatchOnFunctionError: true,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          DestinationConfig: { OnFailure: { Destination: arnOf(s.stack.queues.get(spec.trigger.onFailure)!.queue) } },
+          ...(eventNames ? { FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: eventNames }) }] } } : {}),
+        });
+      },
+    );
 
     it('http functions have no event source mapping', () => {
       for (const [name, spec] of fns) {
         if (spec.trigger.kind !== 'http' && spec.trigger.kind !== 'http-default') continue;
-        expect({ name, mappings: s.template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: ref(fnOf(name).fn) } }) }).toEqual({ name, mappings: {} });
+        expect({ name, mappings: s.template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: ref(fnOf(name).fn) } }) }).toEqual({
+          name,
+          mappings: {},
+        });
       }
     });
   });

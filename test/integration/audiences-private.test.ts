@@ -116,6 +116,6 @@ describe('with the clock moved', () => {
     expect(range.upper).toBeGreaterThanOrEqual(15);
     expect((await stack.api('POST', '/_local/ttl-sweep')).status).toBe(200);
     for (const person of members.slice(15, 20)) expect(await audiencesOf(at, person.userId)).toEqual([]);
-    expect((await audiencesOf(at, members[0]!.userId))).toHaveLength(1);
+    expect(await audiencesOf(at, members[0]!.userId)).toHaveLength(1);
   }, 120_000);
 });

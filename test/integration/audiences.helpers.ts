@@ -87,7 +87,12 @@ export async function waitForSession(stack: Stack, business: Business, audienceI
 }
 
 export async function getAudience(stack: Stack, business: Business, audienceId: string) {
-  return call<{ status: string; approximateCount: { lower: number; upper: number }; targetable: boolean }>(stack, 'GET', `/v1/audiences/${audienceId}`, business.token);
+  return call<{ status: string; approximateCount: { lower: number; upper: number }; targetable: boolean }>(
+    stack,
+    'GET',
+    `/v1/audiences/${audienceId}`,
+    business.token,
+  );
 }
 
 const operatorTokens = new Map<string, Promise<string>>();
@@ -97,7 +102,12 @@ export async function audiencesOf(stack: Stack, userId: string): Promise<{ audie
   const key = stack.baseUrl ?? '';
   if (!operatorTokens.has(key)) operatorTokens.set(key, tokenFor('operator', 'op-audiences', stack.baseUrl));
   const operator = await operatorTokens.get(key)!;
-  const res = await call<{ items: { audienceId: string; businessId: string }[] }>(stack, 'GET', `/v1/ops/users/${encodeURIComponent(userId)}/audiences`, operator);
+  const res = await call<{ items: { audienceId: string; businessId: string }[] }>(
+    stack,
+    'GET',
+    `/v1/ops/users/${encodeURIComponent(userId)}/audiences`,
+    operator,
+  );
   if (res.status !== 200) throw new Error(`ops lookup answered ${res.status}`);
   return res.json.items;
 }

@@ -73,7 +73,12 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
     // The ops lookup shows exactly the 300.
     const { ddb } = await awsClients();
     const members = await ddb.send(
-      new QueryCommand({ TableName: tableName('audienceMemberships'), IndexName: 'byAudience', KeyConditionExpression: 'audienceId = :a', ExpressionAttributeValues: { ':a': audienceId } }),
+      new QueryCommand({
+        TableName: tableName('audienceMemberships'),
+        IndexName: 'byAudience',
+        KeyConditionExpression: 'audienceId = :a',
+        ExpressionAttributeValues: { ':a': audienceId },
+      }),
     );
     expect(new Set(members.Items!.map((m) => m.userId))).toEqual(new Set(consenting.map((p) => p.userId)));
     const sample = [...consenting.slice(0, 40), ...denying.slice(0, 40)];
@@ -92,10 +97,15 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
     expect(denied.status).toBe(200);
     // Assess: the ops lookup drops them, and the withdrawal consumer removes the membership
     expect(await audiencesOf(shared, leaving.userId)).toEqual([]);
-    await eventually(async () => {
-      const item = await ddb.send(new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }));
-      expect(item.Item).toBeUndefined();
-    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await eventually(
+      async () => {
+        const item = await ddb.send(
+          new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }),
+        );
+        expect(item.Item).toBeUndefined();
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
     await waitForMatchIndex(shared, [leaving], 'denied');
     // Act: the same list again
     const sessionId = newSessionId();
@@ -103,7 +113,9 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
     await waitForSession(shared, business, audienceId, sessionId);
     // Assess
     expect(await audiencesOf(shared, leaving.userId)).toEqual([]);
-    const item = await ddb.send(new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }));
+    const item = await ddb.send(
+      new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }),
+    );
     expect(item.Item).toBeUndefined();
     expect(await audiencesOf(shared, consenting[8]!.userId)).toEqual([{ audienceId, businessId: business.sub }]);
     const { lower, upper } = (await getAudience(shared, business, audienceId)).json.approximateCount;
@@ -114,7 +126,11 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
   it('removes people with DELETE /users and takes them off', async () => {
     const leaving = consenting.slice(20, 30);
     const sessionId = newSessionId();
-    const res = await upload(shared, business, audienceId, { sessionId, rows: remember(leaving.map((p) => [phoneHash(p.phoneNumber), ''])), operation: 'remove' });
+    const res = await upload(shared, business, audienceId, {
+      sessionId,
+      rows: remember(leaving.map((p) => [phoneHash(p.phoneNumber), ''])),
+      operation: 'remove',
+    });
     expect(res.status).toBe(202);
     await waitForSession(shared, business, audienceId, sessionId);
     for (const person of leaving) expect(await audiencesOf(shared, person.userId)).toEqual([]);
@@ -160,7 +176,11 @@ describe('upload sessions', () => {
   it('refuses more than 10,000 rows with 413, and answers 400 for a repeated schema key', async () => {
     const business = await newBusiness();
     const audienceId = await createAudience(shared, business);
-    const tooMany = await upload(shared, business, audienceId, { sessionId: newSessionId(), rows: Array.from({ length: 10_001 }, () => ['']), schema: ['EMAIL_SHA256'] });
+    const tooMany = await upload(shared, business, audienceId, {
+      sessionId: newSessionId(),
+      rows: Array.from({ length: 10_001 }, () => ['']),
+      schema: ['EMAIL_SHA256'],
+    });
     expect(tooMany.status).toBe(413);
     expect(tooMany.headers['content-type']).toBe('application/problem+json');
     const repeated = await upload(shared, business, audienceId, { sessionId: newSessionId(), rows: [['', '']], schema: ['EMAIL_SHA256', 'EMAIL_SHA256'] });
@@ -184,7 +204,9 @@ describe('plain identifiers and stored values', () => {
     expect(res.json).toEqual({ sessionId, numReceived: 60, numInvalid: 60, invalidSamples: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
     expect(res.text).not.toMatch(/nobody\.example|555-|1303/);
     await waitForSession(shared, business, audienceId, sessionId);
-    expect((await getAudience(shared, business, audienceId)).json).toEqual(expect.objectContaining({ status: 'empty', approximateCount: { lower: 0, upper: 100 }, targetable: false }));
+    expect((await getAudience(shared, business, audienceId)).json).toEqual(
+      expect.objectContaining({ status: 'empty', approximateCount: { lower: 0, upper: 100 }, targetable: false }),
+    );
     const everywhere = [...(await everyStoredItem()), ...(await everyQueuedMessage())].join('\n');
     for (const [phone, email] of [...plain, ...bare]) {
       expect(everywhere).not.toContain(phone!);
@@ -202,7 +224,7 @@ describe('plain identifiers and stored values', () => {
 });
 
 describe('businesses', () => {
-  it('cannot see or touch each other\'s audiences: 404 exactly as if they did not exist', async () => {
+  it("cannot see or touch each other's audiences: 404 exactly as if they did not exist", async () => {
     // Prepare
     const [owner, other] = [await newBusiness(), await newBusiness()];
     const audienceId = await createAudience(shared, owner, 'Mine');
@@ -222,7 +244,11 @@ describe('businesses', () => {
       expect(foreign.json).toEqual(absent.json);
     }
     for (const method of ['POST', 'DELETE']) {
-      const res = await call(shared, method, `/v1/audiences/${audienceId}/users`, other.token, { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: [[phoneHash('1')]] });
+      const res = await call(shared, method, `/v1/audiences/${audienceId}/users`, other.token, {
+        session: { id: 1, batchSeq: 1, lastBatch: true },
+        schema: ['PHONE_SHA256'],
+        data: [[phoneHash('1')]],
+      });
       expect(res.status).toBe(404);
     }
     expect((await call(shared, 'GET', '/v1/audiences', other.token)).json).toEqual({ items: [] });
@@ -253,12 +279,20 @@ describe('deleting an audience', () => {
     for (const person of people) expect(await audiencesOf(shared, person.userId)).not.toContainEqual(expect.objectContaining({ audienceId }));
     expect((await call(shared, 'GET', '/v1/audiences', business.token)).json).toEqual({ items: [] });
     const { ddb } = await awsClients();
-    await eventually(async () => {
-      const left = await ddb.send(
-        new QueryCommand({ TableName: tableName('audienceMemberships'), IndexName: 'byAudience', KeyConditionExpression: 'audienceId = :a', ExpressionAttributeValues: { ':a': audienceId } }),
-      );
-      expect(left.Items).toEqual([]);
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+    await eventually(
+      async () => {
+        const left = await ddb.send(
+          new QueryCommand({
+            TableName: tableName('audienceMemberships'),
+            IndexName: 'byAudience',
+            KeyConditionExpression: 'audienceId = :a',
+            ExpressionAttributeValues: { ':a': audienceId },
+          }),
+        );
+        expect(left.Items).toEqual([]);
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     expect((await upload(shared, business, audienceId, { sessionId: newSessionId(), rows: [strangerRow()] })).status).toBe(404);
   });
 });

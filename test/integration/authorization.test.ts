@@ -25,7 +25,9 @@ import { createUser, ensurePolicy, uniquePhone } from './support/users';
 const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
 const present = (name: string) => Boolean(functionSpecs[name]) && existsSync(resolve(REPO_ROOT, functionSpecs[name]!.entry));
 type HttpTrigger = Extract<FunctionSpec['trigger'], { kind: 'http' }>;
-const httpRoutes = Object.entries(functionSpecs).flatMap(([name, spec]) => (spec.trigger.kind === 'http' && present(name) ? [{ name, trigger: spec.trigger }] : []));
+const httpRoutes = Object.entries(functionSpecs).flatMap(([name, spec]) =>
+  spec.trigger.kind === 'http' && present(name) ? [{ name, trigger: spec.trigger }] : [],
+);
 
 const PLACEHOLDER: Record<string, string> = { id: `aud-${'0'.repeat(32)}`, sessionId: '1', userId: 'u-nobody' };
 const pathOf = (trigger: HttpTrigger, values: Record<string, string> = {}) =>
@@ -82,7 +84,9 @@ describe('authorisation of every route, for every role (from the catalog)', () =
 // ------------------------------------------------------------------ claims the functions refuse
 
 describe('tokens the gateway accepts but whose claims name no caller', () => {
-  const route = httpRoutes.find((r) => r.trigger.method === 'GET' && Array.isArray(r.trigger.auth) && r.trigger.auth.includes('user') && !r.trigger.path.includes('{'))!;
+  const route = httpRoutes.find(
+    (r) => r.trigger.method === 'GET' && Array.isArray(r.trigger.auth) && r.trigger.auth.includes('user') && !r.trigger.path.includes('{'),
+  )!;
 
   it.each([
     ['an unknown role', () => signToken({ ...validClaims('user', newId('u')), role: 'admin' })],
@@ -116,7 +120,10 @@ describe('cross-business access', () => {
     owner = await tokenFor('business', newId('biz-owner'));
     intruder = await tokenFor('business', newId('biz-intruder'));
     const recipient = await createUser();
-    const sent = await api('POST', '/v1/messages', { token: owner, body: { to: recipient.phoneNumber, category: 'receipt', ciphertext: randomBytes(24).toString('base64') } });
+    const sent = await api('POST', '/v1/messages', {
+      token: owner,
+      body: { to: recipient.phoneNumber, category: 'receipt', ciphertext: randomBytes(24).toString('base64') },
+    });
     expect(sent.status).toBe(202);
     owned.message = sent.json.messageId;
     if (audiencesReady) {
@@ -138,7 +145,10 @@ describe('cross-business access', () => {
       const kind = trigger.path.startsWith('/v1/audiences/') ? 'audience' : 'message';
       if (kind === 'audience' && !audiencesReady) return;
       const missing = kind === 'audience' ? `aud-${randomBytes(16).toString('hex')}` : '01KAZZZZZZZZZZZZZZZZZZZZZZ';
-      const options = (token: string) => ({ token, ...(trigger.method === 'GET' || (trigger.method === 'DELETE' && !trigger.path.endsWith('/users')) ? {} : { body: audienceBody }) });
+      const options = (token: string) => ({
+        token,
+        ...(trigger.method === 'GET' || (trigger.method === 'DELETE' && !trigger.path.endsWith('/users')) ? {} : { body: audienceBody }),
+      });
 
       const foreign = await api(trigger.method, pathOf(trigger, { id: owned[kind], sessionId: '7' }), options(intruder));
       const absent = await api(trigger.method, pathOf(trigger, { id: missing, sessionId: '7' }), options(intruder));
@@ -149,7 +159,7 @@ describe('cross-business access', () => {
     },
   );
 
-  it('leaves the owner\'s resources untouched and unlisted for the intruder', async () => {
+  it("leaves the owner's resources untouched and unlisted for the intruder", async () => {
     expect((await api('GET', `/v1/messages/${owned.message}`, { token: owner })).status).toBe(200);
     if (!audiencesReady) return;
     expect((await api('GET', `/v1/audiences/${owned.audience}`, { token: owner })).status).toBe(200);
@@ -194,51 +204,84 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     // The fan-out keys the identifiers with the pepper
     const keys = accountMatchKeys(Buffer.from(pepper, 'utf8'), { phoneNumber: phone, email });
     const { ddb } = await stack.clients();
-    await eventually(async () => {
-      const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
-      expect(state?.keys).toEqual(expect.arrayContaining(keys));
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
+        expect(state?.keys).toEqual(expect.arrayContaining(keys));
+      },
+      { timeoutMs: 30_000 },
+    );
     // A business's message with a known ciphertext, listed and acknowledged; one to a number nobody has
     const business = await stack.tokenFor('business', newId('biz'));
     tokens.push(business);
     const ciphertext = randomBytes(96).toString('base64');
-    const sent = await stack.api('POST', '/v1/messages', { token: business, body: { to: typed, category: 'receipt', ciphertext, clientMessageId: newId('order') } });
+    const sent = await stack.api('POST', '/v1/messages', {
+      token: business,
+      body: { to: typed, category: 'receipt', ciphertext, clientMessageId: newId('order') },
+    });
     expect(sent.status).toBe(202);
     expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: uniquePhone(), category: 'receipt', ciphertext } })).status).toBe(404);
-    expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: typed, category: 'receipt', ciphertext: `${ciphertext}!` } })).status).toBe(400);
+    expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: typed, category: 'receipt', ciphertext: `${ciphertext}!` } })).status).toBe(
+      400,
+    );
     const inbox = await stack.api('GET', '/v1/me/messages', { token: ana.token });
     expect(inbox.json.items.map((m: { ciphertext: string }) => m.ciphertext)).toEqual([ciphertext]);
     expect((await stack.api('POST', '/v1/me/messages/ack', { token: ana.token, body: { messageIds: [sent.json.messageId] } })).json.acknowledged).toBe(1);
-    await eventually(async () => expect((await stack.api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('delivered'), { timeoutMs: 30_000 });
+    await eventually(async () => expect((await stack.api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('delivered'), {
+      timeoutMs: 30_000,
+    });
     // An upload with the user's hashes and a row that wrongly holds the plain number
     if (audiencesReady) {
       const created = await stack.api('POST', '/v1/audiences', { token: business, body: { name: 'Customers', customerFileSource: 'USER_PROVIDED_ONLY' } });
       expect(created.status).toBe(201);
       const upload = await stack.api('POST', `/v1/audiences/${created.json.id}/users`, {
         token: business,
-        body: { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256', 'EMAIL_SHA256'], data: [[phoneSha256(phone), emailSha256(email)], [phone, email]] },
+        body: {
+          session: { id: 1, batchSeq: 1, lastBatch: true },
+          schema: ['PHONE_SHA256', 'EMAIL_SHA256'],
+          data: [
+            [phoneSha256(phone), emailSha256(email)],
+            [phone, email],
+          ],
+        },
       });
       expect(upload.json).toEqual(expect.objectContaining({ numReceived: 2, numInvalid: 1 }));
-      await eventually(async () => expect((await stack.api('GET', `/v1/audiences/${created.json.id}/sessions/1`, { token: business })).json.stage).toBe('done'), { timeoutMs: 60_000, intervalMs: 500 });
+      await eventually(
+        async () => expect((await stack.api('GET', `/v1/audiences/${created.json.id}/sessions/1`, { token: business })).json.stage).toBe('done'),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
       const operator = await stack.tokenFor('operator', newId('op'));
       tokens.push(operator);
       expect((await stack.api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toHaveLength(1);
     }
     // The caller's own export, then a change of mind that every consumer follows
     if (present('exportMe')) expect((await stack.api('GET', '/v1/me/export', { token: ana.token })).status).toBe(200);
-    expect((await stack.api('PUT', '/v1/me/consent', { token: ana.token, body: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'denied' }, source: 'settings' } })).status).toBe(200);
-    await eventually(async () => {
-      const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
-      expect(state?.appliedVersion).toBe(2);
-    }, { timeoutMs: 30_000 });
+    expect(
+      (
+        await stack.api('PUT', '/v1/me/consent', {
+          token: ana.token,
+          body: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'denied' }, source: 'settings' },
+        })
+      ).status,
+    ).toBe(200);
+    await eventually(
+      async () => {
+        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
+        expect(state?.appliedVersion).toBe(2);
+      },
+      { timeoutMs: 30_000 },
+    );
     // Erasure, when it exists: its events flow through every consumer too
     if (present('eraseMe')) {
       expect((await stack.api('DELETE', '/v1/me', { token: ana.token })).status).toBe(202);
-      await eventually(async () => {
-        const account = (await ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${ana.userId}` }, ConsistentRead: true }))).Item;
-        expect(account?.erasedAt).toEqual(expect.any(String));
-        expect((await stack.api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
-      }, { timeoutMs: 30_000 });
+      await eventually(
+        async () => {
+          const account = (await ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${ana.userId}` }, ConsistentRead: true }))).Item;
+          expect(account?.erasedAt).toEqual(expect.any(String));
+          expect((await stack.api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
+        },
+        { timeoutMs: 30_000 },
+      );
     }
     await new Promise((r) => setTimeout(r, 1_500));
 

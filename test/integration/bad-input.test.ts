@@ -70,7 +70,9 @@ const nasty: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 80 }),
   fc.constantFrom('x', 'é', '😀', '\u0000', '\u202e', '\ud800', '0', '+1').chain((c) => fc.integer({ min: 1_000, max: 300_000 }).map((n) => c.repeat(n))),
-  fc.tuple(fc.constantFrom<unknown>(0, 'a', null, [], {}, HEX, [HEX]), fc.integer({ min: 1_000, max: 20_000 })).map(([v, n]) => Array.from({ length: n }, () => v)),
+  fc
+    .tuple(fc.constantFrom<unknown>(0, 'a', null, [], {}, HEX, [HEX]), fc.integer({ min: 1_000, max: 20_000 }))
+    .map(([v, n]) => Array.from({ length: n }, () => v)),
 );
 
 /** Every path of an object or array value, `[]` being the value itself. */
@@ -122,10 +124,22 @@ const notAnId: fc.Arbitrary<string> = fc
   // A path carries UTF-8: strings with lone surrogates cannot be sent at all.
   .filter((s) => (/[^\x21-\x7e]/.test(s) || s.length > 128) && Buffer.from(s, 'utf8').toString('utf8') === s);
 
-const notJsonTypes = fc.oneof(
-  fc.constantFrom('text/plain', 'text/html', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/octet-stream', 'application/jsonx', 'json', 'application/javascript'),
-  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }),
-).filter((t) => !/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(t.trim()) && /^[\x20-\x7e]+$/.test(t) && t.trim() === t);
+const notJsonTypes = fc
+  .oneof(
+    fc.constantFrom(
+      'text/plain',
+      'text/html',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'application/octet-stream',
+      'application/jsonx',
+      'json',
+      'application/javascript',
+    ),
+    fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }),
+  )
+  .filter((t) => !/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(t.trim()) && /^[\x20-\x7e]+$/.test(t) && t.trim() === t);
 
 const notJson = fc.string({ unit: 'grapheme', maxLength: 200 }).filter((s) => {
   try {
@@ -209,7 +223,10 @@ async function send(route: Route, sent: Sent) {
 function stringsOf(value: unknown): string[] {
   if (typeof value === 'string') return value.length >= 16 && !/^(.)\1*$/su.test(value) ? [value] : [];
   if (Array.isArray(value)) return value.slice(0, 50).flatMap(stringsOf);
-  if (value && typeof value === 'object') return Object.entries(value).slice(0, 50).flatMap(([k, v]) => [...stringsOf(k), ...stringsOf(v)]);
+  if (value && typeof value === 'object')
+    return Object.entries(value)
+      .slice(0, 50)
+      .flatMap(([k, v]) => [...stringsOf(k), ...stringsOf(v)]);
   return [];
 }
 
@@ -306,7 +323,14 @@ describe('bad input on every route', () => {
       // Values stay short enough for a request line under API Gateway's 10 KB (Node answers 431 beyond 16 KB of headers).
       const names = Object.keys(route.contract.query!.shape);
       const query = fc
-        .dictionary(fc.constantFrom(...names), fc.oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), nasty.map((v) => JSON.stringify(v)?.slice(0, 500) ?? '')), { minKeys: 1 })
+        .dictionary(
+          fc.constantFrom(...names),
+          fc.oneof(
+            fc.string({ unit: 'grapheme', maxLength: 30 }),
+            nasty.map((v) => JSON.stringify(v)?.slice(0, 500) ?? ''),
+          ),
+          { minKeys: 1 },
+        )
         .filter(refusedBy(route.contract.query));
       await unchangedTables(() =>
         fc.assert(
@@ -325,11 +349,15 @@ describe('bad input on every route', () => {
     it('ignores junk query strings, headers and bodies: never a 5xx, never a write', async () => {
       await unchangedTables(() =>
         fc.assert(
-          fc.asyncProperty(fc.dictionary(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 10 }), fc.string({ maxLength: 50 }), { maxKeys: 3 }), notJsonTypes, async (values, contentType) => {
-            const res = await send(route, { path: `${pathOf(route)}?${new URLSearchParams(values).toString()}`, body: undefined, contentType });
-            expect(res.status).toBeLessThan(500);
-            if (res.status >= 400) expectProblem(res);
-          }),
+          fc.asyncProperty(
+            fc.dictionary(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 10 }), fc.string({ maxLength: 50 }), { maxKeys: 3 }),
+            notJsonTypes,
+            async (values, contentType) => {
+              const res = await send(route, { path: `${pathOf(route)}?${new URLSearchParams(values).toString()}`, body: undefined, contentType });
+              expect(res.status).toBeLessThan(500);
+              if (res.status >= 400) expectProblem(res);
+            },
+          ),
           fcOptions(RUNS.noInput),
         ),
       );

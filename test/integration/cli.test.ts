@@ -252,7 +252,21 @@ describe('CLI messages over the local stack', () => {
       const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, ...Buffer.from('sealed by the business E2E library')]);
       const file = join(dir, 'receipt.bin');
       writeFileSync(file, bytes);
-      const sent = await cli(['messages', 'send', '--to', national, '--country', 'US', '--category', 'receipt', '--ciphertext-file', file, '--client-message-id', 'order-1', '--json']);
+      const sent = await cli([
+        'messages',
+        'send',
+        '--to',
+        national,
+        '--country',
+        'US',
+        '--category',
+        'receipt',
+        '--ciphertext-file',
+        file,
+        '--client-message-id',
+        'order-1',
+        '--json',
+      ]);
       expect(sent.code).toBe(0);
       const receipt = JSON.parse(sent.stdout);
       expect(receipt).toMatchObject({ messageId: expect.any(String), status: 'accepted', clientMessageId: 'order-1' });
@@ -260,12 +274,28 @@ describe('CLI messages over the local stack', () => {
       expect(sent.stdout).not.toContain(national.slice(-4));
 
       // The same client message id again is the same message.
-      const again = await cli(['messages', 'send', '--to', national, '--country', 'US', '--category', 'receipt', '--ciphertext-file', file, '--client-message-id', 'order-1', '--json']);
+      const again = await cli([
+        'messages',
+        'send',
+        '--to',
+        national,
+        '--country',
+        'US',
+        '--category',
+        'receipt',
+        '--ciphertext-file',
+        file,
+        '--client-message-id',
+        'order-1',
+        '--json',
+      ]);
       expect(JSON.parse(again.stdout).messageId).toBe(receipt.messageId);
 
       const inbox = await api('GET', '/v1/me/messages', { token: userToken });
       expect(inbox.status).toBe(200);
-      expect(inbox.json.items).toEqual([expect.objectContaining({ messageId: receipt.messageId, from: business, category: 'receipt', ciphertext: bytes.toString('base64') })]);
+      expect(inbox.json.items).toEqual([
+        expect.objectContaining({ messageId: receipt.messageId, from: business, category: 'receipt', ciphertext: bytes.toString('base64') }),
+      ]);
 
       expect((await api('POST', '/v1/me/messages/ack', { token: userToken, body: { messageIds: [receipt.messageId] } })).status).toBe(200);
       await eventually(
@@ -282,7 +312,16 @@ describe('CLI messages over the local stack', () => {
   });
 
   it('reports an unregistered recipient readably with exit 1', async () => {
-    const sent = await cli(['messages', 'send', '--to', `+1 646 ${randomInt(200, 999)} ${randomInt(1000, 9999)}`, '--category', 'receipt', '--ciphertext', 'AAAA']);
+    const sent = await cli([
+      'messages',
+      'send',
+      '--to',
+      `+1 646 ${randomInt(200, 999)} ${randomInt(1000, 9999)}`,
+      '--category',
+      'receipt',
+      '--ciphertext',
+      'AAAA',
+    ]);
     expect(sent.code).toBe(1);
     expect(sent.stderr).toMatch(/^audiences: error: 404 /);
   });

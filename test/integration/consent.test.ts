@@ -22,7 +22,8 @@ const indexStateOf = async (userId: string) =>
 const suggestionsOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId }, ConsistentRead: true }))).Item;
 const indexHolds = async (key: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as string | undefined;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as
+    string | undefined;
 
 describe('policies', () => {
   it('serves the current policy to every role and refuses a version that exists', async () => {
@@ -62,7 +63,9 @@ describe('consent', () => {
   it('shows a new user as undecided, records decisions with increasing versions, and lists them newest first', async () => {
     const ana = await createUser();
     const initial = await api('GET', '/v1/me/consent', { token: ana.token });
-    expect(initial.json).toEqual(expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }));
+    expect(initial.json).toEqual(
+      expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }),
+    );
 
     const first = await api('PUT', '/v1/me/consent', {
       token: ana.token,
@@ -80,7 +83,9 @@ describe('consent', () => {
     expect(second.json).toEqual(expect.objectContaining({ version: 2, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }));
 
     const now = await api('GET', '/v1/me/consent', { token: ana.token });
-    expect(now.json).toEqual(expect.objectContaining({ version: 2, decisionRequired: false, policyVersion, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }));
+    expect(now.json).toEqual(
+      expect.objectContaining({ version: 2, decisionRequired: false, policyVersion, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }),
+    );
     const history = await api('GET', '/v1/me/consent/history', { token: ana.token });
     expect(history.json.items).toEqual([second.json, first.json]);
   });
@@ -104,7 +109,10 @@ describe('consent', () => {
 
   it('refuses a policy version that is not the current one with 409 and records nothing', async () => {
     const ana = await createUser();
-    const res = await api('PUT', '/v1/me/consent', { token: ana.token, body: { policyVersion: '2015-01-01', purposes: { ads_targeting: 'granted' }, source: 'settings' } });
+    const res = await api('PUT', '/v1/me/consent', {
+      token: ana.token,
+      body: { policyVersion: '2015-01-01', purposes: { ads_targeting: 'granted' }, source: 'settings' },
+    });
     expect(res.status).toBe(409);
     expect((await api('GET', '/v1/me/consent/history', { token: ana.token })).json.items).toEqual([]);
   });
@@ -124,11 +132,14 @@ describe('fan-out of consent changes', () => {
     });
     expect(res.status).toBe(200);
     // Assess
-    await eventually(async () => {
-      expect(await indexStateOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, keys: [] }));
-      for (const key of keys) expect(await indexHolds(key)).toBeUndefined();
-      expect(await suggestionsOf(ana.userId)).toEqual(expect.objectContaining({ allowed: true, appliedVersion: 2 }));
-    }, { timeoutMs: 10_000 });
+    await eventually(
+      async () => {
+        expect(await indexStateOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, keys: [] }));
+        for (const key of keys) expect(await indexHolds(key)).toBeUndefined();
+        expect(await suggestionsOf(ana.userId)).toEqual(expect.objectContaining({ allowed: true, appliedVersion: 2 }));
+      },
+      { timeoutMs: 10_000 },
+    );
   });
 
   it('keys identifiers with the pepper: the index holds no plain or hashed identifier', async () => {
@@ -158,25 +169,46 @@ describe('fan-out of consent changes', () => {
   it('ignores the same events delivered again and older events delivered late', async () => {
     // Prepare: grant (v1), then deny (v2), fully applied
     const ana = await createUser({ ads: 'granted', friends: 'granted' });
-    await api('PUT', '/v1/me/consent', { token: ana.token, body: { policyVersion, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' }, source: 'settings' } });
+    await api('PUT', '/v1/me/consent', {
+      token: ana.token,
+      body: { policyVersion, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' }, source: 'settings' },
+    });
     await eventually(async () => {
       expect(await indexStateOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, keys: [] }));
       expect(await suggestionsOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, allowed: false }));
     });
     const before = { index: await indexStateOf(ana.userId), suggestions: await suggestionsOf(ana.userId) };
     // Act: replay both decisions through the topic, the late one twice
-    const ledger = await aws.ddb.send(new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': ana.userId } }));
+    const ledger = await aws.ddb.send(
+      new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': ana.userId } }),
+    );
     const receipts = (ledger.Items ?? []).filter((i) => i.kind === 'receipt');
     expect(receipts).toHaveLength(2);
     const topicArn = await accountEventsTopicArn();
     for (const r of [receipts[0]!, receipts[0]!, receipts[1]!]) {
-      const event = { type: 'ConsentChanged', eventId: r.receiptId, userId: ana.userId, version: r.version, policyVersion: r.policyVersion, purposes: r.purposes, occurredAt: r.recordedAt };
-      await aws.sns.send(new PublishCommand({ TopicArn: topicArn, Message: JSON.stringify(event), MessageAttributes: { type: { DataType: 'String', StringValue: 'ConsentChanged' } } }));
+      const event = {
+        type: 'ConsentChanged',
+        eventId: r.receiptId,
+        userId: ana.userId,
+        version: r.version,
+        policyVersion: r.policyVersion,
+        purposes: r.purposes,
+        occurredAt: r.recordedAt,
+      };
+      await aws.sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: JSON.stringify(event),
+          MessageAttributes: { type: { DataType: 'String', StringValue: 'ConsentChanged' } },
+        }),
+      );
     }
     // Assess: the consumers took them (queues drain) and nothing changed
     await eventually(async () => {
       for (const q of ['matchIndexEvents', 'suggestionsEvents'] as const) {
-        const attrs = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: await queueUrl(q), MaxNumberOfMessages: 1, VisibilityTimeout: 0, WaitTimeSeconds: 0 }));
+        const attrs = await aws.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: await queueUrl(q), MaxNumberOfMessages: 1, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+        );
         expect(attrs.Messages ?? []).toHaveLength(0);
       }
     });
@@ -198,7 +230,10 @@ describe('fan-out of consent changes', () => {
         QueueUrl: await queueUrl('matchIndexEvents'),
         Entries: [
           { Id: 'poison', MessageBody: JSON.stringify({ type: 'ConsentChanged', userId: poisonId, version: 'not a number' }) },
-          { Id: 'good', MessageBody: JSON.stringify({ type: 'IdentifiersChanged', eventId: newId('e'), userId: ana.userId, occurredAt: new Date().toISOString() }) },
+          {
+            Id: 'good',
+            MessageBody: JSON.stringify({ type: 'IdentifiersChanged', eventId: newId('e'), userId: ana.userId, occurredAt: new Date().toISOString() }),
+          },
         ],
       }),
     );
@@ -208,7 +243,9 @@ describe('fan-out of consent changes', () => {
     const dlq = await queueUrl('matchIndexEvents', { deadLetter: true });
     const dead = await eventually(
       async () => {
-        const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+        const out = await aws.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+        );
         const found = (out.Messages ?? []).find((m) => m.Body?.includes(poisonId));
         expect(found).toBeDefined();
         return found!;
@@ -225,7 +262,9 @@ describe('bad input changes nothing', () => {
   const nothingWrittenFor = async (userId: string) => {
     const account = await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${userId}` }, ConsistentRead: true }));
     expect(account.Item).toBeUndefined();
-    const ledger = await aws.ddb.send(new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } }));
+    const ledger = await aws.ddb.send(
+      new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } }),
+    );
     expect(ledger.Items).toEqual([]);
   };
 
@@ -241,13 +280,18 @@ describe('bad input changes nothing', () => {
     ['an unknown purpose', { body: { ...consentBody(), purposes: { location: 'granted' } } }, 400],
     ['an unknown value', { body: { ...consentBody(), purposes: { ads_targeting: 'yes' } } }, 400],
     ['a body that is not JSON', { rawBody: 'ads_targeting=granted', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
-    ['a 2 MiB body', { rawBody: JSON.stringify({ ...consentBody(), padding: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } }, 413],
+    [
+      'a 2 MiB body',
+      { rawBody: JSON.stringify({ ...consentBody(), padding: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } },
+      413,
+    ],
   ])('answers %s with a problem document', async (_what, options, status) => {
     const userId = newId('u');
     const token = await tokenFor('user', userId);
     const res = await api('PUT', '/v1/me/consent', { token, ...options });
     expectProblem(res, status);
-    if (status === 400 && 'body' in options) expect(res.json.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]));
+    if (status === 400 && 'body' in options)
+      expect(res.json.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]));
     await nothingWrittenFor(userId);
   });
 

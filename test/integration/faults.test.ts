@@ -59,21 +59,37 @@ const decide = (user: TestUser, purposes: Record<string, string>, headers: Recor
 const indexStateOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${userId}` }, ConsistentRead: true }))).Item;
 const indexHolder = async (key: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as string | undefined;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as
+    string | undefined;
 const suggestionsOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId }, ConsistentRead: true }))).Item;
 const accountOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${userId}` }, ConsistentRead: true }))).Item;
 const receiptsOf = async (userId: string) =>
-  ((await aws.ddb.send(new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, ConsistentRead: true }))).Items ?? []).filter(
-    (i) => i.kind === 'receipt',
-  );
+  (
+    (
+      await aws.ddb.send(
+        new QueryCommand({
+          TableName: tableName('ledger'),
+          KeyConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? []
+  ).filter((i) => i.kind === 'receipt');
 
 /** Messages of a queue, received and left in place (visibility 0), or taken out with `remove`. */
 async function peek(queue: QueueName, options: { deadLetter?: boolean; remove?: boolean } = {}): Promise<Message[]> {
   const url = await queueUrl(queue, { deadLetter: options.deadLetter ?? false, baseUrl });
   const out = await aws.sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: options.remove ? 30 : 0, MessageAttributeNames: ['All'] }),
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      VisibilityTimeout: options.remove ? 30 : 0,
+      MessageAttributeNames: ['All'],
+    }),
   );
   const messages = out.Messages ?? [];
   if (options.remove) for (const m of messages) await aws.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
@@ -106,7 +122,9 @@ describe('POST /_local/faults (local stack only)', () => {
 
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(res.json).toEqual(expect.objectContaining({ type: expect.any(String), title: expect.any(String), status: 400, detail: expect.any(String), errors: expect.any(Array) }));
+    expect(res.json).toEqual(
+      expect.objectContaining({ type: expect.any(String), title: expect.any(String), status: 400, detail: expect.any(String), errors: expect.any(Array) }),
+    );
     expect((await faultState()).failInvocations).toEqual([]);
   });
 
@@ -123,7 +141,9 @@ describe('POST /_local/faults (local stack only)', () => {
     expect(await faultState()).toEqual({
       failInvocations: [{ function: 'putConsent', remaining: 2, fired: 0 }],
       crashes: [expect.objectContaining({ function: 'matchAudienceBatch', command: 'BatchWriteItemCommand', count: 2, calls: 0, fired: false })],
-      serviceFaults: [expect.objectContaining({ service: 'sqs', kind: 'serverError', remaining: 3, fired: 0, function: 'sendMessage', command: 'SendMessageCommand' })],
+      serviceFaults: [
+        expect.objectContaining({ service: 'sqs', kind: 'serverError', remaining: 3, fired: 0, function: 'sendMessage', command: 'SendMessageCommand' }),
+      ],
     });
 
     const cleared = await stack.api('DELETE', '/_local/faults');
@@ -149,10 +169,14 @@ describe('a publisher killed between the consent write and the fan-out', () => {
     for (const purposes of choices) expect((await decide(ana, purposes)).status).toBe(200);
 
     // Assess: the publisher was killed 4 times, and every consumer still applied the last version
-    await eventually(async () => expect((await faultState()).failInvocations).toEqual([{ function: 'publishAccountEvents', remaining: 0, fired: 4 }]), { timeoutMs: 30_000 });
+    await eventually(async () => expect((await faultState()).failInvocations).toEqual([{ function: 'publishAccountEvents', remaining: 0, fired: 4 }]), {
+      timeoutMs: 30_000,
+    });
     await eventually(
       async () => {
-        expect(await indexStateOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 3, keys: expect.arrayContaining([expect.any(String), expect.any(String)]) }));
+        expect(await indexStateOf(ana.userId)).toEqual(
+          expect.objectContaining({ appliedVersion: 3, keys: expect.arrayContaining([expect.any(String), expect.any(String)]) }),
+        );
         expect(await suggestionsOf(ana.userId)).toEqual(expect.objectContaining({ appliedVersion: 3, allowed: false }));
       },
       { timeoutMs: 30_000, intervalMs: 250 },
@@ -201,7 +225,12 @@ describe('a publisher killed between the consent write and the fan-out', () => {
     const { StreamDescription } = await aws.streams.send(new DescribeStreamCommand({ StreamArn: info.streamArn }));
     expect(StreamDescription?.Shards?.map((s) => s.ShardId)).toContain(info.shardId);
     const iterator = await aws.streams.send(
-      new GetShardIteratorCommand({ StreamArn: info.streamArn, ShardId: info.shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: info.startSequenceNumber }),
+      new GetShardIteratorCommand({
+        StreamArn: info.streamArn,
+        ShardId: info.shardId,
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        SequenceNumber: info.startSequenceNumber,
+      }),
     );
     const page = await aws.streams.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator!, Limit: 1 }));
     expect(page.Records?.[0]?.dynamodb?.NewImage).toEqual(expect.objectContaining({ userId: { S: bob.userId }, version: { N: '1' } }));
@@ -224,10 +253,13 @@ describe('poison messages', () => {
   it('are retried, then dead-lettered, while the rest of their batch is processed; redrive brings them back once fixed', async () => {
     // Prepare: two users in the match index
     const [cat, dog] = await Promise.all([createUser({ baseUrl, ads: 'granted' }), createUser({ baseUrl, ads: 'granted', email: true })]);
-    await eventually(async () => {
-      expect((await indexStateOf(cat.userId))?.keys).toHaveLength(1);
-      expect((await indexStateOf(dog.userId))?.keys).toHaveLength(2);
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        expect((await indexStateOf(cat.userId))?.keys).toHaveLength(1);
+        expect((await indexStateOf(dog.userId))?.keys).toHaveLength(2);
+      },
+      { timeoutMs: 30_000 },
+    );
     const [catKey] = (await indexStateOf(cat.userId))!.keys as string[];
     const dogKeys = (await indexStateOf(dog.userId))!.keys as string[];
     // Corrupt state behind the service's back: a stale entry of someone else holds cat's key, and cat's applied state is gone.
@@ -240,7 +272,8 @@ describe('poison messages', () => {
 
     // Act: one batch with the poison event and a good one
     const poisonId = newId('poison');
-    const event = (userId: string, eventId = newId('e')) => JSON.stringify({ type: 'IdentifiersChanged', eventId, userId, occurredAt: new Date().toISOString() });
+    const event = (userId: string, eventId = newId('e')) =>
+      JSON.stringify({ type: 'IdentifiersChanged', eventId, userId, occurredAt: new Date().toISOString() });
     const attributes = { type: { DataType: 'String', StringValue: 'IdentifiersChanged' } };
     await aws.sqs.send(
       new SendMessageBatchCommand({
@@ -253,9 +286,12 @@ describe('poison messages', () => {
     );
 
     // Assess: the good one is applied at once; the poison one dead-letters after maxReceiveCount receives
-    await eventually(async () => {
-      for (const key of dogKeys) expect(await indexHolder(key)).toBe(dog.userId);
-    }, { timeoutMs: 15_000 });
+    await eventually(
+      async () => {
+        for (const key of dogKeys) expect(await indexHolder(key)).toBe(dog.userId);
+      },
+      { timeoutMs: 15_000 },
+    );
     // (Any late event of cat's own, still queued when the state was corrupted, fails the same way and dead-letters too.)
     const dead = await eventually(
       async () => {
@@ -274,10 +310,13 @@ describe('poison messages', () => {
 
     expect(moved).toEqual(expect.objectContaining({ failed: 0 }));
     expect(moved.moved).toBeGreaterThanOrEqual(dead.length);
-    await eventually(async () => {
-      expect(await indexStateOf(cat.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [catKey] }));
-      expect(await indexHolder(catKey!)).toBe(cat.userId);
-    }, { timeoutMs: 20_000 });
+    await eventually(
+      async () => {
+        expect(await indexStateOf(cat.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [catKey] }));
+        expect(await indexHolder(catKey!)).toBe(cat.userId);
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(await peek('matchIndexEvents', { deadLetter: true })).toEqual([]);
   }, 150_000);
 
@@ -290,20 +329,24 @@ describe('poison messages', () => {
     expect((await decide(eve, { friend_suggestions: 'granted' })).status).toBe(200);
 
     // Assess: the event is dead-lettered with its attributes, the consumer never applied it
-    await eventually(
-      async () => expect((await peek('suggestionsEvents', { deadLetter: true })).filter((m) => m.Body?.includes(eve.userId))).toHaveLength(1),
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await eventually(async () => expect((await peek('suggestionsEvents', { deadLetter: true })).filter((m) => m.Body?.includes(eve.userId))).toHaveLength(1), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
     expect(await suggestionsOf(eve.userId)).toBeUndefined();
 
     // Fix and redrive
     await stack.api('DELETE', '/_local/faults');
     expect(await redrive('suggestionsEvents')).toEqual(expect.objectContaining({ moved: 1, failed: 0 }));
-    await eventually(async () => expect(await suggestionsOf(eve.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true })), { timeoutMs: 20_000 });
+    await eventually(async () => expect(await suggestionsOf(eve.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true })), {
+      timeoutMs: 20_000,
+    });
   }, 120_000);
 
   it('redrive refuses a queue the catalog does not have and says which exist', async () => {
-    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/redrive.ts', 'noSuchQueue', '--url', baseUrl], { cwd: REPO_ROOT }).catch((e: { code: number; stderr: string }) => e);
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/redrive.ts', 'noSuchQueue', '--url', baseUrl], { cwd: REPO_ROOT }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
 
     expect(failed).toEqual(expect.objectContaining({ code: 1, stderr: expect.stringContaining('Unknown queue "noSuchQueue"') }));
     expect((failed as { stderr: string }).stderr).toContain('matchIndexEvents');
@@ -313,7 +356,8 @@ describe('poison messages', () => {
 // ------------------------------------------------------------------ the matcher killed halfway
 
 const audienceItem = async (businessId: string, audienceId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('audiences'), Key: { pk: `b#${businessId}`, sk: `a#${audienceId}` }, ConsistentRead: true }))).Item!;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('audiences'), Key: { pk: `b#${businessId}`, sk: `a#${audienceId}` }, ConsistentRead: true })))
+    .Item!;
 /** The audience's exact member count, as kept inside (per expiry day). */
 const exactCount = (audience: Record<string, unknown>) => Object.values((audience.expiring ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
 async function membersOf(audienceId: string): Promise<Record<string, unknown>[]> {
@@ -321,7 +365,13 @@ async function membersOf(audienceId: string): Promise<Record<string, unknown>[]>
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
     const page = await aws.ddb.send(
-      new QueryCommand({ TableName: tableName('audienceMemberships'), IndexName: 'byAudience', KeyConditionExpression: 'audienceId = :a', ExpressionAttributeValues: { ':a': audienceId }, ExclusiveStartKey }),
+      new QueryCommand({
+        TableName: tableName('audienceMemberships'),
+        IndexName: 'byAudience',
+        KeyConditionExpression: 'audienceId = :a',
+        ExpressionAttributeValues: { ':a': audienceId },
+        ExclusiveStartKey,
+      }),
     );
     members.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
@@ -356,7 +406,10 @@ describe('the matcher killed halfway through a batch', () => {
       body: { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows },
     });
     expect(upload.status).toBe(202);
-    await eventually(async () => expect((await faultState()).crashes[0]).toEqual(expect.objectContaining({ fired: true })), { timeoutMs: 60_000, intervalMs: 100 });
+    await eventually(async () => expect((await faultState()).crashes[0]).toEqual(expect.objectContaining({ fired: true })), {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
     // Halfway: memberships are written, no count is committed.
     expect((await membersOf(audienceId)).length).toBeGreaterThanOrEqual(25);
     expect(exactCount(await audienceItem(businessId, audienceId))).toBe(0);
@@ -365,13 +418,21 @@ describe('the matcher killed halfway through a batch', () => {
 
     // Assess: the retry finishes the session, and the exact count is the number of consenting users
     await eventually(
-      async () => expect((await stack.api('GET', `/v1/audiences/${audienceId}/sessions/1`, { token: business })).json).toEqual(expect.objectContaining({ stage: 'done', numReceived: rows.length })),
+      async () =>
+        expect((await stack.api('GET', `/v1/audiences/${audienceId}/sessions/1`, { token: business })).json).toEqual(
+          expect.objectContaining({ stage: 'done', numReceived: rows.length }),
+        ),
       { timeoutMs: 90_000, intervalMs: 500 },
     );
     const audience = await audienceItem(businessId, audienceId);
     expect(exactCount(audience)).toBe(consenting.length);
     const members = await membersOf(audienceId);
-    expect(members.filter((m) => !m.removing).map((m) => m.userId).sort()).toEqual(consenting.map((u) => u.userId).sort());
+    expect(
+      members
+        .filter((m) => !m.removing)
+        .map((m) => m.userId)
+        .sort(),
+    ).toEqual(consenting.map((u) => u.userId).sort());
     // A dead attempt stays `pending` for good (core/audiences.ts), so whatever it wrote counts as nothing: the retry overwrote all of it.
     const pending = (audience.pending ?? new Set()) as Set<string>;
     expect(members.filter((m) => pending.has(m.lastChunk as string))).toEqual([]);
@@ -396,10 +457,13 @@ describe('throttled and failing SDK calls', () => {
     expect(res.status).toBe(200);
     expect(res.json.version).toBe(1);
     expect((await receiptsOf(fay.userId)).map((r) => r.version)).toEqual([1]);
-    await eventually(async () => {
-      expect(await indexStateOf(fay.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [expect.any(String), expect.any(String)] }));
-      expect(await suggestionsOf(fay.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true }));
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    await eventually(
+      async () => {
+        expect(await indexStateOf(fay.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [expect.any(String), expect.any(String)] }));
+        expect(await suggestionsOf(fay.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true }));
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
     const fired = (await faultState()).serviceFaults.map((f) => [f.function, f.kind, f.fired, f.remaining]);
     expect(fired).toEqual([
       ['putConsent', 'throttle', 2, 0],
@@ -408,7 +472,7 @@ describe('throttled and failing SDK calls', () => {
     ]);
   }, 90_000);
 
-  it('answer a 5xx problem document without details once they exceed maxAttempts, write nothing, and the client\'s retry succeeds', async () => {
+  it("answer a 5xx problem document without details once they exceed maxAttempts, write nothing, and the client's retry succeeds", async () => {
     // Prepare: every attempt (6, the SDK's maxAttempts) of the consent transaction fails
     const gus = await createUser({ baseUrl });
     await inject({ service: 'dynamodb', serverErrors: 6, function: 'putConsent', command: 'TransactWriteCommand' });
@@ -421,12 +485,19 @@ describe('throttled and failing SDK calls', () => {
     // Assess: a generic 500, and nothing half-written
     expect(failed.status).toBe(500);
     expect(failed.headers['content-type']).toBe('application/problem+json');
-    expect(failed.json).toEqual({ type: '/problems/internal-error', title: 'Internal server error', status: 500, detail: 'Something went wrong on our side. Try again later.' });
+    expect(failed.json).toEqual({
+      type: '/problems/internal-error',
+      title: 'Internal server error',
+      status: 500,
+      detail: 'Something went wrong on our side. Try again later.',
+    });
     expect(failed.text).not.toMatch(/InternalServerError|Injected|dynamo|TransactWrite|local-|\bat\s/i);
     expect((await faultState()).serviceFaults).toEqual([expect.objectContaining({ fired: 6, remaining: 0 })]);
     expect(await accountOf(gus.userId)).toEqual(account);
     expect(await receiptsOf(gus.userId)).toEqual([]);
-    expect((await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `idem#${gus.userId}#${key}` }, ConsistentRead: true }))).Item).toBeUndefined();
+    expect(
+      (await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `idem#${gus.userId}#${key}` }, ConsistentRead: true }))).Item,
+    ).toBeUndefined();
 
     // Act: the client retries the same request
     const retried = await decide(gus, { ads_targeting: 'granted' }, { 'idempotency-key': key });
@@ -435,6 +506,8 @@ describe('throttled and failing SDK calls', () => {
     expect(retried.status).toBe(200);
     expect(retried.json.version).toBe(1);
     expect((await receiptsOf(gus.userId)).map((r) => r.receiptId)).toEqual([retried.json.receiptId]);
-    expect((await stack.api('GET', '/v1/me/consent', { token: gus.token })).json).toEqual(expect.objectContaining({ version: 1, purposes: expect.objectContaining({ ads_targeting: 'granted' }) }));
+    expect((await stack.api('GET', '/v1/me/consent', { token: gus.token })).json).toEqual(
+      expect.objectContaining({ version: 1, purposes: expect.objectContaining({ ads_targeting: 'granted' }) }),
+    );
   }, 60_000);
 });

@@ -31,7 +31,17 @@ import {
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand } from '@aws-sdk/client-sns';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, DynamoDBRecord, DynamoDBStreamEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { decodeJwt } from 'jose';
-import { catalog, deadLetterEnv, type FunctionSpec, type QueueName, type QueueSpec, type Role, type TableName, type TableSpec, type TopicName } from '../../catalog';
+import {
+  catalog,
+  deadLetterEnv,
+  type FunctionSpec,
+  type QueueName,
+  type QueueSpec,
+  type Role,
+  type TableName,
+  type TableSpec,
+  type TopicName,
+} from '../../catalog';
 import { internalError } from '../../functions/shared/problems';
 import { createLocalFunction, type LambdaHandler } from '../../local/functions';
 import { startGateway, MAX_REQUEST_BYTES, type Gateway } from '../../local/gateway';
@@ -67,9 +77,7 @@ const queueSpecs = Object.entries(catalog.queues as Record<string, QueueSpec>) a
 /** A TTL table with a partition key only, for sweep tests. */
 const ttlTable = tableSpecs.find(([, t]) => t.ttlAttribute && !t.sortKey);
 const present = (spec: FunctionSpec) => existsSync(resolve(REPO_ROOT, spec.entry));
-const httpRoutes = Object.values(functionSpecs).flatMap((spec) =>
-  spec.trigger.kind === 'http' && present(spec) ? [{ ...spec.trigger, spec }] : [],
-);
+const httpRoutes = Object.values(functionSpecs).flatMap((spec) => (spec.trigger.kind === 'http' && present(spec) ? [{ ...spec.trigger, spec }] : []));
 /** A GET route without path parameters that needs a token, from the catalog. */
 const protectedGet = httpRoutes.find((r) => r.method === 'GET' && r.auth !== 'public' && !r.path.includes('{'));
 /** A route with a JSON body that needs a token. */
@@ -269,7 +277,9 @@ describe('POST /_local/clock validation (the shared clock is not moved)', () => 
   });
 
   it('refuses a body that is not JSON with 415 and malformed JSON with 400', async () => {
-    expect((await api('POST', '/_local/clock', { rawBody: 'advanceSeconds=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    expect((await api('POST', '/_local/clock', { rawBody: 'advanceSeconds=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(
+      415,
+    );
     expect((await api('POST', '/_local/clock', { rawBody: '{', headers: { 'content-type': 'application/json' } })).status).toBe(400);
   });
 });
@@ -400,7 +410,9 @@ describe('queue poller (Lambda SQS event source mapping), against the stack faux
       return { batchItemFailures: event.Records.filter((r) => r.body === 'fail').map((r) => ({ itemIdentifier: r.messageId })) };
     }) as unknown as LambdaHandler;
     for (const body of ['ok-1', 'fail', 'ok-2']) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body, MessageAttributes: { type: { DataType: 'String', StringValue: 'Test' } } }));
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body, MessageAttributes: { type: { DataType: 'String', StringValue: 'Test' } } }),
+      );
     }
     const p = poller(queue, handler, sqs);
 
@@ -533,7 +545,9 @@ describe('stream poller (Lambda DynamoDB stream event source mapping) and TTL sw
     // Written before the poller starts, so its first read (TRIM_HORIZON) holds all three.
     await put('a');
     await put('b');
-    await dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } }));
+    await dynamodb.send(
+      new UpdateItemCommand({ TableName: table, Key: { pk: { S: 'a' } }, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } }),
+    );
     p.start();
     try {
       await eventually(() => expect(batches.flat().filter((r) => r.dynamodb?.Keys?.pk?.S === 'b')).toHaveLength(2));
@@ -631,7 +645,12 @@ describe('gateway with stub functions: the payload 2.0 event, the context and th
           { method: 'GET', path: '/items/special', auth: 'public', fn: stub('special', record('special')) },
           { method: 'POST', path: '/upload', auth: 'public', fn: stub('upload', record('upload')) },
           { method: 'GET', path: '/plain', auth: 'public', fn: stub('plain', (async () => ({ hello: 'world' })) as unknown as LambdaHandler) },
-          { method: 'GET', path: '/slow', auth: 'public', fn: stub('slow', (async () => new Promise((r) => setTimeout(r, 3_000))) as unknown as LambdaHandler, 1) },
+          {
+            method: 'GET',
+            path: '/slow',
+            auth: 'public',
+            fn: stub('slow', (async () => new Promise((r) => setTimeout(r, 3_000))) as unknown as LambdaHandler, 1),
+          },
           {
             method: 'GET',
             path: '/boom',
@@ -708,7 +727,14 @@ describe('gateway with stub functions: the payload 2.0 event, the context and th
         apiId: expect.any(String),
         authorizer: {
           jwt: {
-            claims: expect.objectContaining({ sub: 'u-42', role: 'user', iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, iat: expect.stringMatching(/^\d+$/), exp: expect.stringMatching(/^\d+$/) }),
+            claims: expect.objectContaining({
+              sub: 'u-42',
+              role: 'user',
+              iss: LOCAL_ISSUER,
+              aud: LOCAL_AUDIENCE,
+              iat: expect.stringMatching(/^\d+$/),
+              exp: expect.stringMatching(/^\d+$/),
+            }),
             scopes: null,
           },
         },
@@ -804,7 +830,9 @@ describe('a private stack: the clock, the TTL sweep with a moved clock, and shut
     const id = newId('ttl-later');
     const key = spec ? { [spec.partitionKey.name]: { S: id } } : {};
     if (spec && name) {
-      await dynamodb.send(new PutItemCommand({ TableName: tableName(name), Item: { ...key, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 86_400) } } }));
+      await dynamodb.send(
+        new PutItemCommand({ TableName: tableName(name), Item: { ...key, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 86_400) } } }),
+      );
       expect((await stack.api('POST', '/_local/ttl-sweep')).json).toEqual({ deleted: 0 });
     }
 

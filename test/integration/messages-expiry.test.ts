@@ -74,7 +74,9 @@ describe('message expiry', () => {
     expect(await inbox(api, user)).toEqual([]);
     await eventually(async () => expect(await storedStatus(sent.messageId)).toBe('expired'), waitLong);
     const status = await statusOf(api, business, sent.messageId);
-    expect(status.json).toEqual(expect.objectContaining({ messageId: sent.messageId, status: 'expired', acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt }));
+    expect(status.json).toEqual(
+      expect.objectContaining({ messageId: sent.messageId, status: 'expired', acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt }),
+    );
   });
 
   it('shows an unacknowledged message past its expiry as expired even before the TTL process removes it', async () => {
@@ -133,7 +135,10 @@ describe('send rate per business', () => {
     await advance(60 - Math.floor((now % 60_000) / 1000));
     // Act
     for (let i = 0; i < RATE; i++) await send(api, business, user);
-    const refused = await stack.api('POST', '/v1/messages', { token: business.token, body: { to: user.phone.typed, category: 'receipt', ciphertext: sealed() } });
+    const refused = await stack.api('POST', '/v1/messages', {
+      token: business.token,
+      body: { to: user.phone.typed, category: 'receipt', ciphertext: sealed() },
+    });
     // Assess
     expect(refused.status).toBe(429);
     expect(refused.headers['content-type']).toBe('application/problem+json');

@@ -79,7 +79,12 @@ export async function send(
 ): Promise<Accepted> {
   const res = await stack.api<Accepted>('POST', '/v1/messages', {
     token: from.token,
-    body: { to: to.phone.typed, category: extra.category ?? 'receipt', ciphertext: extra.ciphertext ?? sealed(), ...(extra.clientMessageId ? { clientMessageId: extra.clientMessageId } : {}) },
+    body: {
+      to: to.phone.typed,
+      category: extra.category ?? 'receipt',
+      ciphertext: extra.ciphertext ?? sealed(),
+      ...(extra.clientMessageId ? { clientMessageId: extra.clientMessageId } : {}),
+    },
   });
   if (res.status !== 202) throw new Error(`POST /v1/messages answered ${res.status}: ${res.text}`);
   return res.json;
@@ -107,11 +112,9 @@ export async function ack(stack: StackApi, user: Party, messageIds: string[]): P
 }
 
 export async function statusOf(stack: StackApi, business: Party, messageId: string) {
-  return stack.api<{ messageId: string; status: string; acceptedAt: string; expiresAt: string; updatedAt: string }>(
-    'GET',
-    `/v1/messages/${messageId}`,
-    { token: business.token },
-  );
+  return stack.api<{ messageId: string; status: string; acceptedAt: string; expiresAt: string; updatedAt: string }>('GET', `/v1/messages/${messageId}`, {
+    token: business.token,
+  });
 }
 
 /** Every item of the messages table for one recipient, read straight from the emulator. */

@@ -37,22 +37,29 @@ describe('business messages', () => {
 
     // Act: the recipient lists
     const listed = await inbox(stack, user);
-    expect(listed).toEqual([{ messageId: sent.messageId, from: business.sub, category: 'reservation', ciphertext, acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt }]);
+    expect(listed).toEqual([
+      { messageId: sent.messageId, from: business.sub, category: 'reservation', ciphertext, acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt },
+    ]);
 
     // Act: and acknowledges
     expect(await ack(stack, user, [sent.messageId])).toBe(1);
     expect(await inbox(stack, user)).toEqual([]);
     expect(await storedMessagesOf(stack, user.sub)).toEqual([]);
-    await eventually(async () => {
-      const status = await statusOf(stack, business, sent.messageId);
-      expect(status.json).toEqual(expect.objectContaining({ messageId: sent.messageId, status: 'delivered', acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt }));
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    await eventually(
+      async () => {
+        const status = await statusOf(stack, business, sent.messageId);
+        expect(status.json).toEqual(
+          expect.objectContaining({ messageId: sent.messageId, status: 'delivered', acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt }),
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
 
     // A second acknowledgement changes nothing.
     expect(await ack(stack, user, [sent.messageId])).toBe(0);
   });
 
-  it('lists a recipient\'s messages oldest first, from every sender', async () => {
+  it("lists a recipient's messages oldest first, from every sender", async () => {
     const [first, second] = [await newBusiness(stack), await newBusiness(stack)];
     const user = await newRecipient(stack);
     const a = await send(stack, first, user);
@@ -105,7 +112,7 @@ describe('business messages', () => {
     expect(foreign.text).not.toContain(sent.messageId);
   });
 
-  it('ignores acknowledgements of another user\'s messages', async () => {
+  it("ignores acknowledgements of another user's messages", async () => {
     const business = await newBusiness(stack);
     const [owner, other] = [await newRecipient(stack), await newRecipient(stack)];
     const sent = await send(stack, business, owner);

@@ -15,10 +15,13 @@ const ciphertext = Buffer.from('an end-to-end encrypted receipt').toString('base
 
 async function inAudience(business: string, user: { userId: string; phoneNumber?: string; email?: string }) {
   // The match index fills asynchronously after the consent decision: upload once the user is in it.
-  await eventually(async () => {
-    const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${user.userId}` }, ConsistentRead: true }));
-    expect(state.Item?.keys).toHaveLength(2);
-  }, { timeoutMs: 20_000 });
+  await eventually(
+    async () => {
+      const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${user.userId}` }, ConsistentRead: true }));
+      expect(state.Item?.keys).toHaveLength(2);
+    },
+    { timeoutMs: 20_000 },
+  );
   const created = await api('POST', '/v1/audiences', { token: business, body: { name: 'Flower shop mailing list', customerFileSource: 'USER_PROVIDED_ONLY' } });
   expect(created.status).toBe(201);
   const id = created.json.id as string;
@@ -31,10 +34,13 @@ async function inAudience(business: string, user: { userId: string; phoneNumber?
     },
   });
   expect(upload.status).toBe(202);
-  await eventually(async () => {
-    const session = await api('GET', `/v1/audiences/${id}/sessions/${upload.json.sessionId}`, { token: business });
-    expect(session.json.stage).toBe('done');
-  }, { timeoutMs: 20_000 });
+  await eventually(
+    async () => {
+      const session = await api('GET', `/v1/audiences/${id}/sessions/${upload.json.sessionId}`, { token: business });
+      expect(session.json.stage).toBe('done');
+    },
+    { timeoutMs: 20_000 },
+  );
   return id;
 }
 
@@ -86,17 +92,26 @@ describe('DELETE /v1/me', () => {
     expect(exported.json.account).toEqual(expect.objectContaining({ phoneNumber: null, email: null, erasedAt: expect.any(String) }));
     expect((await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } })).status).toBe(404);
     // ...every consumer follows within seconds
-    await eventually(async () => {
-      expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([]);
-      const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }));
-      expect(state.Item?.keys).toEqual([]);
-      const suggestions = await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId: ana.userId }, ConsistentRead: true }));
-      expect(suggestions.Item?.allowed).toBe(false);
-      const memberships = await aws.ddb.send(new QueryCommand({ TableName: tableName('audienceMemberships'), KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `u#${ana.userId}` } }));
-      expect(memberships.Items).toEqual([]);
-      expect((await api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
-      expect((await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('expired');
-    }, { timeoutMs: 20_000 });
+    await eventually(
+      async () => {
+        expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([]);
+        const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }));
+        expect(state.Item?.keys).toEqual([]);
+        const suggestions = await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId: ana.userId }, ConsistentRead: true }));
+        expect(suggestions.Item?.allowed).toBe(false);
+        const memberships = await aws.ddb.send(
+          new QueryCommand({
+            TableName: tableName('audienceMemberships'),
+            KeyConditionExpression: 'pk = :p',
+            ExpressionAttributeValues: { ':p': `u#${ana.userId}` },
+          }),
+        );
+        expect(memberships.Items).toEqual([]);
+        expect((await api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
+        expect((await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('expired');
+      },
+      { timeoutMs: 20_000 },
+    );
     // ...the receipts stay, and no table holds the phone or email for this user any more
     expect((await api('GET', '/v1/me/consent/history', { token: ana.token })).json.items).toHaveLength(1);
     for (const table of ['accounts', 'ledger', 'matchIndex', 'suggestions', 'audienceMemberships', 'messages'] as const) {

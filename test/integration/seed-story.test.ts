@@ -63,10 +63,12 @@ it('follows the seed story', async () => {
   });
   expect(decision.json).toEqual(expect.objectContaining({ version: 1, source: 'notification' }));
   expect(
-    (await stack.api('PUT', '/v1/me/consent', {
-      token: bob,
-      body: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, source: 'notification' },
-    })).status,
+    (
+      await stack.api('PUT', '/v1/me/consent', {
+        token: bob,
+        body: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, source: 'notification' },
+      })
+    ).status,
   ).toBe(200);
   expect((await stack.api('GET', '/v1/me/consent/history', { token: ana })).json.items).toEqual([decision.json]);
 
@@ -81,12 +83,24 @@ it('follows the seed story', async () => {
   const created = await audiencesCli(['create', '--name', 'Flower shop mailing list', '--json']);
   expect(created.code).toBe(0);
   const audienceId = JSON.parse(created.stdout).id as string;
-  const upload = await audiencesCli(['upload', join(REPO_ROOT, 'examples/customers.csv'), '--audience', audienceId, '--country', 'US', '--state-dir', join(REPO_ROOT, 'test-results')]);
+  const upload = await audiencesCli([
+    'upload',
+    join(REPO_ROOT, 'examples/customers.csv'),
+    '--audience',
+    audienceId,
+    '--country',
+    'US',
+    '--state-dir',
+    join(REPO_ROOT, 'test-results'),
+  ]);
   expect(upload.code).toBe(0);
-  await eventually(async () => {
-    const audience = await stack.api('GET', `/v1/audiences/${audienceId}`, { token: shop });
-    expect(audience.json).toEqual(expect.objectContaining({ status: 'ready', approximateCount: { lower: 0, upper: 100 }, targetable: false }));
-  }, { timeoutMs: 30_000 });
+  await eventually(
+    async () => {
+      const audience = await stack.api('GET', `/v1/audiences/${audienceId}`, { token: shop });
+      expect(audience.json).toEqual(expect.objectContaining({ status: 'ready', approximateCount: { lower: 0, upper: 100 }, targetable: false }));
+    },
+    { timeoutMs: 30_000 },
+  );
   const status = await audiencesCli(['status', audienceId]);
   expect(status.code).toBe(0);
   await eventually(async () => {
@@ -96,7 +110,10 @@ it('follows the seed story', async () => {
 
   // A receipt for Bob, who then stays offline for a month.
   const ciphertext = Buffer.from('order 1017: 12 red roses, $54').toString('base64');
-  const sent = await stack.api('POST', '/v1/messages', { token: shop, body: { to: '+14155550102', category: 'receipt', ciphertext, clientMessageId: 'order-1017' } });
+  const sent = await stack.api('POST', '/v1/messages', {
+    token: shop,
+    body: { to: '+14155550102', category: 'receipt', ciphertext, clientMessageId: 'order-1017' },
+  });
   expect(sent.status).toBe(202);
   expect(Date.parse(sent.json.expiresAt) - Date.parse(sent.json.acceptedAt)).toBe(2_592_000_000);
   expect((await stack.api('GET', `/v1/messages/${sent.json.messageId}`, { token: shop })).json.status).toBe('accepted');

@@ -139,7 +139,9 @@ describe('the padding attack', () => {
     ['rounding', 1_150],
   ] as const)('does no better than chance against the service at a %s boundary (start %i)', (boundary, start) => {
     const rate = successRate(TRIALS, (trial, member) => paddingAttack(serviceAudience(`${boundary}:${start}:${trial}`), boundary, start, member));
-    report.push(`service, ${boundary} from ${start}: ${(rate * 100).toFixed(2)}% right (chance interval ${(low * 100).toFixed(1)}-${(high * 100).toFixed(1)}%)`);
+    report.push(
+      `service, ${boundary} from ${start}: ${(rate * 100).toFixed(2)}% right (chance interval ${(low * 100).toFixed(1)}-${(high * 100).toFixed(1)}%)`,
+    );
     expect(rate).toBeGreaterThanOrEqual(low);
     expect(rate).toBeLessThanOrEqual(high);
   });
@@ -163,7 +165,7 @@ function bestSingleLook(audience: Audience, own: number, targetIsMember: boolean
 }
 
 describe('the best single-observation attacker', () => {
-  it.each([60, 99, 300, 1_500, 2_500])('is bounded by the rule\'s distinguishing bound at %i own accounts', (own) => {
+  it.each([60, 99, 300, 1_500, 2_500])("is bounded by the rule's distinguishing bound at %i own accounts", (own) => {
     const trials = 20_000;
     const rate = successRate(trials, (trial, member) => bestSingleLook(serviceAudience(`best:${own}:${trial}`), own, member, trial));
     const bound = 0.5 + distinguishingBound(own, MIN_SIZE) / 2;

@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  BASE_WIDTH,
-  countSeed,
-  ladderWidth,
-  noisyThreshold,
-  reportCount,
-  seedUniforms,
-  widthLimit,
-} from '../../functions/core/audience-count';
+import { BASE_WIDTH, countSeed, ladderWidth, noisyThreshold, reportCount, seedUniforms, widthLimit } from '../../functions/core/audience-count';
 
 /** Deterministic "random" seeds and counts, so every run checks the same cases. */
 const seedOf = (label: string) => createHash('sha256').update(`count-test:${label}`).digest();
@@ -90,7 +82,12 @@ describe('reportCount: the range always holds the truth and is never too wide', 
     const pepper = Buffer.from('p'.repeat(40));
     const base = countSeed(pepper, 'aud-1', 7, 0);
     expect(countSeed(pepper, 'aud-1', 7, 0)).toEqual(base);
-    for (const other of [countSeed(pepper, 'aud-1', 8, 0), countSeed(pepper, 'aud-2', 7, 0), countSeed(pepper, 'aud-1', 7, 1), countSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7, 0)]) {
+    for (const other of [
+      countSeed(pepper, 'aud-1', 8, 0),
+      countSeed(pepper, 'aud-2', 7, 0),
+      countSeed(pepper, 'aud-1', 7, 1),
+      countSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7, 0),
+    ]) {
       expect(other.equals(base)).toBe(false);
     }
   });

@@ -36,7 +36,15 @@ describe('keyBatch: validation and keying at the edge', () => {
     const phone = phoneSha256('+14155550123');
     const email = emailSha256('Ana@Example.com ');
     // Act
-    const batch = keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], [[phone, email], [phone, ''], ['', email]]);
+    const batch = keyBatch(
+      pepper,
+      ['PHONE_SHA256', 'EMAIL_SHA256'],
+      [
+        [phone, email],
+        [phone, ''],
+        ['', email],
+      ],
+    );
     // Assess
     expect(batch).toEqual(expect.objectContaining({ numReceived: 3, numInvalid: 0, invalidSamples: [], numKeyed: 3 }));
     expect(rowsOf(batch)).toEqual([
@@ -49,7 +57,14 @@ describe('keyBatch: validation and keying at the edge', () => {
   it('follows the schema order', () => {
     const email = sha('ana@example.com');
     const phone = sha('14155550123');
-    const batch = keyBatch(pepper, ['EMAIL_SHA256', 'PHONE_SHA256'], [[email, ''], [email, phone]]);
+    const batch = keyBatch(
+      pepper,
+      ['EMAIL_SHA256', 'PHONE_SHA256'],
+      [
+        [email, ''],
+        [email, phone],
+      ],
+    );
     expect(rowsOf(batch)).toEqual([
       { email: matchKey(pepper, 'EMAIL', email) },
       { phone: matchKey(pepper, 'PHONE', phone), email: matchKey(pepper, 'EMAIL', email) },
@@ -85,7 +100,11 @@ describe('keyBatch: validation and keying at the edge', () => {
   });
 
   it('samples at most a few invalid rows', () => {
-    const batch = keyBatch(pepper, ['PHONE_SHA256'], Array.from({ length: 100 }, () => ['+14155550123']));
+    const batch = keyBatch(
+      pepper,
+      ['PHONE_SHA256'],
+      Array.from({ length: 100 }, () => ['+14155550123']),
+    );
     expect(batch.numInvalid).toBe(100);
     expect(batch.invalidSamples).toEqual(Array.from({ length: INVALID_SAMPLES }, (_, i) => i));
     expect(batch.chunks).toEqual([]);
@@ -93,7 +112,11 @@ describe('keyBatch: validation and keying at the edge', () => {
 
   it('never lets an uploaded SHA-256 value through: keys differ from the cells', () => {
     const cells = Array.from({ length: 50 }, (_, i) => sha(`1415555${String(i).padStart(4, '0')}`));
-    const batch = keyBatch(pepper, ['PHONE_SHA256'], cells.map((c) => [c]));
+    const batch = keyBatch(
+      pepper,
+      ['PHONE_SHA256'],
+      cells.map((c) => [c]),
+    );
     const keys = new Set(rowsOf(batch).map((row) => row.phone));
     expect(keys.size).toBe(50);
     for (const cell of cells) expect(keys.has(cell)).toBe(false);
@@ -116,7 +139,11 @@ describe('chunks: keyed rows on the queue', () => {
     const phones = Array.from({ length: 10_000 }, (_, i) => sha(`p${i}`));
     const emails = Array.from({ length: 10_000 }, (_, i) => sha(`e${i}`));
     // Act
-    const batch = keyBatch(pepper, ['PHONE_SHA256', 'EMAIL_SHA256'], phones.map((p, i) => [p, emails[i]!]));
+    const batch = keyBatch(
+      pepper,
+      ['PHONE_SHA256', 'EMAIL_SHA256'],
+      phones.map((p, i) => [p, emails[i]!]),
+    );
     const encoded = batch.chunks.map((chunk) => chunk.toString('base64'));
     // Assess
     expect(batch.numKeyed).toBe(10_000);
@@ -159,7 +186,7 @@ describe('chunks: keyed rows on the queue', () => {
     }
   });
 
-  it('digests a batch\'s chunks in order, chunk boundaries included', () => {
+  it("digests a batch's chunks in order, chunk boundaries included", () => {
     const [a, b] = [Buffer.from('a'), Buffer.from('b')];
     expect(batchDigest([a, b])).not.toBe(batchDigest([b, a]));
     expect(batchDigest([Buffer.from('ab')])).not.toBe(batchDigest([a, b]));

@@ -107,7 +107,14 @@ describe('CLI commands', () => {
       const json = await cli(['status', 'aud-missing', '--json']);
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toEqual({
-        error: { kind: 'api', message: '404 Not Found: No such audience.', status: 404, type: 'https://example.com/problems/404', title: 'Not Found', detail: 'No such audience.' },
+        error: {
+          kind: 'api',
+          message: '404 Not Found: No such audience.',
+          status: 404,
+          type: 'https://example.com/problems/404',
+          title: 'Not Found',
+          detail: 'No such audience.',
+        },
       });
     });
 
@@ -227,7 +234,9 @@ describe('CLI commands', () => {
 
     it('shows a rejected batch readably, with the resume command, and a parseable --json error', async () => {
       fake.respond = (_request, batch) =>
-        batch ? problem(400, 'Validation failed', 'The body does not match the schema.', { errors: [{ path: 'session.id', message: 'Expected a number' }] }) : undefined;
+        batch
+          ? problem(400, 'Validation failed', 'The body does not match the schema.', { errors: [{ path: 'session.id', message: 'Expected a number' }] })
+          : undefined;
       const ran = await cli(['upload', csv, '--audience', 'aud-1', '--country', 'US', '--session', '8']);
       expect(ran.code).toBe(1);
       expect(ran.stderr).toContain('400 Validation failed: The body does not match the schema. (session.id: Expected a number)');
@@ -276,9 +285,25 @@ describe('CLI commands', () => {
       const file = join(dir, 'message.bin');
       const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255]);
       writeFileSync(file, bytes);
-      const ran = await cli(['messages', 'send', '--to', '+14155550123', '--category', 'delivery_update', '--ciphertext-file', file, '--client-message-id', 'order-17']);
+      const ran = await cli([
+        'messages',
+        'send',
+        '--to',
+        '+14155550123',
+        '--category',
+        'delivery_update',
+        '--ciphertext-file',
+        file,
+        '--client-message-id',
+        'order-17',
+      ]);
       expect(ran.code).toBe(0);
-      expect(fake.requests.at(-1)?.body).toEqual({ to: '+14155550123', category: 'delivery_update', ciphertext: bytes.toString('base64'), clientMessageId: 'order-17' });
+      expect(fake.requests.at(-1)?.body).toEqual({
+        to: '+14155550123',
+        category: 'delivery_update',
+        ciphertext: bytes.toString('base64'),
+        clientMessageId: 'order-17',
+      });
       expect(ran.stdout).toContain('Message msg-1: accepted');
     });
 

@@ -120,7 +120,7 @@ describe('CLI CSV: normalisation', () => {
     expect(stats).toEqual({ invalidPhoneCells: 1, invalidEmailCells: 0 });
   });
 
-  it('uses a row\'s ISO country over the default', () => {
+  it("uses a row's ISO country over the default", () => {
     const columns = detectColumns(['phone', 'country']);
     expect(hashRecord(['020 7946 0018', 'gb'], columns, 'US')).toEqual([sha256('442079460018')]);
     expect(hashRecord(['(415) 555-0123', 'United States'], columns, 'US')).toEqual([sha256('14155550123')]);

@@ -25,7 +25,8 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 async function writeEmailCsv(path: string, n: number, invalidEvery = 0): Promise<void> {
   async function* lines() {
     yield 'customer_id,Email\n';
-    for (let i = 1; i <= n; i += 1) yield invalidEvery > 0 && i % invalidEvery === 0 ? `${i},not-an-email\n` : `${i},user${String(i).padStart(7, '0')}@example.com\n`;
+    for (let i = 1; i <= n; i += 1)
+      yield invalidEvery > 0 && i % invalidEvery === 0 ? `${i},not-an-email\n` : `${i},user${String(i).padStart(7, '0')}@example.com\n`;
   }
   await pipeline(lines, createWriteStream(path));
 }
@@ -89,7 +90,15 @@ describe('CLI upload: sessions and resume', () => {
     const result = await upload({ file, sessionId: 7 });
     expect(fake.batches).toHaveLength(1);
     const [batch] = fake.batches;
-    expect(batch).toMatchObject({ method: 'POST', audienceId: 'aud-1', sessionId: 7, batchSeq: 1, lastBatch: true, estimatedTotal: 3, schema: ['PHONE_SHA256', 'EMAIL_SHA256'] });
+    expect(batch).toMatchObject({
+      method: 'POST',
+      audienceId: 'aud-1',
+      sessionId: 7,
+      batchSeq: 1,
+      lastBatch: true,
+      estimatedTotal: 3,
+      schema: ['PHONE_SHA256', 'EMAIL_SHA256'],
+    });
     expect(batch?.data).toEqual([
       [sha256('14155550101'), sha256('ana@example.com')],
       [sha256('14155550102'), ''],

@@ -3,7 +3,10 @@ import { chunksOf, mapLimit } from '../../functions/shared/concurrency';
 describe('chunksOf', () => {
   it('cuts items into consecutive slices of at most the size', () => {
     expect(chunksOf([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(chunksOf([1, 2, 3, 4], 2)).toEqual([[1, 2], [3, 4]]);
+    expect(chunksOf([1, 2, 3, 4], 2)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(chunksOf([], 25)).toEqual([]);
   });
 });

@@ -35,10 +35,28 @@ describe('decide', () => {
     // Prepare
     const state = { version: 4, policyVersion: policy.version, purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, updatedAt: 't' } as const;
     // Act
-    const { state: next, receipt } = decide(state, policy, { policyVersion: policy.version, purposes: { ads_targeting: 'denied' }, source: 'settings' }, 'r-1', '2026-11-25T00:00:00.000Z');
+    const { state: next, receipt } = decide(
+      state,
+      policy,
+      { policyVersion: policy.version, purposes: { ads_targeting: 'denied' }, source: 'settings' },
+      'r-1',
+      '2026-11-25T00:00:00.000Z',
+    );
     // Assess
-    expect(next).toEqual({ version: 5, policyVersion: policy.version, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, updatedAt: '2026-11-25T00:00:00.000Z' });
-    expect(receipt).toEqual({ receiptId: 'r-1', version: 5, policyVersion: policy.version, purposes: next.purposes, source: 'settings', recordedAt: '2026-11-25T00:00:00.000Z' });
+    expect(next).toEqual({
+      version: 5,
+      policyVersion: policy.version,
+      purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
+      updatedAt: '2026-11-25T00:00:00.000Z',
+    });
+    expect(receipt).toEqual({
+      receiptId: 'r-1',
+      version: 5,
+      policyVersion: policy.version,
+      purposes: next.purposes,
+      source: 'settings',
+      recordedAt: '2026-11-25T00:00:00.000Z',
+    });
   });
 
   it('refuses a policy version that is not the current one with 409', () => {
@@ -59,8 +77,8 @@ describe('decide', () => {
 
   it('refuses a purpose the current policy does not cover with 400', () => {
     const narrow = { ...policy, purposes: ['ads_targeting' as const] };
-    expect(() => decide(NEVER_DECIDED, narrow, { policyVersion: policy.version, purposes: { friend_suggestions: 'granted' }, source: 'settings' }, 'r', 't')).toThrow(
-      expect.objectContaining({ status: 400 }),
-    );
+    expect(() =>
+      decide(NEVER_DECIDED, narrow, { policyVersion: policy.version, purposes: { friend_suggestions: 'granted' }, source: 'settings' }, 'r', 't'),
+    ).toThrow(expect.objectContaining({ status: 400 }));
   });
 });

@@ -78,7 +78,19 @@ describe('isSha256Hex', () => {
   it('accepts 64 lowercase hex characters only', () => {
     expect(isSha256Hex(good)).toBe(true);
     expect(isSha256Hex('0123456789abcdef'.repeat(4))).toBe(true);
-    for (const bad of ['', good.toUpperCase(), good.slice(0, 63), `${good}0`, `${good.slice(0, 63)}g`, `${good.slice(0, 63)}G`, `${good.slice(0, 63)}/`, `${good.slice(0, 63)}:`, `${good.slice(0, 63)}\u00e9`, `${good.slice(0, 63)}\u0130`, ' '.repeat(64)]) {
+    for (const bad of [
+      '',
+      good.toUpperCase(),
+      good.slice(0, 63),
+      `${good}0`,
+      `${good.slice(0, 63)}g`,
+      `${good.slice(0, 63)}G`,
+      `${good.slice(0, 63)}/`,
+      `${good.slice(0, 63)}:`,
+      `${good.slice(0, 63)}\u00e9`,
+      `${good.slice(0, 63)}\u0130`,
+      ' '.repeat(64),
+    ]) {
       expect(isSha256Hex(bad)).toBe(false);
     }
   });

@@ -55,7 +55,7 @@ describe('local fault injection', () => {
     expect(() => faults.add({ function: 'nope', failInvocations: 1 })).toThrow(/nope/);
   });
 
-  it('kills an invocation right after its Nth call of a command: the call\'s result and every later call never return', async () => {
+  it("kills an invocation right after its Nth call of a command: the call's result and every later call never return", async () => {
     const faults = new FaultInjector(silentLog, () => ['f']);
     const { client, send } = fakeClient();
     faults.instrument('dynamodb', client);
@@ -82,7 +82,7 @@ describe('local fault injection', () => {
     expect(await faults.invoke('f', 'r2', async () => send('BatchWriteItemCommand'))).toEqual({ ok: true, value: { output: { ok: true } } });
   });
 
-  it('answers the next N matching attempts with the service\'s error response, inside the retry loop, and leaves others alone', async () => {
+  it("answers the next N matching attempts with the service's error response, inside the retry loop, and leaves others alone", async () => {
     const faults = new FaultInjector(silentLog, () => ['f', 'g']);
     const { client, send } = fakeClient();
     faults.instrument('dynamodb', client);

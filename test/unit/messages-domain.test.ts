@@ -116,12 +116,17 @@ describe('message ids', () => {
     expect(messageIdFactory()(t0)).not.toBe(messageIdFactory()(t0));
   });
 
-  it.each(['', 'x', '01ARZ3NDEKTSV4RRFFQ69G5FA', '01ARZ3NDEKTSV4RRFFQ69G5FAVV', '81ARZ3NDEKTSV4RRFFQ69G5FAV', '01ARZ3NDEKTSV4RRFFQ69G5FAU', '01arz3ndektsv4rrffq69g5fav'])(
-    '%p is not a message id',
-    (id) => {
-      expect(messageIdTime(id)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'x',
+    '01ARZ3NDEKTSV4RRFFQ69G5FA',
+    '01ARZ3NDEKTSV4RRFFQ69G5FAVV',
+    '81ARZ3NDEKTSV4RRFFQ69G5FAV',
+    '01ARZ3NDEKTSV4RRFFQ69G5FAU',
+    '01arz3ndektsv4rrffq69g5fav',
+  ])('%p is not a message id', (id) => {
+    expect(messageIdTime(id)).toBeUndefined();
+  });
 });
 
 describe('expiry arithmetic', () => {

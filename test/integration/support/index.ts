@@ -13,14 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { QueueName, Role, TableName, TopicName } from '../../../catalog';
-import {
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  localDeadLetterQueueName,
-  localQueueName,
-  localTableName,
-  localTopicName,
-} from '../../../local/names';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localDeadLetterQueueName, localQueueName, localTableName, localTopicName } from '../../../local/names';
 import { spawnStack, type SpawnStackOptions, type StackExit, type StackProcess } from './stack-process';
 
 export { childProcesses, isAlive, spawnStack, REPO_ROOT } from './stack-process';
