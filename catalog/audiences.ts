@@ -18,10 +18,9 @@ const sk = { name: 'sk', type: 'S' } as const;
 
 export const audiencesTables = {
   /**
-   * `b#<businessId>` / `a#<audienceId>`: one audience (name, source, exact
-   * counts per expiry day, revision, matching lease; `deletedAt` once
-   * deleted, a tombstone that expires). `b#<businessId>` / `quota`: how many
-   * audiences the business has ever created.
+   * Audiences keyed by their business (name, source, exact counts per
+   * expiry day, revision, matching lease, deletion tombstone) and each
+   * business's audience quota (functions/tables/audiences.ts).
    */
   audiences: {
     env: 'AUDIENCES_TABLE',
@@ -31,10 +30,10 @@ export const audiencesTables = {
     dataClass: 'audience',
   },
   /**
-   * `u#<userId>` / `a#<audienceId>`: the user is a member (with the business
-   * id), until `expiresAt` (TTL): 540 days after the upload that last matched
-   * them. One Query answers the ops lookup; the `byAudience` index
-   * enumerates an audience's members when it is deleted.
+   * One item a user and audience the user is in, until `expiresAt` (TTL):
+   * 540 days after the upload that last matched them. One Query answers the
+   * ops lookup; the `byAudience` index enumerates an audience's members when
+   * it is deleted (functions/tables/memberships.ts).
    */
   audienceMemberships: {
     env: 'AUDIENCE_MEMBERSHIPS_TABLE',
@@ -45,10 +44,9 @@ export const audiencesTables = {
     dataClass: 'audience',
   },
   /**
-   * `a#<audienceId>` / `s#<sessionId>`: an upload session's counters and stage.
-   * `a#<audienceId>` / `b#<sessionId>#<batchSeq>`: one accepted batch (its
-   * receipt, its chunks, which chunks were matched). Counts and row indexes
-   * only: no identifier, hash or key is stored here.
+   * Upload sessions, their accepted batches and the write sets of matcher
+   * attempts (functions/tables/upload-sessions.ts). Counts, row indexes and
+   * user ids only: no identifier, hash or key is stored here.
    */
   uploadSessions: {
     env: 'UPLOAD_SESSIONS_TABLE',
@@ -85,7 +83,14 @@ export const audiencesQueues = {
   },
 } as const satisfies Record<string, QueueSpec>;
 
-export const audiencesSecrets = {} as const satisfies Record<string, SecretSpec>;
+export const audiencesSecrets = {
+  /** Key of the pseudorandom noise of reported audience sizes (core/audience-count.ts); only the functions that report sizes hold it. */
+  countNoiseKey: {
+    env: 'COUNT_NOISE_KEY_SECRET_ARN',
+    localEnv: 'LOCAL_COUNT_NOISE_KEY',
+    description: 'HMAC-SHA256 key seeding the noise of reported audience sizes; never logged',
+  },
+} as const satisfies Record<string, SecretSpec>;
 
 export const audiencesSettings = {
   minAudienceSize: {
@@ -115,6 +120,7 @@ const business = ['business'] as const;
 export const audiencesFunctions = {
   createAudience: {
     entry: 'functions/create-audience/handler.ts',
+    side: 'audience',
     description: 'POST /v1/audiences: create a custom audience within the quota',
     trigger: { kind: 'http', method: 'POST', path: '/v1/audiences', auth: business },
     tables: { audiences: 'readWrite' },
@@ -122,22 +128,25 @@ export const audiencesFunctions = {
   },
   listAudiences: {
     entry: 'functions/list-audiences/handler.ts',
+    side: 'audience',
     description: "GET /v1/audiences: the caller's audiences with approximate counts",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences', auth: business },
     tables: { audiences: 'read' },
-    secrets: ['pepper'],
+    secrets: ['countNoiseKey'],
     settings: ['minAudienceSize'],
   },
   getAudience: {
     entry: 'functions/get-audience/handler.ts',
+    side: 'audience',
     description: 'GET /v1/audiences/{id}: one audience with its approximate count',
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}', auth: business },
     tables: { audiences: 'read' },
-    secrets: ['pepper'],
+    secrets: ['countNoiseKey'],
     settings: ['minAudienceSize'],
   },
   deleteAudience: {
     entry: 'functions/delete-audience/handler.ts',
+    side: 'audience',
     description: 'DELETE /v1/audiences/{id}: hide the audience at once, remove its memberships asynchronously',
     trigger: { kind: 'http', method: 'DELETE', path: '/v1/audiences/{id}', auth: business },
     tables: { audiences: 'readWrite' },
@@ -145,6 +154,7 @@ export const audiencesFunctions = {
   },
   addAudienceUsers: {
     entry: 'functions/add-audience-users/handler.ts',
+    side: 'audience',
     description: 'POST /v1/audiences/{id}/users: accept a batch of hashed rows, key it, queue it for matching',
     memoryMB: 512,
     trigger: { kind: 'http', method: 'POST', path: '/v1/audiences/{id}/users', auth: business },
@@ -155,6 +165,7 @@ export const audiencesFunctions = {
   },
   removeAudienceUsers: {
     entry: 'functions/remove-audience-users/handler.ts',
+    side: 'audience',
     description: 'DELETE /v1/audiences/{id}/users: accept a batch of hashed rows to remove, key it, queue it',
     memoryMB: 512,
     trigger: { kind: 'http', method: 'DELETE', path: '/v1/audiences/{id}/users', auth: business },
@@ -165,33 +176,38 @@ export const audiencesFunctions = {
   },
   getUploadSession: {
     entry: 'functions/get-upload-session/handler.ts',
+    side: 'audience',
     description: "GET /v1/audiences/{id}/sessions/{sessionId}: an upload session's stage and counters",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}/sessions/{sessionId}', auth: business },
     tables: { audiences: 'read', uploadSessions: 'read' },
   },
   getUserAudiences: {
     entry: 'functions/get-user-audiences/handler.ts',
+    side: 'audience',
     description: 'GET /v1/ops/users/{userId}/audiences: the audiences a user is in now (ad delivery)',
     trigger: { kind: 'http', method: 'GET', path: '/v1/ops/users/{userId}/audiences', auth: ['operator'] },
-    tables: { accounts: 'read', audienceMemberships: 'read', audiences: 'read' },
+    tables: { consentStates: 'read', audienceMemberships: 'read', audiences: 'read' },
   },
   matchAudienceBatch: {
     entry: 'functions/match-audience-batch/handler.ts',
+    side: 'audience',
     description: 'Matches keyed chunks against the match index and writes memberships with exact counts',
     memoryMB: 1024,
     timeoutSeconds: 60,
     trigger: { kind: 'queue', queue: 'audienceMatching', batchSize: 2 },
-    tables: { audiences: 'readWrite', uploadSessions: 'readWrite', audienceMemberships: 'readWrite', matchIndex: 'read', accounts: 'read' },
+    tables: { audiences: 'readWrite', uploadSessions: 'readWrite', audienceMemberships: 'readWrite', matchIndex: 'read', consentStates: 'read' },
     settings: ['membershipTtlDays'],
   },
   applyAudienceConsent: {
     entry: 'functions/apply-audience-consent/handler.ts',
+    side: 'audience',
     description: 'Removes users who deny ads_targeting or are erased from every audience',
     trigger: { kind: 'queue', queue: 'audienceConsentEvents', batchSize: 10 },
-    tables: { accounts: 'read', audienceMemberships: 'readWrite', audiences: 'readWrite' },
+    tables: { consentStates: 'read', audienceMemberships: 'readWrite', audiences: 'readWrite' },
   },
   cleanupAudience: {
     entry: 'functions/cleanup-audience/handler.ts',
+    side: 'audience',
     description: 'Removes the memberships of deleted audiences, a page at a time',
     trigger: { kind: 'queue', queue: 'audienceCleanup', batchSize: 1 },
     tables: { audiences: 'read', audienceMemberships: 'readWrite' },

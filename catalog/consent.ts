@@ -4,20 +4,33 @@ import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, Topic
 
 export const consentTables = {
   /**
-   * `user#<id>`: phone, email and the current consent state.
-   * `phone#<e164>` / `email#<address>`: uniqueness claims.
-   * `idem#<userId>#<key>`: stored answers of idempotent requests (TTL).
+   * The identity table, the only place phone numbers and emails are stored:
+   * each user's identifiers and the claims that bind each value to one user
+   * (functions/tables/identities.ts). Only the functions that bind, erase,
+   * export or look up identifiers, and the one that turns them into match
+   * keys, are granted anything on it.
    */
-  accounts: {
-    env: 'ACCOUNTS_TABLE',
+  identities: {
+    env: 'IDENTITIES_TABLE',
     partitionKey: { name: 'pk', type: 'S' },
     ttlAttribute: 'expiresAt',
     dataClass: 'identity',
   },
   /**
-   * The consent ledger and the outbox. `c#<version>`: one consent receipt a
-   * decision, kept as proof. `e#<time>#<id>`: other account events (TTL).
-   * Its stream feeds the publisher.
+   * Account state without identifiers: each user's current consent and
+   * erasure, and the stored answers of idempotent decisions (TTL)
+   * (functions/tables/consent-states.ts).
+   */
+  consentStates: {
+    env: 'CONSENT_STATES_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    ttlAttribute: 'expiresAt',
+    dataClass: 'consent',
+  },
+  /**
+   * The consent ledger, append-only, and the outbox: one receipt a recorded
+   * decision, kept as proof, and other account events, kept a week (TTL).
+   * Its stream feeds the publisher (functions/tables/ledger.ts).
    */
   ledger: {
     env: 'LEDGER_TABLE',
@@ -26,16 +39,17 @@ export const consentTables = {
     ttlAttribute: 'expiresAt',
     stream: 'NEW_IMAGE',
     dataClass: 'consent',
+    appendOnly: true,
   },
-  /** `policy#<version>` and the `current` pointer. */
+  /** Every published policy version and the current one (functions/tables/policies.ts). */
   policies: {
     env: 'POLICIES_TABLE',
     partitionKey: { name: 'pk', type: 'S' },
     dataClass: 'config',
   },
   /**
-   * `k#<keyed identifier>` → user id, only for users whose `ads_targeting` is
-   * granted; `u#<userId>`: the version and keys applied for that user.
+   * Keyed identifiers of the users whose `ads_targeting` is granted, and what
+   * was applied for each user (functions/tables/match-index.ts).
    */
   matchIndex: {
     env: 'MATCH_INDEX_TABLE',
@@ -98,72 +112,92 @@ const anyone = ['user', 'business', 'operator'] as const;
 export const consentFunctions = {
   putPhone: {
     entry: 'functions/put-phone/handler.ts',
+    side: 'consent',
     description: "PUT /v1/me/phone: bind the caller's phone number",
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/phone', auth: ['user'] },
-    tables: { accounts: 'readWrite', ledger: 'write' },
+    tables: { identities: 'readWrite', ledger: 'append' },
   },
   putEmail: {
     entry: 'functions/put-email/handler.ts',
+    side: 'consent',
     description: "PUT /v1/me/email: bind the caller's email address",
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/email', auth: ['user'] },
-    tables: { accounts: 'readWrite', ledger: 'write' },
+    tables: { identities: 'readWrite', ledger: 'append' },
   },
   createPolicy: {
     entry: 'functions/create-policy/handler.ts',
+    side: 'consent',
     description: 'POST /v1/policies: publish a privacy policy version',
     trigger: { kind: 'http', method: 'POST', path: '/v1/policies', auth: ['operator'] },
     tables: { policies: 'readWrite' },
   },
   getCurrentPolicy: {
     entry: 'functions/get-current-policy/handler.ts',
+    side: 'consent',
     description: 'GET /v1/policies/current',
     trigger: { kind: 'http', method: 'GET', path: '/v1/policies/current', auth: anyone },
     tables: { policies: 'read' },
   },
   getConsent: {
     entry: 'functions/get-consent/handler.ts',
+    side: 'consent',
     description: 'GET /v1/me/consent',
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/consent', auth: ['user'] },
-    tables: { accounts: 'read', policies: 'read' },
+    tables: { consentStates: 'read', policies: 'read' },
   },
   putConsent: {
     entry: 'functions/put-consent/handler.ts',
+    side: 'consent',
     description: 'PUT /v1/me/consent: record a decision and its receipt',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/consent', auth: ['user'] },
-    tables: { accounts: 'readWrite', ledger: 'write', policies: 'read' },
+    tables: { consentStates: 'readWrite', ledger: 'append', policies: 'read' },
     settings: ['idempotencyTtlSeconds'],
   },
   getConsentHistory: {
     entry: 'functions/get-consent-history/handler.ts',
+    side: 'consent',
     description: 'GET /v1/me/consent/history',
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/consent/history', auth: ['user'] },
     tables: { ledger: 'read' },
   },
   exportMe: {
     entry: 'functions/export-me/handler.ts',
+    side: 'consent',
     description: 'GET /v1/me/export: everything stored about the caller',
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/export', auth: ['user'] },
     dataSubjectAccess: true,
-    tables: { accounts: 'read', ledger: 'read', policies: 'read', audienceMemberships: 'read', audiences: 'read', messages: 'read' },
+    tables: {
+      identities: 'read',
+      consentStates: 'read',
+      ledger: 'read',
+      policies: 'read',
+      audienceMemberships: 'read',
+      audiences: 'read',
+      messages: 'read',
+    },
   },
   eraseMe: {
     entry: 'functions/erase-me/handler.ts',
+    side: 'consent',
     description: "DELETE /v1/me: erase the caller's phone and email; every consumer forgets them",
     trigger: { kind: 'http', method: 'DELETE', path: '/v1/me', auth: ['user'] },
-    tables: { accounts: 'readWrite', ledger: 'write' },
+    tables: { identities: 'readWrite', consentStates: 'readWrite', ledger: 'append' },
   },
   openapi: {
     entry: 'functions/openapi/handler.ts',
+    side: 'consent',
     description: 'GET /openapi.json: the OpenAPI 3.1 document',
     trigger: { kind: 'http', method: 'GET', path: '/openapi.json', auth: 'public' },
   },
   notFound: {
     entry: 'functions/not-found/handler.ts',
+    side: 'consent',
     description: 'Every unknown route: a 404 problem document',
     trigger: { kind: 'http-default' },
   },
   publishAccountEvents: {
     entry: 'functions/publish-account-events/handler.ts',
+    side: 'consent',
     description: 'Ledger stream (the outbox) to the account-events topic',
     trigger: {
       kind: 'stream',
@@ -177,17 +211,19 @@ export const consentFunctions = {
   },
   applyMatchIndex: {
     entry: 'functions/apply-match-index/handler.ts',
+    side: 'consent',
     description: 'Keeps the match index to the users who granted ads_targeting',
     timeoutSeconds: 10,
     trigger: { kind: 'queue', queue: 'matchIndexEvents', batchSize: 10 },
-    tables: { accounts: 'read', matchIndex: 'readWrite' },
+    tables: { identities: 'read', consentStates: 'read', matchIndex: 'readWrite' },
     secrets: ['pepper'],
   },
   applySuggestions: {
     entry: 'functions/apply-suggestions/handler.ts',
+    side: 'consent',
     description: 'Keeps the set of users who allow friend suggestions',
     timeoutSeconds: 10,
     trigger: { kind: 'queue', queue: 'suggestionsEvents', batchSize: 10 },
-    tables: { accounts: 'read', suggestions: 'readWrite' },
+    tables: { consentStates: 'read', suggestions: 'readWrite' },
   },
 } as const satisfies Record<string, FunctionSpec>;

@@ -1,9 +1,10 @@
 import { consentFunctions, consentQueues, consentSecrets, consentSettings, consentTables, consentTopics } from './consent';
 import { audiencesFunctions, audiencesQueues, audiencesSecrets, audiencesSettings, audiencesTables, audiencesTopics } from './audiences';
 import { messagesFunctions, messagesQueues, messagesSecrets, messagesSettings, messagesTables, messagesTopics } from './messages';
-import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
+import type { CatalogShape, FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
 export * from './types';
+export * from './environment';
 
 export const tables = { ...consentTables, ...audiencesTables, ...messagesTables } as const satisfies Record<string, TableSpec>;
 export const topics = { ...consentTopics, ...audiencesTopics, ...messagesTopics } as const satisfies Record<string, TopicSpec>;
@@ -19,21 +20,17 @@ export type SecretName = keyof typeof secrets;
 export type SettingName = keyof typeof settings;
 export type FunctionName = keyof typeof functions;
 
-/** The dead-letter queue of every queue gets this environment variable. */
-export const deadLetterEnv = (queue: QueueName): string => queues[queue].env.replace(/_QUEUE_URL$/, '_DLQ_URL');
-
 export const catalog = { tables, topics, queues, secrets, settings, functions };
 export type Catalog = typeof catalog;
 
-/** Every name a function refers to must exist, and every env name must be unique. */
-export function checkCatalog(c: {
-  tables: Record<string, TableSpec>;
-  topics: Record<string, TopicSpec>;
-  queues: Record<string, QueueSpec>;
-  secrets: Record<string, SecretSpec>;
-  settings: Record<string, SettingSpec>;
-  functions: Record<string, FunctionSpec>;
-}): string[] {
+/**
+ * Every name a function refers to must exist, every env name must be unique,
+ * and grants follow data classes: nothing on the audience side is granted
+ * anything on an identity or messages table, messages tables serve only the
+ * messages side (and a data subject's own export), and an append-only table
+ * is only ever read or appended to.
+ */
+export function checkCatalog(c: CatalogShape): string[] {
   const problems: string[] = [];
   const envs = new Map<string, string>();
   const claimEnv = (env: string, owner: string) => {
@@ -45,7 +42,6 @@ export function checkCatalog(c: {
   for (const [n, t] of Object.entries(c.topics)) claimEnv(t.env, `topic ${n}`);
   for (const [n, q] of Object.entries(c.queues)) {
     claimEnv(q.env, `queue ${n}`);
-    claimEnv(q.env.replace(/_QUEUE_URL$/, '_DLQ_URL'), `dead-letter queue of ${n}`);
     if (!q.env.endsWith('_QUEUE_URL')) problems.push(`queue ${n}: env must end in _QUEUE_URL`);
     if (q.subscription && !c.topics[q.subscription.topic]) problems.push(`queue ${n} subscribes to unknown topic ${q.subscription.topic}`);
   }
@@ -69,7 +65,24 @@ export function checkCatalog(c: {
       else if (!table.stream) problems.push(`function ${n}: table ${t.table} has no stream`);
       if (!c.queues[t.onFailure]) problems.push(`function ${n}: unknown failure queue ${t.onFailure}`);
     }
-    for (const table of Object.keys(f.tables ?? {})) if (!c.tables[table]) problems.push(`function ${n}: unknown table ${table}`);
+    for (const [table, access] of Object.entries(f.tables ?? {})) {
+      const spec = c.tables[table];
+      if (!spec) {
+        problems.push(`function ${n}: unknown table ${table}`);
+        continue;
+      }
+      if (spec.appendOnly && access !== 'read' && access !== 'append') problems.push(`function ${n}: table ${table} is append-only; ${access} is not allowed`);
+      if (!spec.appendOnly && access === 'append') problems.push(`function ${n}: append access is for append-only tables; ${table} is not one`);
+      if (f.side === 'audience' && (spec.dataClass === 'identity' || spec.dataClass === 'messages')) {
+        problems.push(`function ${n}: the audience side is granted nothing on ${spec.dataClass} table ${table}`);
+      }
+      if (spec.dataClass === 'messages' && f.side !== 'messages' && !f.dataSubjectAccess) {
+        problems.push(`function ${n}: only the messages side (or a data subject's own export) may touch messages table ${table}`);
+      }
+    }
+    if (f.dataSubjectAccess && (f.trigger.kind !== 'http' || f.trigger.auth === 'public' || f.trigger.auth.some((r) => r !== 'user'))) {
+      problems.push(`function ${n}: only a route of role user may serve a data subject's own data`);
+    }
     for (const topic of f.topics ?? []) if (!c.topics[topic]) problems.push(`function ${n}: unknown topic ${topic}`);
     for (const queue of f.queues ?? []) if (!c.queues[queue]) problems.push(`function ${n}: unknown queue ${queue}`);
     for (const secret of f.secrets ?? []) if (!c.secrets[secret]) problems.push(`function ${n}: unknown secret ${secret}`);

@@ -27,14 +27,9 @@ export const messagesTables = {
     dataClass: 'messages',
   },
   /**
-   * What senders may know about their messages, no content:
-   * `m#<messageId>`: businessId, recipientId, status, acceptedAt,
-   * `messageExpiresAt`, updatedAt; kept 90 days after the message's expiry
-   * (`expiresAt`, the TTL).
-   * `c#<len>:<businessId>#<clientMessageId>`: the message a business's
-   * clientMessageId stands for, kept as long as the status record.
-   * `r#<businessId>#<window start>`: a business's send counter in one
-   * one-minute window (TTL an hour after the window).
+   * What senders may know about their messages, no content: status records
+   * (kept 90 days after the message's expiry), the message each
+   * clientMessageId stands for, and send counters (functions/tables/message-status.ts).
    */
   messageStatus: {
     env: 'MESSAGE_STATUS_TABLE',
@@ -75,31 +70,36 @@ export const messagesSettings = {
 export const messagesFunctions = {
   sendMessage: {
     entry: 'functions/send-message/handler.ts',
+    side: 'messages',
     description: "POST /v1/messages: accept a business's encrypted message for a recipient",
     trigger: { kind: 'http', method: 'POST', path: '/v1/messages', auth: ['business'] },
-    tables: { accounts: 'read', messages: 'write', messageStatus: 'readWrite' },
+    tables: { identities: 'read', messages: 'write', messageStatus: 'readWrite' },
     settings: ['messageSendRatePerBusiness'],
   },
   getMessageStatus: {
     entry: 'functions/get-message-status/handler.ts',
+    side: 'messages',
     description: "GET /v1/messages/{id}: the status of one of the caller's messages",
     trigger: { kind: 'http', method: 'GET', path: '/v1/messages/{id}', auth: ['business'] },
     tables: { messageStatus: 'read', messages: 'read' },
   },
   listMessages: {
     entry: 'functions/list-messages/handler.ts',
+    side: 'messages',
     description: "GET /v1/me/messages: the caller's undelivered, unexpired messages, oldest first",
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/messages', auth: ['user'] },
     tables: { messages: 'read' },
   },
   ackMessages: {
     entry: 'functions/ack-messages/handler.ts',
+    side: 'messages',
     description: 'POST /v1/me/messages/ack: delete delivered messages of the caller',
     trigger: { kind: 'http', method: 'POST', path: '/v1/me/messages/ack', auth: ['user'] },
     tables: { messages: 'write' },
   },
   trackMessageStatus: {
     entry: 'functions/track-message-status/handler.ts',
+    side: 'messages',
     description: 'Messages stream: removals become delivered (acknowledged) or expired (TTL)',
     trigger: {
       kind: 'stream',
@@ -113,6 +113,7 @@ export const messagesFunctions = {
   },
   eraseMessages: {
     entry: 'functions/erase-messages/handler.ts',
+    side: 'messages',
     description: "AccountErased: delete the erased user's pending messages (their senders see them expired)",
     timeoutSeconds: 30,
     trigger: { kind: 'queue', queue: 'messageAccountEvents', batchSize: 10 },

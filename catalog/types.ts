@@ -28,11 +28,20 @@ export interface TableSpec {
     readonly sortKey?: KeySpec;
   }[];
   /**
-   * What kind of data it holds. Functions of one side never get grants on the
-   * tables of the other: nothing on the audience side may touch `messages`.
+   * What kind of data it holds; the data class decides who may be granted
+   * anything on the table (see `checkCatalog`): nothing on the audience side
+   * touches `identity` or `messages` tables.
    */
-  readonly dataClass: 'identity' | 'consent' | 'audience' | 'messages' | 'config';
+  readonly dataClass: DataClass;
+  /**
+   * Items are only ever added: writers are granted `append` (PutItem), never
+   * UpdateItem, DeleteItem or BatchWriteItem. TTL may still remove items
+   * whose kind carries an expiry.
+   */
+  readonly appendOnly?: true;
 }
+
+export type DataClass = 'identity' | 'consent' | 'audience' | 'messages' | 'config';
 
 export interface TopicSpec {
   readonly env: string;
@@ -94,11 +103,20 @@ export type Trigger =
       readonly onFailure: string;
     };
 
-export type Access = 'read' | 'write' | 'readWrite';
+/**
+ * `append`: put new items only (with a condition), the one write an
+ * append-only table allows. `write` and `readWrite` include updates, deletes
+ * and batch writes.
+ */
+export type Access = 'read' | 'append' | 'write' | 'readWrite';
+
+/** Which part of the service a function belongs to; the audience side never reads identities or messages. */
+export type Side = 'consent' | 'audience' | 'messages';
 
 export interface FunctionSpec {
   /** Source file, relative to the repository root, exporting `handler`. */
   readonly entry: string;
+  readonly side: Side;
   readonly description: string;
   readonly memoryMB?: number;
   readonly timeoutSeconds?: number;
@@ -114,4 +132,14 @@ export interface FunctionSpec {
    * on the audience side reads the messages tables.
    */
   readonly dataSubjectAccess?: true;
+}
+
+/** The shape of the catalog without its literal types, so tests can pass extended catalogs. */
+export interface CatalogShape {
+  readonly tables: Readonly<Record<string, TableSpec>>;
+  readonly topics: Readonly<Record<string, TopicSpec>>;
+  readonly queues: Readonly<Record<string, QueueSpec>>;
+  readonly secrets: Readonly<Record<string, SecretSpec>>;
+  readonly settings: Readonly<Record<string, SettingSpec>>;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
 }

@@ -11,23 +11,13 @@ import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { catalog as serviceCatalog, checkCatalog } from '../catalog';
-import type { FunctionSpec, KeySpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec, Trigger } from '../catalog';
+import { catalog as serviceCatalog, checkCatalog, functionPlan } from '../catalog';
+import type { CatalogShape, FunctionPlan, KeySpec, QueueSpec, SecretSpec, TableSpec, Trigger } from '../catalog';
 import { ServiceApi } from './constructs/service-api';
 import type { JwtIssuer } from './constructs/service-api';
 import { ServiceFunction } from './constructs/service-function';
 import { UserDirectory } from './constructs/user-directory';
 import type { StageConfig } from './stages';
-
-/** The shape of `catalog/index.ts`'s `catalog`, without its literal types, so tests can pass extended catalogs. */
-export interface CatalogShape {
-  readonly tables: Readonly<Record<string, TableSpec>>;
-  readonly topics: Readonly<Record<string, TopicSpec>>;
-  readonly queues: Readonly<Record<string, QueueSpec>>;
-  readonly secrets: Readonly<Record<string, SecretSpec>>;
-  readonly settings: Readonly<Record<string, SettingSpec>>;
-  readonly functions: Readonly<Record<string, FunctionSpec>>;
-}
 
 export interface ConsentAudiencesStackProps extends StackProps {
   readonly stage: StageConfig;
@@ -39,14 +29,7 @@ export interface ConsentAudiencesStackProps extends StackProps {
   readonly projectRoot?: string;
 }
 
-export const SERVICE_NAME = 'consent-audiences';
-export const METRICS_NAMESPACE = 'ConsentAudiences';
-const DEFAULT_MEMORY_MB = 256;
-const DEFAULT_HTTP_TIMEOUT_S = 10;
-const DEFAULT_ASYNC_TIMEOUT_S = 30;
-
-/** Catalog queues end their env in `_QUEUE_URL`; their dead-letter queues use `_DLQ_URL` (as `deadLetterEnv` in catalog/index.ts). */
-export const deadLetterEnvOf = (spec: QueueSpec): string => spec.env.replace(/_QUEUE_URL$/, '_DLQ_URL');
+export { METRICS_NAMESPACE, SERVICE_NAME } from '../catalog';
 
 interface QueuePair {
   readonly queue: Queue;
@@ -96,7 +79,7 @@ export class ConsentAudiencesStack extends Stack {
 
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, '..');
     this.functions = this.build(this.catalog.functions, (name, spec) => {
-      const fn = this.function(name, spec, projectRoot);
+      const fn = this.function(functionPlan(this.catalog, name, { stage: this.stage.name, settings: this.stage.settings }), projectRoot);
       this.trigger(name, spec.trigger, fn);
       return fn;
     });
@@ -189,8 +172,9 @@ export class ConsentAudiencesStack extends Stack {
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'Catalog secrets are keys of stored derivations (the pepper keys every match-index entry); rotating one ' +
-        'without re-keying the stored data would silently break matching, so rotation is a planned migration, not a schedule.',
+        'Catalog secrets are keys of stored derivations: the pepper keys every match-index entry (rotating it without ' +
+        're-keying the index would silently break matching) and the count-noise key seeds every released audience size ' +
+        '(rotating it would redraw every range at once, a fresh release of every audience). Rotation is a planned migration, not a schedule.',
     });
     return secret;
   }
@@ -202,43 +186,36 @@ export class ConsentAudiencesStack extends Stack {
     return { issuer: directory.issuer, audience: [directory.client.userPoolClientId] };
   }
 
-  /** The function of a catalog entry with its environment and grants; its trigger is wired by `trigger`. */
-  private function(name: string, spec: FunctionSpec, projectRoot: string): ServiceFunction {
-    const isHttp = spec.trigger.kind === 'http' || spec.trigger.kind === 'http-default';
-    const fn = new ServiceFunction(this, `${pascal(name)}Function`, {
-      entry: path.join(projectRoot, spec.entry),
+  /** The function of a catalog entry with its environment and grants (catalog/environment.ts); its trigger is wired by `trigger`. */
+  private function(plan: FunctionPlan, projectRoot: string): ServiceFunction {
+    const fn = new ServiceFunction(this, `${pascal(plan.name)}Function`, {
+      entry: path.join(projectRoot, plan.entry),
       projectRoot,
-      description: spec.description,
-      memorySize: spec.memoryMB ?? DEFAULT_MEMORY_MB,
-      timeout: Duration.seconds(spec.timeoutSeconds ?? (isHttp ? DEFAULT_HTTP_TIMEOUT_S : DEFAULT_ASYNC_TIMEOUT_S)),
+      description: plan.description,
+      memorySize: plan.memoryMB,
+      timeout: Duration.seconds(plan.timeoutSeconds),
       logRetention: this.stage.logRetention,
       logRemovalPolicy: this.stage.removalPolicy,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        STAGE: this.stage.name,
-      },
+      environment: plan.shared,
     });
-
-    for (const [table, access] of Object.entries(spec.tables ?? {})) {
-      const tableSpec = this.catalog.tables[table]!;
-      fn.bindTable(this.lookup(this.tables, table), tableSpec.env, access, { indexed: (tableSpec.globalIndexes ?? []).length > 0 });
-    }
-    for (const topic of spec.topics ?? []) {
-      fn.bindTopic(this.lookup(this.topics, topic), this.catalog.topics[topic]!.env);
-    }
-    for (const queue of spec.queues ?? []) {
-      const pair = this.lookup(this.queues, queue);
-      const queueSpec = this.catalog.queues[queue]!;
-      fn.bindQueue(pair.queue, queueSpec.env, pair.deadLetterQueue, deadLetterEnvOf(queueSpec));
-    }
-    for (const secret of spec.secrets ?? []) {
-      fn.bindSecret(this.lookup(this.secrets, secret), this.catalog.secrets[secret]!.env);
-    }
-    const stageValues: Readonly<Record<string, string | undefined>> = this.stage.settings;
-    for (const setting of spec.settings ?? []) {
-      const settingSpec = this.catalog.settings[setting]!;
-      fn.setEnv(settingSpec.env, stageValues[setting] ?? settingSpec.default);
+    for (const binding of plan.bindings) {
+      switch (binding.kind) {
+        case 'table':
+          fn.bindTable(this.lookup(this.tables, binding.name), binding.env, binding.access, { indexed: binding.indexed });
+          break;
+        case 'topic':
+          fn.bindTopic(this.lookup(this.topics, binding.name), binding.env);
+          break;
+        case 'queue':
+          fn.bindQueue(this.lookup(this.queues, binding.name).queue, binding.env);
+          break;
+        case 'secret':
+          fn.bindSecret(this.lookup(this.secrets, binding.name), binding.env);
+          break;
+        case 'setting':
+          fn.setEnv(binding.env, binding.value);
+          break;
+      }
     }
     return fn;
   }

@@ -1,22 +1,20 @@
 /**
- * The one environment every function of the local stack shares: one variable
- * per catalog resource (as the deployed stack sets them), the emulators'
- * endpoints through the SDK's service-specific `AWS_ENDPOINT_URL_<SERVICE>`
- * variables, a region, dummy credentials and quiet Powertools defaults.
+ * The one environment every function of the local stack shares: the union of
+ * each function's environment from the catalog's environment builder
+ * (catalog/environment.ts; one variable per resource, the same name in every
+ * function, so the union is consistent), pointed at the local resources, plus
+ * the emulators' endpoints through the SDK's service-specific
+ * `AWS_ENDPOINT_URL_<SERVICE>` variables, a region, dummy credentials and
+ * quiet Powertools defaults. Each function may still use only its own
+ * bindings: local/bindings.ts checks every resource it names.
  */
 import { randomBytes } from 'node:crypto';
-import { deadLetterEnv } from '../catalog';
-import type { QueueName, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from '../catalog';
+import { environmentOf, functionPlans } from '../catalog';
+import type { CatalogShape, FunctionPlan, Resolver } from '../catalog';
 import type { LocalResources } from './resources';
 import { LOCAL_CREDENTIALS } from './names';
 
-export interface EnvironmentCatalog {
-  readonly tables: Readonly<Record<string, TableSpec>>;
-  readonly topics: Readonly<Record<string, TopicSpec>>;
-  readonly queues: Readonly<Record<string, QueueSpec>>;
-  readonly secrets: Readonly<Record<string, SecretSpec>>;
-  readonly settings: Readonly<Record<string, SettingSpec>>;
-}
+export const LOCAL_STAGE = 'local';
 
 export interface EnvironmentEndpoints {
   readonly dynamodb: string;
@@ -31,10 +29,28 @@ export interface LocalEnvironment {
   readonly set: Readonly<Record<string, string>>;
   /** Variables to remove, so nothing from the caller's shell points a function at AWS. */
   readonly unset: readonly string[];
+  /** Every function's plan: memory, timeout and bindings. */
+  readonly plans: ReadonlyMap<string, FunctionPlan>;
+}
+
+/** Settings given in the caller's environment (by their variable) override the catalog defaults. */
+export function settingsFrom(catalog: CatalogShape, current: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(catalog.settings).map(([name, spec]) => [name, current[spec.env]]));
+}
+
+/**
+ * Secret values of the local stack: generated per stack, never printed,
+ * unless the caller provides one (tests that must know it, e.g. to look for
+ * it in the logs).
+ */
+function localSecretValue(localEnv: string, current: NodeJS.ProcessEnv): string {
+  const given = current[localEnv];
+  if (given !== undefined && given !== '' && given.length < 32) throw new Error(`${localEnv} must be at least 32 characters`);
+  return given ? given : randomBytes(32).toString('hex');
 }
 
 export function buildEnvironment(
-  catalog: EnvironmentCatalog,
+  catalog: CatalogShape,
   resources: LocalResources,
   endpoints: EnvironmentEndpoints,
   region: string,
@@ -54,39 +70,24 @@ export function buildEnvironment(
   };
   // AWS_SESSION_TOKEN would be sent with the dummy keys; AWS_PROFILE and
   // AWS_ENDPOINT_URL are harmless once the variables above are set, but a
-  // local stack should not depend on what the caller's shell holds.
-  const unset = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL'];
+  // local stack should not depend on what the caller's shell holds. The
+  // deployed variables of secrets (their ARNs) go, so functions read the local values.
+  const unset = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', ...Object.values(catalog.secrets).map((s) => s.env)];
 
-  for (const [logical, spec] of Object.entries(catalog.tables)) {
-    const table = resources.tables[logical];
-    if (!table) throw new Error(`table ${logical} was not created`);
-    set[spec.env] = table.name;
-  }
-  for (const [logical, spec] of Object.entries(catalog.topics)) {
-    const topic = resources.topics[logical];
-    if (!topic) throw new Error(`topic ${logical} was not created`);
-    set[spec.env] = topic.arn;
-  }
-  for (const [logical, spec] of Object.entries(catalog.queues)) {
-    const queue = resources.queues[logical];
-    if (!queue) throw new Error(`queue ${logical} was not created`);
-    set[spec.env] = queue.url;
-    set[deadLetterEnv(logical as QueueName)] = queue.deadLetterUrl;
-  }
-  for (const spec of Object.values(catalog.secrets)) {
-    // Generated per local stack, never printed, unless the caller provides
-    // one (tests that must know it, e.g. to look for it in the logs). The
-    // deployed variable (the secret's ARN) is removed so the functions read
-    // the local value.
-    const given = current[spec.localEnv];
-    if (given !== undefined && given !== '' && given.length < 32) throw new Error(`${spec.localEnv} must be at least 32 characters`);
-    set[spec.localEnv] = given ? given : randomBytes(32).toString('hex');
-    unset.push(spec.env);
-  }
-  for (const spec of Object.values(catalog.settings)) {
-    set[spec.env] = current[spec.env] ?? spec.default;
-  }
-  return { set, unset };
+  const secretValues = new Map(Object.values(catalog.secrets).map((s) => [s.localEnv, localSecretValue(s.localEnv, current)]));
+  const found = <T>(what: string, value: T | undefined): T => {
+    if (value === undefined) throw new Error(`${what} was not created`);
+    return value;
+  };
+  const resolve: Resolver = {
+    table: (name) => found(`table ${name}`, resources.tables[name]).name,
+    topic: (name) => found(`topic ${name}`, resources.topics[name]).arn,
+    queue: (name) => found(`queue ${name}`, resources.queues[name]).url,
+    secret: (binding) => [binding.localEnv, found(`secret ${binding.name}`, secretValues.get(binding.localEnv))],
+  };
+  const plans = functionPlans(catalog, { stage: LOCAL_STAGE, settings: settingsFrom(catalog, current) });
+  for (const plan of plans.values()) Object.assign(set, environmentOf(plan, resolve));
+  return { set, unset, plans };
 }
 
 export function applyEnvironment(env: LocalEnvironment, target: NodeJS.ProcessEnv = process.env): void {

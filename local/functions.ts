@@ -3,20 +3,17 @@
  * invocation as Lambda's runtime does it: a fresh context per invocation,
  * the function's timeout enforced, the result passed through JSON.
  */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { FunctionSpec } from '../catalog';
+import type { FunctionPlan } from '../catalog';
+import { runAs } from './bindings';
 import { buildLambdaContext, newLogStreamName, type FunctionIdentity } from './events';
 import { localFunctionArn, localFunctionName, LOCAL_REGION } from './names';
 import { describeError, type StackLog } from './log';
 import type { FaultInjector } from './faults';
 
-/** Used when the catalog names no timeout; the deployed stack's house construct uses the same. */
-export const DEFAULT_TIMEOUT_SECONDS = 10;
-export const DEFAULT_MEMORY_MB = 1024;
 /** Lambda's limit on a synchronous invocation's response payload. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 
@@ -40,12 +37,11 @@ export interface LocalFunction extends FunctionIdentity {
 }
 
 export interface LocalFunctionOptions {
-  readonly name: string;
+  /** Name, memory, timeout and bindings, from the catalog's environment builder. */
+  readonly plan: FunctionPlan;
   readonly handler?: LambdaHandler;
   /** Set when the module failed to load: every invocation then fails, as after a Lambda init error. */
   readonly initError?: unknown;
-  readonly timeoutSeconds?: number;
-  readonly memoryMB?: number;
   readonly region?: string;
   readonly log: StackLog;
   /** Injected faults (`POST /_local/faults`): invocations that fail or die halfway. */
@@ -56,11 +52,12 @@ const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 export function createLocalFunction(options: LocalFunctionOptions): LocalFunction {
-  const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const { plan } = options;
+  const timeoutSeconds = plan.timeoutSeconds;
   const identity: FunctionIdentity = {
-    functionName: localFunctionName(options.name),
-    functionArn: localFunctionArn(options.name, options.region ?? LOCAL_REGION),
-    memoryMB: options.memoryMB ?? DEFAULT_MEMORY_MB,
+    functionName: localFunctionName(plan.name),
+    functionArn: localFunctionArn(plan.name, options.region ?? LOCAL_REGION),
+    memoryMB: plan.memoryMB,
     logStreamName: newLogStreamName(),
   };
   const { log, handler } = options;
@@ -83,7 +80,8 @@ export function createLocalFunction(options: LocalFunctionOptions): LocalFunctio
       new Promise<unknown>((resolveRun, rejectRun) => {
         const callback = (error?: unknown, result?: unknown) => (error ? rejectRun(error) : resolveRun(result));
         try {
-          const returned = handler(JSON.parse(JSON.stringify(event)) as never, context, callback);
+          // Runs as this function: it may name only the resources its catalog entry grants (local/bindings.ts).
+          const returned = runAs(plan, () => handler(JSON.parse(JSON.stringify(event)) as never, context, callback));
           // Async handlers (the norm) return a promise; a callback-style handler
           // declares three parameters and calls back.
           if (isPromiseLike(returned)) returned.then(resolveRun, rejectRun);
@@ -93,7 +91,7 @@ export function createLocalFunction(options: LocalFunctionOptions): LocalFunctio
         }
       });
     // Under the fault injector an invocation may fail before it starts or die halfway.
-    const run = options.faults ? options.faults.invoke(options.name, requestId, start) : start().then((value) => ({ ok: true as const, value }));
+    const run = options.faults ? options.faults.invoke(plan.name, requestId, start) : start().then((value) => ({ ok: true as const, value }));
     try {
       const outcome = await Promise.race([run, timedOut]);
       if (outcome === 'timeout') {
@@ -119,46 +117,25 @@ export function createLocalFunction(options: LocalFunctionOptions): LocalFunctio
     }
   }
 
-  return { ...identity, name: options.name, timeoutSeconds, invoke };
+  return { ...identity, name: plan.name, timeoutSeconds, invoke };
 }
 
 /**
- * Imports one catalog function (`entry` exports `handler`). A missing file is
- * skipped with a warning (undefined): other functions are still being
- * written. A module that fails to load is kept, failing every invocation.
+ * Imports one catalog function (`entry` exports `handler`). A module that
+ * fails to load is kept, failing every invocation, as after a Lambda init error.
  */
-export async function loadFunction(
-  rootDir: string,
-  name: string,
-  spec: FunctionSpec,
-  log: StackLog,
-  region = LOCAL_REGION,
-  faults?: FaultInjector,
-): Promise<LocalFunction | undefined> {
-  const file = resolve(rootDir, spec.entry);
-  if (!existsSync(file)) {
-    log.warn(`skipping function ${name}: ${spec.entry} does not exist yet`);
-    return undefined;
-  }
+export async function loadFunction(rootDir: string, plan: FunctionPlan, log: StackLog, region = LOCAL_REGION, faults?: FaultInjector): Promise<LocalFunction> {
+  const file = resolve(rootDir, plan.entry);
   let handler: LambdaHandler | undefined;
   let initError: unknown;
   try {
     const loaded = (await import(pathToFileURL(file).href)) as { handler?: unknown; default?: { handler?: unknown } };
     const candidate = loaded.handler ?? loaded.default?.handler;
-    if (typeof candidate !== 'function') throw new TypeError(`${spec.entry} does not export a function named handler`);
+    if (typeof candidate !== 'function') throw new TypeError(`${plan.entry} does not export a function named handler`);
     handler = candidate as LambdaHandler;
   } catch (error) {
     initError = error;
-    log.error(`function ${name} failed to load (${describeError(error)}); its invocations will fail`);
+    log.error(`function ${plan.name} failed to load (${describeError(error)}); its invocations will fail`);
   }
-  return createLocalFunction({
-    name,
-    ...(handler ? { handler } : {}),
-    initError,
-    ...(spec.timeoutSeconds !== undefined ? { timeoutSeconds: spec.timeoutSeconds } : {}),
-    ...(spec.memoryMB !== undefined ? { memoryMB: spec.memoryMB } : {}),
-    region,
-    log,
-    ...(faults ? { faults } : {}),
-  });
+  return createLocalFunction({ plan, ...(handler ? { handler } : {}), initError, region, log, ...(faults ? { faults } : {}) });
 }

@@ -15,6 +15,7 @@ import { catalog, checkCatalog } from '../catalog';
 import type { FunctionSpec } from '../catalog';
 import { clock } from '../functions/shared/clock';
 import { checkJava, startDynamoDbLocal, startSqsSns, type DynamoDbLocal, type SqsSnsEmulator } from './emulators';
+import { enforceBindings } from './bindings';
 import { applyEnvironment, buildEnvironment } from './environment';
 import { FaultInjector, type MiddlewareStackOwner } from './faults';
 import { startGateway, type Gateway, type HttpRouteBinding } from './gateway';
@@ -50,9 +51,8 @@ export interface LocalStack {
   /** Emulator endpoints; clients must set them as `endpoint` in code (see emulators.ts for SQS). */
   readonly endpoints: { readonly dynamodb: string; readonly sqs: string; readonly sns: string };
   readonly resources: LocalResources;
-  /** Catalog names of the functions loaded, and of those skipped because their file does not exist yet. */
+  /** Catalog names of the functions loaded. */
   readonly functions: readonly string[];
-  readonly skipped: readonly string[];
   readonly routes: number;
   readonly pollers: number;
   readonly dynamodbPid: number;
@@ -136,19 +136,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const resources = await createResources({ ddb, sqs, sns }, catalog, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? envNumber('LOCAL_VISIBILITY_TIMEOUT_SECONDS'),
     });
-    applyEnvironment(
-      buildEnvironment(
-        catalog,
-        resources,
-        { dynamodb: dynamo.endpoint, dynamodbStreams: dynamo.endpoint, sqs: sqsSns.queueHostEndpoint, sns: sqsSns.endpoint },
-        region,
-      ),
+    const environment = buildEnvironment(
+      catalog,
+      resources,
+      { dynamodb: dynamo.endpoint, dynamodbStreams: dynamo.endpoint, sqs: sqsSns.queueHostEndpoint, sns: sqsSns.endpoint },
+      region,
     );
+    applyEnvironment(environment);
 
     // --- functions, loaded only now that their environment is set
     const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
     const loaded = new Map<string, LocalFunction>();
-    const skipped: string[] = [];
     const faults = new FaultInjector(log, () => [...loaded.keys()]);
     // The functions' own SDK clients (functions/shared/, shared by every function in
     // this process) get the fault middleware; the runtime's clients do not.
@@ -162,11 +160,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!client) throw new Error(`${path} does not export the ${service} client as ${exported}`);
       faults.instrument(service, client);
     }
-    for (const [name, spec] of Object.entries(functionSpecs)) {
-      const fn = await loadFunction(rootDir, name, spec, log, region, faults);
-      if (fn) loaded.set(name, fn);
-      else skipped.push(name);
-    }
+    const removeBindingCheck = enforceBindings(log);
+    stops.push(async () => removeBindingCheck());
+    for (const plan of environment.plans.values()) loaded.set(plan.name, await loadFunction(rootDir, plan, log, region, faults));
 
     // --- pollers
     const removals = new TtlRemovals();
@@ -283,7 +279,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints,
       resources,
       functions: [...loaded.keys()],
-      skipped,
       routes: routes.length,
       pollers: pollers.length,
       dynamodbPid: dynamo.pid,

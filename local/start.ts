@@ -36,8 +36,7 @@ function printReady(stack: LocalStack): void {
   const url = stack.url;
   const lines = [
     `Local stack ready at ${url}`,
-    `  ${stack.routes} routes, ${stack.functions.length} functions, ${stack.pollers} pollers; started in ${(stack.startupMs / 1000).toFixed(1)} s` +
-      (stack.skipped.length > 0 ? ` (${stack.skipped.length} functions skipped: ${stack.skipped.join(', ')})` : ''),
+    `  ${stack.routes} routes, ${stack.functions.length} functions, ${stack.pollers} pollers; started in ${(stack.startupMs / 1000).toFixed(1)} s`,
     `  Health:    curl -s ${url}/_local/health`,
     `  A token:   curl -s -X POST ${url}/_local/token -H 'content-type: application/json' -d '{"role":"user","sub":"u-123"}'`,
     `  Then:      curl -s ${url}/v1/me/consent -H "authorization: Bearer $TOKEN"`,

@@ -35,6 +35,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { catalog, type FunctionSpec } from '../catalog';
 import { emailSha256, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
 import { mapLimit, sleep } from '../functions/shared/concurrency';
+import { appliedKey } from '../functions/tables/match-index';
+import { suggestionKey } from '../functions/tables/suggestions';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localTableName } from '../local/names';
 import type { StackLog } from '../local/log';
 
@@ -469,7 +471,7 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
     const behind: string[] = [];
     await mapLimit(users, 8, async (user) => {
       const want = finalVersion.get(user)!;
-      const [index, suggestions] = await Promise.all([item('matchIndex', { pk: `u#${user.id}` }), item('suggestions', { userId: user.id })]);
+      const [index, suggestions] = await Promise.all([item('matchIndex', appliedKey(user.id)), item('suggestions', suggestionKey(user.id))]);
       const indexOk = index?.appliedVersion === want.version && ((index?.keys as string[] | undefined)?.length ?? 0) === (want.ads === 'granted' ? 2 : 0);
       const suggestionsOk = suggestions?.appliedVersion === want.version && suggestions?.allowed === (want.friends === 'granted');
       if (!indexOk || !suggestionsOk) behind.push(user.id);

@@ -24,6 +24,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { LAMBDA_BUNDLE } from '../lib/bundle';
+import type { Resolver } from '../../catalog';
 import type { BenchContext } from '../lib/context';
 import { childEnv, lastJson, REPO_ROOT, runNode } from '../lib/proc';
 import type { Figure } from '../lib/report';
@@ -90,21 +91,20 @@ function dummyEnv(vars: Record<string, unknown>, name: string): Record<string, s
  */
 async function esbuildBundles(ctx: BenchContext, catalogFunctions: Record<string, { entry: string }>): Promise<LambdaFn[]> {
   const { build } = await import('esbuild');
-  const catalog = await import('../../catalog');
-  const env: Record<string, string> = { NODE_OPTIONS: '--enable-source-maps' };
-  for (const t of Object.values(catalog.tables)) env[t.env] = 'bench-dummy-table';
-  for (const t of Object.values(catalog.topics)) env[t.env] = 'arn:aws:sns:us-east-1:000000000000:bench-dummy';
-  for (const [name, q] of Object.entries(catalog.queues)) {
-    env[q.env] = 'https://sqs.us-east-1.amazonaws.com/000000000000/bench-dummy';
-    env[catalog.deadLetterEnv(name as keyof typeof catalog.queues)] = 'https://sqs.us-east-1.amazonaws.com/000000000000/bench-dummy-dlq';
-  }
-  for (const sec of Object.values(catalog.secrets)) env[sec.env] = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-dummy';
-  for (const set of Object.values(catalog.settings)) env[set.env] = set.default;
+  const { catalog, environmentOf, functionPlan } = await import('../../catalog');
+  // Each function's own environment from the catalog's environment builder, with dummy names, as its template entry would have.
+  const dummies: Resolver = {
+    table: (name) => `bench-dummy-${name}`,
+    topic: (name) => `arn:aws:sns:us-east-1:000000000000:bench-dummy-${name}`,
+    queue: (name) => `https://sqs.us-east-1.amazonaws.com/000000000000/bench-dummy-${name}`,
+    secret: (binding) => [binding.env, `arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-dummy-${binding.name}`],
+  };
   const out = join(ctx.tmpDir, 'esbuild');
   return Promise.all(
     Object.entries(catalogFunctions).map(async ([name, spec]) => {
       const assetDir = join(out, name);
       await build({ ...LAMBDA_BUNDLE, entryPoints: [join(REPO_ROOT, spec.entry)], outfile: join(assetDir, 'index.js') });
+      const env = { NODE_OPTIONS: '--enable-source-maps', ...environmentOf(functionPlan(catalog, name, { stage: 'bench' }), dummies) };
       return { name, logicalId: name, assetDir, env, catalog: true };
     }),
   );

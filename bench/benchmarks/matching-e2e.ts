@@ -16,12 +16,14 @@
  *   in flight as the matcher can have: 2 pollers x 8 calls a chunk)
  *   plus BatchWriteItem puts of one membership item (as the matcher writes
  *   them) per consenting user into a scratch table shaped like the memberships
- *   table, GSI included (25 a call, 8 in flight as adapters/batch.ts does).
+ *   table, GSI included (25 a call, 8 in flight as tables/batch.ts does).
  *   Ceiling rows/s = rows / (lookup time + write time).
  * - The two alternate which goes first; the stack's queues are drained before
  *   each run; one uncounted warm-up batch of each comes first.
  */
-import { PARALLEL } from '../../functions/adapters/batch';
+import { PARALLEL } from '../../functions/tables/batch';
+import { indexKey } from '../../functions/tables/match-index';
+import { membershipItem } from '../../functions/tables/memberships';
 import { matchKey } from '../../functions/core/identifiers';
 import { countMemberships, createAudience, postBatch, waitForDone } from '../lib/audiences';
 import type { BenchContext } from '../lib/context';
@@ -57,7 +59,7 @@ async function ceiling(s: BenchStack, keys: string[], users: string[], run: numb
   const found = await rawBatchGet(
     s,
     matchIndex,
-    keys.map((k) => ({ pk: `k#${k}` })),
+    keys.map((k) => indexKey(k)),
     LOOKUP_CONCURRENCY,
   );
   const t1 = performance.now();
@@ -66,18 +68,18 @@ async function ceiling(s: BenchStack, keys: string[], users: string[], run: numb
   await rawBatchPut(
     s,
     scratch,
-    users.map((userId) => ({
-      pk: `u#${userId}`,
-      sk: `a#${audienceId}`,
-      userId,
-      audienceId,
-      businessId: 'bench-business',
-      expiresAt,
-      consentVersion: 1,
-      matchedAt: now.toISOString(),
-      lastChunk: `${run}:1:0`,
-      prevExpiresAt: 0,
-    })),
+    users.map((userId) =>
+      membershipItem({
+        userId,
+        audienceId,
+        businessId: 'bench-business',
+        expiresAt,
+        consentVersion: 1,
+        matchedAt: now.toISOString(),
+        lastChunk: `${run}:1:0`,
+        prevExpiresAt: 0,
+      }),
+    ),
     WRITE_CONCURRENCY,
   );
   const t2 = performance.now();

@@ -14,8 +14,10 @@
  * membership items (one consistent Query) every 100 ms. Before the next run
  * every user grants again and is back in the match index.
  */
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { accountMatchKeys } from '../../functions/core/identifiers';
+import { indexKey } from '../../functions/tables/match-index';
+import { membershipsOfUser } from '../../functions/tables/memberships';
 import { createAudience, postBatch, waitForDone } from '../lib/audiences';
 import type { BenchContext } from '../lib/context';
 import { phoneHash, userPhone } from '../lib/fixtures';
@@ -41,7 +43,7 @@ async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_00
   const deadline = Date.now() + timeoutMs;
   for (const u of users) {
     for (;;) {
-      const { Item } = await s.ddb.send(new GetCommand({ TableName: table, Key: { pk: `k#${u.key}` }, ConsistentRead: true }));
+      const { Item } = await s.ddb.send(new GetCommand({ TableName: table, Key: indexKey(u.key), ConsistentRead: true }));
       if (Item?.userId === u.userId) break;
       if (Date.now() > deadline) throw new Error(`user ${u.userId} is not in the match index after ${timeoutMs} ms`);
       await sleep(100);
@@ -49,17 +51,9 @@ async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_00
   }
 }
 
-async function membershipItems(s: BenchStack, userId: string): Promise<number> {
-  const out = await s.ddb.send(
-    new QueryCommand({
-      TableName: s.stack.resources.tables.audienceMemberships!.name,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `u#${userId}` },
-      ConsistentRead: true,
-      Select: 'COUNT',
-    }),
-  );
-  return out.Count ?? 0;
+/** Membership items of the user, as the table module reads them (the stack runs in this process, with its environment). */
+async function membershipItems(userId: string): Promise<number> {
+  return (await membershipsOfUser(userId)).length;
 }
 
 export async function optOut(ctx: BenchContext) {
@@ -135,7 +129,7 @@ export async function optOut(ctx: BenchContext) {
         })();
         const gone = (async () => {
           for (;;) {
-            if ((await membershipItems(s, u.userId)) === 0) return performance.now() - sent;
+            if ((await membershipItems(u.userId)) === 0) return performance.now() - sent;
             if (performance.now() - sent > 120_000) throw new Error(`user ${u.userId} still has membership items 120 s after denying`);
             await sleep(100);
           }

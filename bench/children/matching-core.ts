@@ -44,7 +44,7 @@ async function main() {
   const { addAudienceUsers } = await import('../../functions/contract/audiences');
   const { matchKey } = await import('../../functions/core/identifiers');
   const { ddb } = await import('../../functions/shared/aws');
-  const { lookup } = await import('../../functions/adapters/match-index');
+  const { indexKey, lookup } = await import('../../functions/tables/match-index');
 
   const batches = uploadBatches(options.batches, options.rowsPerBatch);
   const totalRows = options.batches * options.rowsPerBatch;
@@ -55,7 +55,7 @@ async function main() {
   batches.forEach((rows, b) =>
     rows.forEach((row, r) => {
       const owner = rowOwner(b * options.rowsPerBatch + r);
-      if (owner.user) index.set(`k#${matchKey(pepper, 'PHONE', row[0]!)}`, benchUserId(owner.index));
+      if (owner.user) index.set(indexKey(matchKey(pepper, 'PHONE', row[0]!)).pk, benchUserId(owner.index));
     }),
   );
   const stages = newStages();

@@ -1,6 +1,6 @@
 /**
  * For the matcher's memory benchmark: accepts one upload batch exactly as
- * the upload route does (adapters/audience-upload.ts acceptBatch: keying,
+ * the upload route does (services/uploads.ts acceptBatch: keying,
  * chunks sent to the matching queue, batch recorded in its session), except
  * that AUDIENCE_MATCHING_QUEUE_URL names a private queue, so the stack's own
  * matcher never sees the chunks and the benchmark can hand them to a matcher
@@ -20,7 +20,7 @@ async function main() {
   // Queue URLs name sqs.<region>.localhost, which only fauxqs's resolver knows.
   const fauxqs = (await import('fauxqs')) as { interceptLocalhostDns: () => () => void };
   fauxqs.interceptLocalhostDns();
-  const { acceptBatch } = await import('../../functions/adapters/audience-upload');
+  const { acceptBatch } = await import('../../functions/services/uploads');
   const receipt = await acceptBatch('add', businessId, audienceId, {
     session: { id: sessionId, batchSeq: 1, lastBatch: true, estimatedTotal: rows },
     schema: ['PHONE_SHA256'],

@@ -13,6 +13,10 @@ import {
 import { BatchGetCommand, BatchWriteCommand, GetCommand, TransactWriteCommand, type BatchGetCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { chunksOf, mapLimit } from '../../functions/shared/concurrency';
+import { decisionPart, stateKey } from '../../functions/tables/consent-states';
+import type { Part, TransactItem } from '../../functions/tables/dynamo';
+import { receiptPart } from '../../functions/tables/ledger';
+import { CURRENT_POLICY_KEY } from '../../functions/tables/policies';
 import type { BenchStack } from './stack';
 
 type Item = Record<string, NativeAttributeValue>;
@@ -71,19 +75,26 @@ export async function rawBatchPut(s: BenchStack, table: string, items: readonly 
   });
 }
 
+/** A transaction part of a table module, aimed at another table (a scratch copy). */
+function onTable(part: Part, table: string): TransactItem {
+  const [[kind, body]] = Object.entries(part.item) as unknown as [[string, Record<string, unknown>]];
+  return { [kind]: { ...body, TableName: table } } as TransactItem;
+}
+
 /**
  * The DynamoDB calls of one `PUT /v1/me/consent`, replayed on scratch
- * tables shaped like accounts and the ledger (no stream, so no consumer
- * runs): a consistent GetItem of the account and of the current policy in
- * parallel, then one TransactWriteItems (the account's conditional update and
- * the receipt's conditional put). `connections` workers, each with its own
+ * tables shaped like the consent state and the ledger (no stream, so no
+ * consumer runs), built by the same table modules the function uses: a
+ * consistent GetItem of the state and of the current policy in parallel,
+ * then one TransactWriteItems (the state's conditional update and the
+ * receipt's conditional put). `connections` workers, each with its own
  * users, for `seconds`. Returns decisions a second.
  */
 export async function rawConsentDecisions(
   s: BenchStack,
   options: { connections: number; usersPerConnection: number; seconds: number; run: number },
 ): Promise<number> {
-  const accounts = await scratchTableLike(s, 'accounts', 'bench-raw-accounts');
+  const states = await scratchTableLike(s, 'consentStates', 'bench-raw-consent-states');
   const ledger = await scratchTableLike(s, 'ledger', 'bench-raw-ledger');
   const policies = s.stack.resources.tables.policies!.name;
   const deadline = performance.now() + options.seconds * 1000;
@@ -95,51 +106,21 @@ export async function rawConsentDecisions(
       for (let n = 0; performance.now() < deadline; n++) {
         const u = n % options.usersPerConnection;
         const userId = `raw-${options.run}-${c}-${u}`;
-        const [account] = await Promise.all([
-          s.ddb.send(new GetCommand({ TableName: accounts, Key: { pk: `user#${userId}` }, ConsistentRead: true })),
-          s.ddb.send(new GetCommand({ TableName: policies, Key: { pk: 'current' }, ConsistentRead: true })),
+        const [state] = await Promise.all([
+          s.ddb.send(new GetCommand({ TableName: states, Key: stateKey(userId), ConsistentRead: true })),
+          s.ddb.send(new GetCommand({ TableName: policies, Key: CURRENT_POLICY_KEY, ConsistentRead: true })),
         ]);
-        const previous = (account.Item?.consentVersion as number | undefined) ?? versions[u]!;
+        const previous = (state.Item?.consentVersion as number | undefined) ?? versions[u]!;
         const version = previous + 1;
         const choice = Math.floor(n / options.usersPerConnection) % 2 === 0 ? 'granted' : 'denied';
         const now = new Date().toISOString();
+        const purposes = { ads_targeting: choice, friend_suggestions: choice } as const;
+        const receiptId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
         await s.ddb.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
-                Update: {
-                  TableName: accounts,
-                  Key: { pk: `user#${userId}` },
-                  UpdateExpression:
-                    'SET consentVersion = :v, consentPolicyVersion = :p, purposes = :purposes, consentUpdatedAt = :t, userId = :u, createdAt = if_not_exists(createdAt, :t)',
-                  ConditionExpression: previous === 0 ? 'attribute_not_exists(consentVersion)' : 'consentVersion = :prev',
-                  ExpressionAttributeValues: {
-                    ':v': version,
-                    ':p': '2016-08-25',
-                    ':purposes': { ads_targeting: choice, friend_suggestions: choice },
-                    ':t': now,
-                    ':u': userId,
-                    ...(previous === 0 ? {} : { ':prev': previous }),
-                  },
-                },
-              },
-              {
-                Put: {
-                  TableName: ledger,
-                  Item: {
-                    userId,
-                    sk: `c#${String(version).padStart(10, '0')}`,
-                    kind: 'receipt',
-                    receiptId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-                    version,
-                    policyVersion: '2016-08-25',
-                    purposes: { ads_targeting: choice, friend_suggestions: choice },
-                    source: 'settings',
-                    recordedAt: now,
-                  },
-                  ConditionExpression: 'attribute_not_exists(sk)',
-                },
-              },
+              onTable(decisionPart(userId, previous, { version, policyVersion: '2016-08-25', purposes, updatedAt: now }), states),
+              onTable(receiptPart(userId, { receiptId, version, policyVersion: '2016-08-25', purposes, source: 'settings', recordedAt: now }), ledger),
             ],
           }),
         );

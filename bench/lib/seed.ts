@@ -4,18 +4,21 @@
  * consumers would take minutes a run).
  *
  * The items are those the service itself writes for a user who bound a phone
- * number and granted ads_targeting: the account (`user#<id>`, with the
- * consent attributes of adapters/accounts.ts recordDecision), the phone's
- * claim (`phone#<e164>`), and in the match index the key
- * (`k#<HMAC-SHA256(pepper, "PHONE:" + sha256(digits))>` → userId, computed
- * with the service's own `matchKey` and the stack's pepper) and the applied
- * state (`u#<userId>`). A few users are also made through the API and its
+ * number and granted ads_targeting, keyed by the table modules' own key
+ * builders: the identity and the phone's claim (tables/identities.ts), the
+ * consent state (tables/consent-states.ts), and in the match index the key
+ * (HMAC-SHA256(pepper, "PHONE:" + sha256(digits)) → userId, computed with the
+ * service's own `matchKey` and the stack's pepper) and the applied state
+ * (tables/match-index.ts). A few users are also made through the API and its
  * consumers, and their items are compared with the seeded ones attribute
  * by attribute: a mismatch is reported with the benchmark.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { secrets } from '../../catalog';
 import { accountMatchKeys } from '../../functions/core/identifiers';
+import { stateKey } from '../../functions/tables/consent-states';
+import { claimKey, identityKey } from '../../functions/tables/identities';
+import { appliedKey, indexKey } from '../../functions/tables/match-index';
 import type { BenchContext } from './context';
 import { benchUserId, userPhone } from './fixtures';
 import { rawBatchPut } from './raw';
@@ -32,26 +35,35 @@ export function stackPepper(): Buffer {
 
 type Item = Record<string, unknown>;
 
-function userItems(u: number, pepper: Buffer, now: string): { accounts: Item[]; matchIndex: Item[] } {
+interface UserItems {
+  identities: Item[];
+  consentStates: Item[];
+  matchIndex: Item[];
+}
+
+function userItems(u: number, pepper: Buffer, now: string): UserItems {
   const userId = benchUserId(u);
   const phoneNumber = userPhone(u);
   const keys = accountMatchKeys(pepper, { phoneNumber });
   return {
-    accounts: [
+    identities: [
+      { ...identityKey(userId), phoneNumber, createdAt: now, updatedAt: now },
+      { ...claimKey('phoneNumber', phoneNumber), userId, claimedAt: now },
+    ],
+    consentStates: [
       {
-        pk: `user#${userId}`,
-        userId,
-        phoneNumber,
-        createdAt: now,
-        updatedAt: now,
+        ...stateKey(userId),
         consentVersion: 1,
         consentPolicyVersion: POLICY,
         purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' },
         consentUpdatedAt: now,
+        createdAt: now,
       },
-      { pk: `phone#${phoneNumber}`, userId, claimedAt: now },
     ],
-    matchIndex: [...keys.map((key) => ({ pk: `k#${key}`, userId, consentVersion: 1 })), { pk: `u#${userId}`, appliedVersion: 1, keys, rev: 1, updatedAt: now }],
+    matchIndex: [
+      ...keys.map((key) => ({ ...indexKey(key), userId, consentVersion: 1 })),
+      { ...appliedKey(userId), appliedVersion: 1, keys, rev: 1, updatedAt: now },
+    ],
   };
 }
 
@@ -81,20 +93,21 @@ async function checkShapes(ctx: BenchContext, s: BenchStack): Promise<string[]> 
     const [key] = accountMatchKeys(pepper, { phoneNumber });
     let indexed: Item | undefined;
     for (let waited = 0; waited < 20_000 && !indexed; waited += 100) {
-      indexed = (await s.ddb.send(new GetCommand({ TableName: T.matchIndex!.name, Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item;
+      indexed = (await s.ddb.send(new GetCommand({ TableName: T.matchIndex!.name, Key: indexKey(key!), ConsistentRead: true }))).Item;
       if (!indexed) await sleep(100);
     }
     if (!indexed) {
       differences.push('a user made through the API never reached the match index within 20 s');
       continue;
     }
-    const get = async (table: string, pk: string) => (await s.ddb.send(new GetCommand({ TableName: table, Key: { pk }, ConsistentRead: true }))).Item;
+    const get = async (table: string, key: Item) => (await s.ddb.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
     const seeded = userItems(0, pepper, new Date().toISOString());
     const pairs: [string, Item | undefined, Item | undefined][] = [
-      ['accounts user#', await get(T.accounts!.name, `user#${userId}`), seeded.accounts[0]],
-      ['accounts phone#', await get(T.accounts!.name, `phone#${phoneNumber}`), seeded.accounts[1]],
-      ['matchIndex k#', indexed, seeded.matchIndex[0]],
-      ['matchIndex u#', await get(T.matchIndex!.name, `u#${userId}`), seeded.matchIndex[1]],
+      ['identity', await get(T.identities!.name, identityKey(userId)), seeded.identities[0]],
+      ['phone claim', await get(T.identities!.name, claimKey('phoneNumber', phoneNumber)), seeded.identities[1]],
+      ['consent state', await get(T.consentStates!.name, stateKey(userId)), seeded.consentStates[0]],
+      ['match index key', indexed, seeded.matchIndex[0]],
+      ['match index applied state', await get(T.matchIndex!.name, appliedKey(userId)), seeded.matchIndex[1]],
     ];
     for (const [what, real, mine] of pairs) {
       const a = shape(real).join(' ');
@@ -122,19 +135,15 @@ export async function ensureUsers(ctx: BenchContext, s: BenchStack, count: numbe
   const started = Date.now();
   const pepper = stackPepper();
   const now = new Date().toISOString();
-  const accounts: Item[] = [];
-  const matchIndex: Item[] = [];
+  const items: UserItems = { identities: [], consentStates: [], matchIndex: [] };
   for (let u = from; u < count; u++) {
-    const items = userItems(u, pepper, now);
-    accounts.push(...items.accounts);
-    matchIndex.push(...items.matchIndex);
+    const user = userItems(u, pepper, now);
+    for (const table of ['identities', 'consentStates', 'matchIndex'] as const) items[table].push(...user[table]);
   }
   const T = s.stack.resources.tables;
-  ctx.log(
-    `seeding ${(count - from).toLocaleString('en-US')} consenting users (${(accounts.length + matchIndex.length).toLocaleString('en-US')} items) through BatchWriteItem...`,
-  );
-  await rawBatchPut(s, T.accounts!.name, accounts, 8);
-  await rawBatchPut(s, T.matchIndex!.name, matchIndex, 8);
+  const total = items.identities.length + items.consentStates.length + items.matchIndex.length;
+  ctx.log(`seeding ${(count - from).toLocaleString('en-US')} consenting users (${total.toLocaleString('en-US')} items) through BatchWriteItem...`);
+  for (const table of ['identities', 'consentStates', 'matchIndex'] as const) await rawBatchPut(s, T[table]!.name, items[table], 8);
   const seeded: Seeded = { users: count, seedMs: (previous?.seedMs ?? 0) + (Date.now() - started), shapeDifferences };
   ctx.shared.set('seeded', seeded);
   ctx.log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);

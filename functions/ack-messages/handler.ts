@@ -1,9 +1,9 @@
-import { deleteDelivered } from '../adapters/messages';
 import { ackMessages } from '../contract/messages';
 import { MESSAGE_ID } from '../core/messages';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
+import { deleteDelivered } from '../tables/messages';
 
 /** Deletes in flight at once. */
 const CONCURRENCY = 10;

@@ -1,15 +1,16 @@
-import { consentOf } from '../adapters/consent-states';
-import { membershipsOfUser, withdrawMembership } from '../adapters/memberships';
-import type { Membership } from '../adapters/memberships';
 import { AccountEvent } from '../core/events';
+import { withdrawMembership } from '../services/memberships';
 import { sqsConsumer } from '../shared/consumers';
 import { metrics } from '../shared/observability';
+import { consentOf } from '../tables/consent-states';
+import { membershipsOfUser } from '../tables/memberships';
+import type { Membership } from '../tables/memberships';
 
 /**
  * The audience side's consumer of the account events: a user who denies
  * `ads_targeting`, or whose account is erased, leaves every audience.
  *
- * The decision is read where it is made: the accounts table, which has the
+ * The decision is read where it is made: the consent state, which has the
  * denial committed before its event is published. If the user does not grant
  * ads targeting now (or is erased), every membership goes. If they granted it
  * again since, only memberships matched under a consent version older than

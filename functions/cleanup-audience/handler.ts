@@ -1,15 +1,14 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { getAudienceRecord } from '../adapters/audiences';
-import { batchWriteAll } from '../adapters/batch';
-import { sleep } from '../shared/concurrency';
-import { MEMBERSHIPS, membershipPage } from '../adapters/memberships';
 import { CleanupMessage } from '../core/audiences';
 import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
+import { sleep } from '../shared/concurrency';
 import { queueUrl } from '../shared/config';
 import { sqsConsumer } from '../shared/consumers';
 import { metrics } from '../shared/observability';
+import { getAudienceRecord } from '../tables/audiences';
+import { deleteMembershipKeys, membershipPage } from '../tables/memberships';
 
 const CLEANUP_QUEUE = queueUrl('audienceCleanup');
 /** Memberships removed per message; the rest is a continuation message. */
@@ -39,10 +38,7 @@ export async function cleanup(message: CleanupMessage, receiveCount: number): Pr
     await sleep(250);
   }
   const page = await membershipPage(message.audienceId, message.cursor, PAGE);
-  await batchWriteAll(
-    MEMBERSHIPS,
-    page.keys.map((key) => ({ delete: key })),
-  );
+  await deleteMembershipKeys(page.keys);
   metrics.addMetric('AudienceMembershipsCleanedUp', 'Count', page.keys.length);
   if (page.cursor) {
     await send({ ...message, cursor: page.cursor as Record<string, string> });

@@ -10,7 +10,7 @@
  * boundary is a fixed function of n, so the attacker finds it with its own
  * accounts and the answer flips exactly when the person matches.
  *
- * THE RULE. A 256-bit seed = HMAC-SHA256(pepper, audience id, revision,
+ * THE RULE. A 256-bit seed = HMAC-SHA256(count-noise key, audience id, revision,
  * expired), where `revision` goes up with every change the audience goes
  * through (each matched chunk of an add or remove batch, whether or not
  * anyone matched, and each removal by consent withdrawal) and `expired` is
@@ -88,8 +88,8 @@ const LADDER_START = 5 * BASE_WIDTH;
 export const widthLimit = (n: number): number => Math.max(BASE_WIDTH, Math.floor(n / 5));
 
 /** The seed of one audience state. Never logged or returned. */
-export function countSeed(pepper: Buffer, audienceId: string, revision: number, expired: number): Buffer {
-  return createHmac('sha256', pepper).update(`approximate-count/v1\0${audienceId}\0${revision}\0${expired}`).digest();
+export function countSeed(key: Buffer, audienceId: string, revision: number, expired: number): Buffer {
+  return createHmac('sha256', key).update(`approximate-count/v1\0${audienceId}\0${revision}\0${expired}`).digest();
 }
 
 /** Three independent uniforms in [0, 1) from disjoint 48-bit slices of the seed. */

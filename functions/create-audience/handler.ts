@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { insertAudience } from '../adapters/audiences';
-import { audienceView } from '../adapters/audience-view';
 import { createAudience } from '../contract/audiences';
+import { audienceView } from '../core/audience-view';
 import { clock } from '../shared/clock';
 import { intSetting } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
+import { insertAudience } from '../tables/audiences';
 
 const QUOTA = intSetting('audienceQuota');
 const MIN_AUDIENCE_SIZE = intSetting('minAudienceSize');
@@ -29,7 +29,7 @@ export const handler = httpRoute('createAudience', createAudience, async ({ body
   };
   await insertAudience(record, QUOTA);
   metrics.addMetric('AudienceCreated', 'Count', 1);
-  return json(201, audienceView({ ...record, pending: new Set() }, undefined, MIN_AUDIENCE_SIZE, clock.nowSeconds()), {
+  return json(201, audienceView(record, undefined, MIN_AUDIENCE_SIZE, clock.nowSeconds()), {
     location: `/v1/audiences/${record.audienceId}`,
   });
 });

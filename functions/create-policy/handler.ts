@@ -1,8 +1,8 @@
-import { publishPolicy } from '../adapters/policies';
 import { createPolicy } from '../contract/consent';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
+import { publishPolicy } from '../tables/policies';
 
 export const handler = httpRoute('createPolicy', createPolicy, async ({ body }) => {
   const policy = { ...body, publishedAt: clock.now().toISOString() };

@@ -1,5 +1,4 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { getAudienceRecord, markDeleted } from '../adapters/audiences';
 import { deleteAudience } from '../contract/audiences';
 import { AUDIENCE_ID, DAY_SECONDS } from '../core/audiences';
 import type { CleanupMessage } from '../core/audiences';
@@ -9,6 +8,7 @@ import { queueUrl } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
 import { notFound } from '../shared/problems';
+import { getAudienceRecord, markDeleted } from '../tables/audiences';
 
 const CLEANUP_QUEUE = queueUrl('audienceCleanup');
 /** The deleted audience's tombstone (404 for it, fences late matcher writes) is kept this long. */

@@ -1,5 +1,5 @@
-import { eraseAccount } from '../adapters/accounts';
 import { eraseMe } from '../contract/rights';
+import { eraseAccount } from '../services/erasure';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';

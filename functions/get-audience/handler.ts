@@ -1,12 +1,12 @@
-import { getAudienceRecord } from '../adapters/audiences';
-import { audienceView } from '../adapters/audience-view';
 import { getAudience } from '../contract/audiences';
+import { audienceView } from '../core/audience-view';
 import { AUDIENCE_ID } from '../core/audiences';
 import { clock } from '../shared/clock';
 import { intSetting } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';
-import { pepper } from '../shared/secrets';
+import { countNoiseKey } from '../shared/secrets';
+import { getAudienceRecord } from '../tables/audiences';
 
 const MIN_AUDIENCE_SIZE = intSetting('minAudienceSize');
 
@@ -14,5 +14,5 @@ const MIN_AUDIENCE_SIZE = intSetting('minAudienceSize');
 export const handler = httpRoute('getAudience', getAudience, async ({ params, caller }) => {
   const record = AUDIENCE_ID.test(params.id) ? await getAudienceRecord(caller.sub, params.id) : undefined;
   if (!record || record.deletedAt) throw notFound('No such audience.');
-  return json(200, audienceView(record, await pepper(), MIN_AUDIENCE_SIZE, clock.nowSeconds()));
+  return json(200, audienceView(record, await countNoiseKey(), MIN_AUDIENCE_SIZE, clock.nowSeconds()));
 });

@@ -1,10 +1,10 @@
-import { getAccount } from '../adapters/accounts';
-import { currentPolicy } from '../adapters/policies';
 import { getConsent } from '../contract/consent';
 import { consentView } from '../core/consent';
 import { httpRoute, json } from '../shared/http';
+import { getAccountState } from '../tables/consent-states';
+import { currentPolicy } from '../tables/policies';
 
 export const handler = httpRoute('getConsent', getConsent, async ({ caller }) => {
-  const [account, policy] = await Promise.all([getAccount(caller.sub), currentPolicy()]);
+  const [account, policy] = await Promise.all([getAccountState(caller.sub), currentPolicy()]);
   return json(200, consentView(account.consent, policy));
 });

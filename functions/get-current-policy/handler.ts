@@ -1,7 +1,7 @@
-import { currentPolicy } from '../adapters/policies';
 import { getCurrentPolicy } from '../contract/consent';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';
+import { currentPolicy } from '../tables/policies';
 
 export const handler = httpRoute('getCurrentPolicy', getCurrentPolicy, async () => {
   const policy = await currentPolicy();

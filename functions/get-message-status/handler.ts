@@ -1,10 +1,10 @@
-import { statusOf } from '../adapters/message-status';
-import { isStored } from '../adapters/messages';
 import { getMessageStatus } from '../contract/messages';
 import { MESSAGE_ID, needsStoreCheck, secondsToIso, shownStatus } from '../core/messages';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';
+import { statusOf } from '../tables/message-status';
+import { isStored } from '../tables/messages';
 
 /**
  * GET /v1/messages/{id}: the sender's view of one message. Another business's

@@ -1,10 +1,10 @@
-import { getAudienceRecord } from '../adapters/audiences';
-import { getSession } from '../adapters/upload-sessions';
 import { getUploadSession } from '../contract/audiences';
 import { AUDIENCE_ID, parseSessionId, sessionStage } from '../core/audiences';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';
+import { getAudienceRecord } from '../tables/audiences';
+import { getSession } from '../tables/upload-sessions';
 
 /**
  * A session's stage is computed when it is read: `receiving` until the last

@@ -1,6 +1,6 @@
-import { audiencesOfUserNow } from '../adapters/user-audiences';
 import { getUserAudiences } from '../contract/audiences';
 import { USER_ID } from '../core/audiences';
+import { audiencesOfUserNow } from '../services/user-audiences';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';

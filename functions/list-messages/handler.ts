@@ -1,10 +1,10 @@
-import { pendingMessages } from '../adapters/messages';
 import { MAX_LIST_LIMIT, listMessages } from '../contract/messages';
 import { MESSAGE_ID } from '../core/messages';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { logger } from '../shared/observability';
 import { badRequest } from '../shared/problems';
+import { pendingMessages } from '../tables/messages';
 
 /**
  * Ciphertext characters in one answer at most: with 100 messages' metadata it

@@ -1,17 +1,18 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { receiptOf } from '../adapters/ledger';
 import { AccountEvent } from '../core/events';
 import { sns } from '../shared/sns';
 import { topicArn } from '../shared/config';
 import { streamConsumer } from '../shared/consumers';
 import { metrics } from '../shared/observability';
+import { LedgerItem, receiptOf } from '../tables/ledger';
 
 const TOPIC = topicArn('accountEvents');
 
 /** The ledger item as the event it stands for. */
-export function eventOf(item: Record<string, unknown>): AccountEvent {
+export function eventOf(raw: Record<string, unknown>): AccountEvent {
+  const item = LedgerItem.parse(raw);
   if (item.kind === 'receipt') {
     const receipt = receiptOf(item);
     return AccountEvent.parse({

@@ -1,32 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import { getAccount, recordDecision, storedAnswer } from '../adapters/accounts';
-import type { StoredAnswer } from '../adapters/accounts';
-import { currentPolicy } from '../adapters/policies';
+import canonicalize from 'canonicalize';
 import { putConsent } from '../contract/consent';
-import { decide } from '../core/consent';
 import { sha256Hex } from '../core/identifiers';
+import { recordDecision } from '../services/consent';
 import { clock } from '../shared/clock';
 import { intSetting } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
-import { badRequest, conflict, unprocessable } from '../shared/problems';
+import { badRequest, unprocessable } from '../shared/problems';
+import { storedAnswer } from '../tables/consent-states';
+import type { StoredAnswer } from '../tables/consent-states';
 
 const IDEMPOTENCY_TTL_SECONDS = intSetting('idempotencyTtlSeconds');
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const MAX_ATTEMPTS = 4;
-
-/** JSON with sorted keys, so the same request always hashes the same. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 function replay(stored: StoredAnswer, requestHash: string) {
   if (stored.requestHash !== requestHash) {
@@ -41,33 +26,16 @@ export const handler = httpRoute('putConsent', putConsent, async ({ body, caller
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw badRequest('The Idempotency-Key header is not valid.', [{ path: 'headers.Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }]);
   }
-  const requestHash = sha256Hex(canonical(body));
+  // RFC 8785 canonical JSON, so the same request always hashes the same.
+  const requestHash = sha256Hex(canonicalize(body) ?? '');
   if (key) {
     const stored = await storedAnswer(caller.sub, key);
     if (stored) return replay(stored, requestHash);
   }
-
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const [account, policy] = await Promise.all([getAccount(caller.sub), currentPolicy()]);
-    const now = clock.now();
-    const { state, receipt } = decide(account.consent, policy, body, randomUUID(), now.toISOString());
-    const outcome = await recordDecision(
-      caller.sub,
-      account.consent.version,
-      state,
-      receipt,
-      key ? { key, requestHash, expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS } : undefined,
-    );
-    if (outcome.kind === 'recorded') {
-      metrics.addMetric('ConsentRecorded', 'Count', 1);
-      logger.info('Consent recorded', { version: receipt.version, source: receipt.source });
-      return json(200, receipt);
-    }
-    if (outcome.kind === 'replay' && key) {
-      const stored = await storedAnswer(caller.sub, key);
-      if (stored) return replay(stored, requestHash);
-    }
-    // Another decision of the same user won the race: decide again on the new state.
-  }
-  throw conflict('concurrent-decision', 'Another decision was being recorded at the same time; try again.');
+  const idempotency = key ? { key, requestHash, expiresAt: clock.nowSeconds() + IDEMPOTENCY_TTL_SECONDS } : undefined;
+  const outcome = await recordDecision(caller.sub, body, () => clock.now(), idempotency);
+  if (outcome.kind === 'replay') return replay(outcome.stored, requestHash);
+  metrics.addMetric('ConsentRecorded', 'Count', 1);
+  logger.info('Consent recorded', { version: outcome.receipt.version, source: outcome.receipt.source });
+  return json(200, outcome.receipt);
 });

@@ -1,6 +1,6 @@
-import { bindIdentifier } from '../adapters/accounts';
 import { putEmail } from '../contract/consent';
 import { normaliseEmail } from '../core/identifiers';
+import { bindIdentifier } from '../services/identifiers';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { badRequest } from '../shared/problems';

@@ -1,6 +1,6 @@
-import { bindIdentifier } from '../adapters/accounts';
 import { putPhone } from '../contract/consent';
 import { normalisePhone } from '../core/identifiers';
+import { bindIdentifier } from '../services/identifiers';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { badRequest } from '../shared/problems';

@@ -1,5 +1,5 @@
-import { acceptBatch } from '../adapters/audience-upload';
 import { removeAudienceUsers } from '../contract/audiences';
+import { acceptBatch } from '../services/uploads';
 import { httpRoute, json } from '../shared/http';
 
 export const handler = httpRoute('removeAudienceUsers', removeAudienceUsers, async ({ params, body, caller }) =>

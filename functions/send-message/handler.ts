@@ -1,15 +1,15 @@
-import { storeMessage } from '../adapters/message-send';
-import { answerFor, takeSendSlot } from '../adapters/message-status';
-import type { AcceptedAnswer } from '../adapters/message-status';
-import { userIdOfPhone } from '../adapters/recipients';
 import { sendMessage } from '../contract/messages';
 import { normalisePhone } from '../core/identifiers';
 import { acceptance, messageIdFactory, rateWindow, secondsToIso } from '../core/messages';
+import { storeMessage } from '../services/messages';
 import { clock } from '../shared/clock';
 import { intSetting } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
 import { badRequest, conflict, notFound, tooManyRequests } from '../shared/problems';
+import { ownerOf } from '../tables/identities';
+import { answerFor, takeSendSlot } from '../tables/message-status';
+import type { AcceptedAnswer } from '../tables/message-status';
 
 const SEND_RATE_PER_MINUTE = intSetting('messageSendRatePerBusiness');
 const MAX_ATTEMPTS = 3;
@@ -49,7 +49,7 @@ export const handler = httpRoute('sendMessage', sendMessage, async ({ body, call
     throw tooManyRequests(window.retryAfter);
   }
 
-  const recipientId = await userIdOfPhone(to);
+  const recipientId = await ownerOf('phoneNumber', to);
   if (!recipientId) {
     metrics.addMetric('MessageRecipientUnknown', 'Count', 1);
     throw notFound('The recipient is not registered.');

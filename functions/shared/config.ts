@@ -1,10 +1,15 @@
-import { queues, secrets, settings, tables, topics, deadLetterEnv } from '../../catalog';
+import { queues, secrets, settings, tables, topics } from '../../catalog';
 import type { QueueName, SecretName, SettingName, TableName, TopicName } from '../../catalog';
+import { checkBinding } from './bindings';
 
 /**
- * Resource names come from the environment, one variable per resource as the
- * catalog names it. Read them at module load (`const T = tableName('x')`) so a
- * function missing a binding fails at cold start, not mid-request.
+ * Resource names and settings come from the environment, one variable per
+ * resource as the catalog names it (catalog/environment.ts builds it).
+ * Queue URLs, topic ARNs and settings are read at module load
+ * (`const Q = queueUrl('x')`), so a function missing one fails at cold start;
+ * table names are read by the table modules on first use (functions/tables).
+ * Every read is checked against the running function's bindings where a
+ * checker is installed (shared/bindings.ts).
  */
 function required(env: string, what: string): string {
   const value = process.env[env];
@@ -12,13 +17,25 @@ function required(env: string, what: string): string {
   return value;
 }
 
-export const tableName = (name: TableName): string => required(tables[name].env, `table ${name}`);
-export const topicArn = (name: TopicName): string => required(topics[name].env, `topic ${name}`);
-export const queueUrl = (name: QueueName): string => required(queues[name].env, `queue ${name}`);
-export const deadLetterQueueUrl = (name: QueueName): string => required(deadLetterEnv(name), `dead-letter queue of ${name}`);
+export function tableName(name: TableName): string {
+  checkBinding('table', name);
+  return required(tables[name].env, `table ${name}`);
+}
 
+export function topicArn(name: TopicName): string {
+  checkBinding('topic', name);
+  return required(topics[name].env, `topic ${name}`);
+}
+
+export function queueUrl(name: QueueName): string {
+  checkBinding('queue', name);
+  return required(queues[name].env, `queue ${name}`);
+}
+
+/** A setting's value. Every function is given the settings its catalog entry lists, so a missing one is a missing binding. */
 export function setting(name: SettingName): string {
-  return process.env[settings[name].env] ?? settings[name].default;
+  checkBinding('setting', name);
+  return required(settings[name].env, `setting ${name}`);
 }
 
 export function intSetting(name: SettingName): number {
@@ -30,6 +47,7 @@ export function intSetting(name: SettingName): number {
 
 /** Where a secret comes from: Secrets Manager when deployed, the environment in the local stack. */
 export function secretSource(name: SecretName): { kind: 'arn'; arn: string } | { kind: 'local'; value: string } {
+  checkBinding('secret', name);
   const spec = secrets[name];
   const arn = process.env[spec.env];
   if (arn) return { kind: 'arn', arn };

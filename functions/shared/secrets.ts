@@ -14,7 +14,12 @@ export async function secretValue(name: SecretName): Promise<string> {
   return value;
 }
 
-/** The HMAC key of match keys. */
+/** The HMAC key of match keys: only the functions that key identifiers hold it. */
 export async function pepper(): Promise<Buffer> {
   return Buffer.from(await secretValue('pepper'), 'utf8');
+}
+
+/** The HMAC key that seeds the noise of reported audience sizes: only the functions that report sizes hold it. */
+export async function countNoiseKey(): Promise<Buffer> {
+  return Buffer.from(await secretValue('countNoiseKey'), 'utf8');
 }

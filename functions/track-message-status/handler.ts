@@ -1,10 +1,10 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { finish } from '../adapters/message-status';
 import { removalStatus } from '../core/messages';
 import { clock, isoSeconds } from '../shared/clock';
 import { streamConsumer } from '../shared/consumers';
 import { logger, metrics } from '../shared/observability';
+import { finish } from '../tables/message-status';
 
 /**
  * The messages table's stream (keys only): a removal by DynamoDB's TTL

@@ -16,6 +16,22 @@ import type { Access } from '../../catalog';
 /** Item reads and queries; no `dynamodb:Scan`. */
 export const TABLE_READ_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
 export const TABLE_WRITE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
+/** Adding items to an append-only table: a conditional put, nothing that changes or removes an item. */
+export const TABLE_APPEND_ACTIONS = ['dynamodb:PutItem'] as const;
+
+/** The DynamoDB actions of each kind of access (besides DescribeTable). */
+export function tableActions(access: Access): string[] {
+  switch (access) {
+    case 'read':
+      return [...TABLE_READ_ACTIONS];
+    case 'append':
+      return [...TABLE_APPEND_ACTIONS];
+    case 'write':
+      return [...TABLE_WRITE_ACTIONS];
+    case 'readWrite':
+      return [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS];
+  }
+}
 
 export interface ServiceFunctionProps {
   /** Absolute path of the handler module; it exports `handler`. */
@@ -113,10 +129,7 @@ export class ServiceFunction extends Construct {
    */
   bindTable(table: Table, env: string, access: Access, options: { readonly indexed: boolean }): void {
     this.setEnv(env, table.tableName);
-    const actions = new Set<string>(['dynamodb:DescribeTable']);
-    if (access !== 'write') for (const a of TABLE_READ_ACTIONS) actions.add(a);
-    if (access !== 'read') for (const a of TABLE_WRITE_ACTIONS) actions.add(a);
-    table.grant(this.fn, ...actions);
+    table.grant(this.fn, 'dynamodb:DescribeTable', ...tableActions(access));
     if (options.indexed) {
       const logicalId = Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement);
       Validations.of(this.role).acknowledge({
@@ -140,10 +153,9 @@ export class ServiceFunction extends Construct {
     }
   }
 
-  /** Send access to the queue; the URLs of the queue and of its dead-letter queue in the environment. */
-  bindQueue(queue: IQueue, env: string, deadLetterQueue: IQueue, deadLetterEnv: string): void {
+  /** Send access to the queue, and its URL in `env`. */
+  bindQueue(queue: IQueue, env: string): void {
     this.setEnv(env, queue.queueUrl);
-    this.setEnv(deadLetterEnv, deadLetterQueue.queueUrl);
     queue.grantSendMessages(this.fn);
   }
 

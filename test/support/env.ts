@@ -1,18 +1,11 @@
 /**
- * Handler tests: every resource the catalog names gets a fake value in the
- * environment before any handler module loads (they read it at load time).
+ * Handler tests: every function's environment, from the catalog's environment
+ * builder with fake resource names, set before any handler module loads.
  */
-import { deadLetterEnv, queues, secrets, settings, tables, topics } from '../../catalog';
-import type { QueueName } from '../../catalog';
+import { catalog, environmentOf, functionPlans } from '../../catalog';
+import { fakeResolver } from './fake-resources';
 
-for (const [name, t] of Object.entries(tables)) process.env[t.env] = `test-${name}`;
-for (const [name, t] of Object.entries(topics)) process.env[t.env] = `arn:aws:sns:us-east-1:123456789012:test-${name}`;
-for (const [name, q] of Object.entries(queues)) {
-  process.env[q.env] = `https://sqs.us-east-1.amazonaws.com/123456789012/test-${name}`;
-  process.env[deadLetterEnv(name as QueueName)] = `https://sqs.us-east-1.amazonaws.com/123456789012/test-${name}-dlq`;
-}
-for (const s of Object.values(secrets)) process.env[s.localEnv] = 'test-pepper-0123456789abcdef0123456789abcdef';
-for (const s of Object.values(settings)) process.env[s.env] ??= s.default;
+for (const plan of functionPlans(catalog, { stage: 'test' }).values()) Object.assign(process.env, environmentOf(plan, fakeResolver));
 process.env.AWS_REGION = 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';

@@ -1,33 +1,22 @@
 import { join } from 'node:path';
-import { deadLetterEnv, functions, queues, secrets, settings, tables, topics } from '../../catalog';
-import type { FunctionSpec, QueueName, SecretName, TableName, TopicName } from '../../catalog';
+import { catalog, environmentOf, functionPlans, queues, secrets, settings, tables, topics } from '../../catalog';
+import { fakeResolver } from '../support/fake-resources';
 
 /**
- * On AWS a function gets only the environment of what its catalog entry lists.
- * Each handler must load with exactly that: a module that reads another
- * table's name at load time would crash its cold start there, while the local
- * stack (one process, every variable set) would never show it.
+ * On AWS a function gets only the environment of what its catalog entry lists
+ * (catalog/environment.ts). Each handler must load with exactly that: a
+ * module that reads another resource's name or a setting at load time would
+ * crash its cold start there, while the local stack (one process, every
+ * variable set) would not show it. Reads during an invocation are checked by
+ * the local stack itself (local/bindings.ts).
  */
 const everyResourceVariable = [
   ...Object.values(tables).map((t) => t.env),
   ...Object.values(topics).map((t) => t.env),
   ...Object.values(queues).map((q) => q.env),
-  ...Object.keys(queues).map((q) => deadLetterEnv(q as QueueName)),
   ...Object.values(secrets).flatMap((s) => [s.env, s.localEnv]),
+  ...Object.values(settings).map((s) => s.env),
 ];
-
-function grantedEnvironment(spec: FunctionSpec): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const table of Object.keys(spec.tables ?? {})) env[tables[table as TableName].env] = `test-${table}`;
-  for (const topic of spec.topics ?? []) env[topics[topic as TopicName].env] = `arn:aws:sns:us-east-1:123456789012:${topic}`;
-  for (const queue of spec.queues ?? []) {
-    env[queues[queue as QueueName].env] = `https://sqs.us-east-1.amazonaws.com/123456789012/${queue}`;
-    env[deadLetterEnv(queue as QueueName)] = `https://sqs.us-east-1.amazonaws.com/123456789012/${queue}-dlq`;
-  }
-  for (const secret of spec.secrets ?? []) env[secrets[secret as SecretName].localEnv] = 'test-pepper-0123456789abcdef0123456789abcdef';
-  for (const setting of spec.settings ?? []) env[settings[setting as keyof typeof settings].env] = settings[setting as keyof typeof settings].default;
-  return env;
-}
 
 describe('each handler loads with only the environment its catalog entry grants', () => {
   const saved = { ...process.env };
@@ -35,15 +24,15 @@ describe('each handler loads with only the environment its catalog entry grants'
     process.env = { ...saved };
   });
 
-  it.each(Object.entries(functions))('%s', (_name, spec) => {
+  it.each([...functionPlans(catalog, { stage: 'test' }).values()].map((plan) => [plan.name, plan] as const))('%s', (_name, plan) => {
     // Prepare
     for (const variable of everyResourceVariable) delete process.env[variable];
-    Object.assign(process.env, grantedEnvironment(spec));
+    Object.assign(process.env, environmentOf(plan, fakeResolver));
     // Act
     let loaded: { handler?: unknown } = {};
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- isolateModules needs a synchronous load
-      loaded = require(join(__dirname, '..', '..', spec.entry));
+      loaded = require(join(__dirname, '..', '..', plan.entry));
     });
     // Assess
     expect(typeof loaded.handler).toBe('function');

@@ -7,15 +7,17 @@ import { intSetting, queueUrl } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
 import { conflict, notFound, payloadTooLarge } from '../shared/problems';
 import { pepper } from '../shared/secrets';
-import { getAudienceRecord } from './audiences';
-import { getBatch, getSession, recordBatch } from './upload-sessions';
-import type { BatchRecord } from './upload-sessions';
+import { chunksExpectedPart, getAudienceRecord } from '../tables/audiences';
+import { transact, TransactionCancelled } from '../tables/dynamo';
+import { batchPart, getBatch, getSession, sessionPart } from '../tables/upload-sessions';
+import type { BatchRecord } from '../tables/upload-sessions';
+import { optimistic, retry } from '../shared/retry';
 
 const MATCHING_QUEUE = queueUrl('audienceMatching');
 const SESSION_TIMEOUT_MS = intSetting('sessionTimeoutMinutes') * 60_000;
 /** Sessions and batch receipts are kept as long as a membership they made can live, so a late retry stays a replay. */
 const RETENTION_SECONDS = (intSetting('membershipTtlDays') + 1) * DAY_SECONDS;
-const MAX_ATTEMPTS = 5;
+const ATTEMPTS = 5;
 
 export interface UploadBody {
   readonly session: { readonly id: number; readonly batchSeq: number; readonly lastBatch: boolean; readonly estimatedTotal?: number | undefined };
@@ -65,45 +67,59 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
   const request = { operation, batchSeq, lastBatch, ...(estimatedTotal !== undefined ? { estimatedTotal } : {}) };
   const receipt: BatchReceipt = { sessionId, numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, invalidSamples: keyed.invalidSamples };
 
-  let sent = false;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [session, recorded] = await Promise.all([getSession(audienceId, sessionId), getBatch(audienceId, sessionId, batchSeq)]);
-    if (recorded) {
-      metrics.addMetric('AudienceBatchReplayed', 'Count', 1);
-      return receiptOf(recorded);
-    }
-    const nowMs = clock.nowMs();
-    admitBatch(session, request, nowMs, SESSION_TIMEOUT_MS);
-    if (!sent) {
-      await sendChunks(chunks, { operation, businessId, audienceId, sessionId, batchSeq, batchDigest: digest });
-      sent = true;
-    }
-    const next = sessionAfter(
-      session,
-      request,
-      { numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, chunks: chunks.length },
-      nowMs,
-      SESSION_TIMEOUT_MS,
-    );
-    const outcome = await recordBatch({
-      businessId,
-      audienceId,
-      batch: { ...receipt, batchSeq, operation, chunkCount: chunks.length, batchDigest: digest, uploadedAtMs: nowMs },
-      session: next,
-      previousRev: session?.rev ?? 0,
-      expiresAt: Math.floor(next.firstBatchAtMs / 1000) + RETENTION_SECONDS,
-    });
-    if (outcome === 'recorded') {
+  // Chunks go to the queue once, whichever attempt records the batch.
+  const send = once(() => sendChunks(chunks, { operation, businessId, audienceId, sessionId, batchSeq, batchDigest: digest }));
+  return optimistic(
+    { attempts: ATTEMPTS, exhausted: () => conflict('session-busy', 'Other batches of this session were being recorded at the same time; retry this batch.') },
+    async () => {
+      const [session, recorded] = await Promise.all([getSession(audienceId, sessionId), getBatch(audienceId, sessionId, batchSeq)]);
+      if (recorded) {
+        metrics.addMetric('AudienceBatchReplayed', 'Count', 1);
+        return receiptOf(recorded);
+      }
+      const nowMs = clock.nowMs();
+      admitBatch(session, request, nowMs, SESSION_TIMEOUT_MS);
+      await send();
+      const next = sessionAfter(
+        session,
+        request,
+        { numReceived: keyed.numReceived, numInvalid: keyed.numInvalid, chunks: chunks.length },
+        nowMs,
+        SESSION_TIMEOUT_MS,
+      );
+      const expiresAt = Math.floor(next.firstBatchAtMs / 1000) + RETENTION_SECONDS;
+      try {
+        // One transaction: the batch (once per batchSeq), the session's counters (guarded by the
+        // revision read before) and the audience's chunks to match (only if it is not deleted).
+        await transact([
+          batchPart(
+            businessId,
+            audienceId,
+            { ...receipt, batchSeq, operation, chunkCount: chunks.length, batchDigest: digest, uploadedAtMs: nowMs },
+            expiresAt,
+          ),
+          sessionPart(businessId, audienceId, sessionId, next, session?.rev ?? 0, expiresAt),
+          chunksExpectedPart(businessId, audienceId, chunks.length),
+        ]);
+      } catch (error) {
+        if (!(error instanceof TransactionCancelled)) throw error;
+        if (error.failedOn('audience') && !error.failedOn('batch')) throw notFound('No such audience.');
+        // Another batch of the session (or this one) was recorded meanwhile: decide again on fresh state.
+        return retry();
+      }
       metrics.addMetric('AudienceBatchAccepted', 'Count', 1);
       metrics.addMetric('AudienceRowsReceived', 'Count', keyed.numReceived);
       metrics.addMetric('AudienceRowsInvalid', 'Count', keyed.numInvalid);
       logger.info('Audience batch accepted', { operation, rows: keyed.numReceived, invalid: keyed.numInvalid, chunks: chunks.length });
       return receipt;
-    }
-    if (outcome === 'audience-gone') throw notFound('No such audience.');
-    // Another batch of the session (or this one) was recorded meanwhile: decide again on fresh state.
-  }
-  throw conflict('session-busy', 'Other batches of this session were being recorded at the same time; retry this batch.');
+    },
+  );
+}
+
+/** `fn` run at most once; later calls get the first call's promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
 }
 
 async function sendChunks(

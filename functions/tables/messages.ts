@@ -3,14 +3,16 @@ import type { MessageCategory } from '../core/messages';
 import { secondsToIso } from '../core/messages';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
-import { isConditionFailure } from './dynamo';
+import { isConditionFailure, part, queryAll } from './dynamo';
 
 /**
  * The undelivered-messages table: one item a message, keyed by recipient and
  * time-ordered message id, deleted when acknowledged or, after `expiresAt`,
  * by DynamoDB TTL. `ciphertext` is opaque and never logged.
  */
-const MESSAGES = tableName('messages');
+const table = () => tableName('messages');
+
+export const messageKey = (recipientId: string, messageId: string) => ({ recipientId, messageId });
 
 export interface StoredMessage {
   recipientId: string;
@@ -23,14 +25,9 @@ export interface StoredMessage {
   expiresAt: number;
 }
 
-/** The conditional put of a new message, for a transaction. */
-export function messagePut(message: StoredMessage) {
-  return {
-    TableName: MESSAGES,
-    Item: { ...message },
-    ConditionExpression: 'attribute_not_exists(messageId)',
-  };
-}
+/** A new message, for a transaction. */
+export const messagePart = (message: StoredMessage) =>
+  part('message', { Put: { TableName: table(), Item: { ...message }, ConditionExpression: 'attribute_not_exists(messageId)' } });
 
 /** A message as its recipient sees it. */
 export interface InboxMessage {
@@ -71,11 +68,11 @@ export async function pendingMessages(
 ): Promise<InboxPage> {
   const items: InboxMessage[] = [];
   let chars = 0;
-  let ExclusiveStartKey: Record<string, unknown> | undefined = options.afterMessageId ? { recipientId, messageId: options.afterMessageId } : undefined;
+  let ExclusiveStartKey: Record<string, unknown> | undefined = options.afterMessageId ? messageKey(recipientId, options.afterMessageId) : undefined;
   do {
     const page = await ddb.send(
       new QueryCommand({
-        TableName: MESSAGES,
+        TableName: table(),
         KeyConditionExpression: 'recipientId = :r',
         FilterExpression: 'expiresAt > :now',
         ProjectionExpression: 'messageId, businessId, category, ciphertext, acceptedAt, expiresAt',
@@ -106,8 +103,8 @@ export async function deleteDelivered(recipientId: string, messageId: string, no
   try {
     await ddb.send(
       new DeleteCommand({
-        TableName: MESSAGES,
-        Key: { recipientId, messageId },
+        TableName: table(),
+        Key: messageKey(recipientId, messageId),
         ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now',
         ExpressionAttributeValues: { ':now': nowSeconds },
       }),
@@ -123,11 +120,46 @@ export async function deleteDelivered(recipientId: string, messageId: string, no
 export async function isStored(recipientId: string, messageId: string): Promise<boolean> {
   const { Item } = await ddb.send(
     new GetCommand({
-      TableName: MESSAGES,
-      Key: { recipientId, messageId },
+      TableName: table(),
+      Key: messageKey(recipientId, messageId),
       ConsistentRead: true,
       ProjectionExpression: 'messageId',
     }),
   );
   return Item !== undefined;
+}
+
+/** Metadata (never the ciphertext) of a recipient's unexpired messages, oldest first: what their export shows. */
+export async function pendingMetadata(recipientId: string, nowSeconds: number) {
+  const items = await queryAll({
+    TableName: table(),
+    KeyConditionExpression: 'recipientId = :r',
+    FilterExpression: 'expiresAt > :now',
+    ProjectionExpression: 'messageId, businessId, category, acceptedAt, expiresAt',
+    ExpressionAttributeValues: { ':r': recipientId, ':now': nowSeconds },
+  });
+  return items.map((item) => ({
+    messageId: item.messageId as string,
+    from: item.businessId as string,
+    category: item.category as MessageCategory,
+    acceptedAt: item.acceptedAt as string,
+    expiresAt: secondsToIso(item.expiresAt as number),
+  }));
+}
+
+/** The ids of every message stored for a recipient, expired or not. */
+export async function storedMessageIds(recipientId: string): Promise<string[]> {
+  const items = await queryAll({
+    TableName: table(),
+    KeyConditionExpression: 'recipientId = :r',
+    ProjectionExpression: 'messageId',
+    ExpressionAttributeValues: { ':r': recipientId },
+    ConsistentRead: true,
+  });
+  return items.map((item) => item.messageId as string);
+}
+
+/** Deletes a stored message, whatever its state. */
+export async function deleteMessage(recipientId: string, messageId: string): Promise<void> {
+  await ddb.send(new DeleteCommand({ TableName: table(), Key: messageKey(recipientId, messageId) }));
 }

@@ -3,13 +3,13 @@ import { MESSAGE_STATUSES, canMove } from '../core/messages';
 import type { MessageStatus, StoredStatus } from '../core/messages';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
-import { isConditionFailure } from './dynamo';
+import { isConditionFailure, part } from './dynamo';
 
 /**
  * The message-status table, no content in it: `m#<messageId>` status
  * records, `c#...` clientMessageId records and `r#...` send counters.
  */
-const STATUS = tableName('messageStatus');
+const table = () => tableName('messageStatus');
 
 export const statusKey = (messageId: string) => ({ pk: `m#${messageId}` });
 
@@ -34,40 +34,39 @@ export interface AcceptedAnswer {
   messageExpiresAt: number;
 }
 
-/** The conditional put of a new message's status record, for a transaction. */
-export function statusPut(record: StatusRecord, ttlSeconds: number) {
-  return {
-    TableName: STATUS,
-    Item: { ...statusKey(record.messageId), ...record, expiresAt: ttlSeconds },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  };
-}
+/** A new message's status record, for a transaction. */
+export const statusPart = (record: StatusRecord, ttlSeconds: number) =>
+  part('status', {
+    Put: { TableName: table(), Item: { ...statusKey(record.messageId), ...record, expiresAt: ttlSeconds }, ConditionExpression: 'attribute_not_exists(pk)' },
+  });
 
-/** The conditional put of a clientMessageId record, for a transaction: it fails if the business used the id before. */
-export function clientMessagePut(businessId: string, clientMessageId: string, answer: AcceptedAnswer, ttlSeconds: number) {
-  return {
-    TableName: STATUS,
-    Item: {
-      ...clientMessageKey(businessId, clientMessageId),
-      businessId,
-      messageId: answer.messageId,
-      acceptedAt: answer.acceptedAt,
-      messageExpiresAt: answer.messageExpiresAt,
-      expiresAt: ttlSeconds,
+/** A clientMessageId record, for a transaction: its condition fails if the business used the id before. */
+export function clientMessagePart(businessId: string, clientMessageId: string, answer: AcceptedAnswer, ttlSeconds: number) {
+  return part('client-message-id', {
+    Put: {
+      TableName: table(),
+      Item: {
+        ...clientMessageKey(businessId, clientMessageId),
+        businessId,
+        messageId: answer.messageId,
+        acceptedAt: answer.acceptedAt,
+        messageExpiresAt: answer.messageExpiresAt,
+        expiresAt: ttlSeconds,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
     },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  };
+  });
 }
 
 /** The answer already given to this business for this clientMessageId, if any. */
 export async function answerFor(businessId: string, clientMessageId: string): Promise<AcceptedAnswer | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: STATUS, Key: clientMessageKey(businessId, clientMessageId), ConsistentRead: true }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: clientMessageKey(businessId, clientMessageId), ConsistentRead: true }));
   if (!Item || Item.businessId !== businessId) return undefined;
   return { messageId: Item.messageId, acceptedAt: Item.acceptedAt, messageExpiresAt: Item.messageExpiresAt };
 }
 
 export async function statusOf(messageId: string): Promise<StatusRecord | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: STATUS, Key: statusKey(messageId), ConsistentRead: true }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: statusKey(messageId), ConsistentRead: true }));
   if (!Item) return undefined;
   return {
     messageId: Item.messageId,
@@ -90,7 +89,7 @@ export async function finish(messageId: string, status: Exclude<MessageStatus, '
   try {
     await ddb.send(
       new UpdateCommand({
-        TableName: STATUS,
+        TableName: table(),
         Key: statusKey(messageId),
         UpdateExpression: 'SET #s = :s, updatedAt = :now',
         ConditionExpression: `#s IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
@@ -115,7 +114,7 @@ export async function takeSendSlot(businessId: string, windowStart: number, wind
   try {
     await ddb.send(
       new UpdateCommand({
-        TableName: STATUS,
+        TableName: table(),
         Key: rateKey(businessId, windowStart),
         UpdateExpression: 'ADD sent :one SET expiresAt = if_not_exists(expiresAt, :ttl)',
         ConditionExpression: 'attribute_not_exists(sent) OR sent < :limit',

@@ -1,0 +1,323 @@
+/**
+ * The audiences table:
+ * - `b#<businessId>` / `a#<audienceId>`: one audience, keyed by its owner so
+ *   another business's audience is simply not found. It holds the exact
+ *   member counts by expiry day (`expiring`), the revision that seeds the
+ *   reported range (core/audience-count.ts), the chunks accepted and
+ *   matched, the matching lease and the set of matcher attempts that wrote
+ *   without committing (`pending`, core/audiences.ts); `deletedAt` once
+ *   deleted (a tombstone that expires);
+ * - `b#<businessId>` / `quota`: how many audiences the business ever created.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import * as z from 'zod';
+import { CUSTOMER_FILE_SOURCES } from '../core/audiences';
+import type { CustomerFileSource } from '../core/audiences';
+import { ddb } from '../shared/aws';
+import { tableName } from '../shared/config';
+import { conflict } from '../shared/problems';
+import { isConditionFailure, part, queryAll, transact, TransactionCancelled } from './dynamo';
+import type { Item } from './dynamo';
+
+export const audiencesTable = () => tableName('audiences');
+
+const BUSINESS = 'b#';
+const AUDIENCE = 'a#';
+export const audienceKey = (businessId: string, audienceId: string) => ({ pk: `${BUSINESS}${businessId}`, sk: `${AUDIENCE}${audienceId}` });
+export const quotaKey = (businessId: string) => ({ pk: `${BUSINESS}${businessId}`, sk: 'quota' });
+
+export interface AudienceRecord {
+  readonly businessId: string;
+  readonly audienceId: string;
+  readonly name: string;
+  readonly customerFileSource: CustomerFileSource;
+  readonly createdAt: string;
+  /** Exact member counts by expiry day (days since the epoch). */
+  readonly expiring: Record<string, number>;
+  /** Goes up with every change of rows or members. */
+  readonly revision: number;
+  readonly chunksExpected: number;
+  readonly chunksMatched: number;
+  /** Matcher attempts that wrote memberships and have not committed their count change (core/audiences.ts). */
+  readonly pending: ReadonlySet<string>;
+  /** Epoch ms until which a matcher holds the audience, if one does. */
+  readonly leaseUntil?: number;
+  readonly deletedAt?: string;
+}
+
+export type NewAudience = Omit<AudienceRecord, 'pending' | 'leaseUntil' | 'deletedAt'>;
+
+const AudienceItem = z.object({
+  pk: z.string().startsWith(BUSINESS),
+  sk: z.string().startsWith(AUDIENCE),
+  businessId: z.string(),
+  audienceId: z.string(),
+  name: z.string(),
+  customerFileSource: z.enum(CUSTOMER_FILE_SOURCES),
+  createdAt: z.string(),
+  expiring: z.record(z.string(), z.number()).optional(),
+  revision: z.number().optional(),
+  chunksExpected: z.number().optional(),
+  chunksMatched: z.number().optional(),
+  pending: z.set(z.string()).optional(),
+  leaseUntil: z.number().optional(),
+  deletedAt: z.string().optional(),
+});
+
+export function audienceOf(raw: Item): AudienceRecord {
+  const item = AudienceItem.parse(raw);
+  return {
+    businessId: item.businessId,
+    audienceId: item.audienceId,
+    name: item.name,
+    customerFileSource: item.customerFileSource,
+    createdAt: item.createdAt,
+    expiring: item.expiring ?? {},
+    revision: item.revision ?? 0,
+    chunksExpected: item.chunksExpected ?? 0,
+    chunksMatched: item.chunksMatched ?? 0,
+    pending: new Set(item.pending ?? []),
+    ...(item.leaseUntil !== undefined ? { leaseUntil: item.leaseUntil } : {}),
+    ...(item.deletedAt ? { deletedAt: item.deletedAt } : {}),
+  };
+}
+
+/** The stored attributes of a new audience (the pending set is absent until a chunk writes). */
+export const newAudienceItem = (record: NewAudience): Item => AudienceItem.parse({ ...audienceKey(record.businessId, record.audienceId), ...record });
+
+/**
+ * Creates an audience if the business is within its quota, in one
+ * transaction with the quota counter. Deleted audiences keep counting, so
+ * deleting and re-creating cannot multiply how often the size of an
+ * audience can be probed.
+ */
+export async function insertAudience(record: NewAudience, quota: number): Promise<void> {
+  try {
+    await transact([
+      part('quota', {
+        Update: {
+          TableName: audiencesTable(),
+          Key: quotaKey(record.businessId),
+          UpdateExpression: 'SET created = if_not_exists(created, :zero) + :one, businessId = :b',
+          ConditionExpression: 'attribute_not_exists(created) OR created < :quota',
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':quota': quota, ':b': record.businessId },
+        },
+      }),
+      part('audience', { Put: { TableName: audiencesTable(), Item: newAudienceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } }),
+    ]);
+  } catch (error) {
+    if (error instanceof TransactionCancelled && error.failedOn('quota')) {
+      throw conflict('audience-quota-exceeded', `A business may create at most ${quota} audiences, deleted ones included.`);
+    }
+    throw error;
+  }
+}
+
+/** The audience, deleted or not; undefined if it never existed (or its tombstone expired). */
+export async function getAudienceRecord(businessId: string, audienceId: string): Promise<AudienceRecord | undefined> {
+  const { Item } = await ddb.send(new GetCommand({ TableName: audiencesTable(), Key: audienceKey(businessId, audienceId), ConsistentRead: true }));
+  return Item ? audienceOf(Item) : undefined;
+}
+
+/** The business's audiences that are not deleted, oldest first. At most the quota of them exist. */
+export async function listAudienceRecords(businessId: string): Promise<AudienceRecord[]> {
+  const items = await queryAll({
+    TableName: audiencesTable(),
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)',
+    FilterExpression: 'attribute_not_exists(deletedAt)',
+    ExpressionAttributeValues: { ':pk': `${BUSINESS}${businessId}`, ':a': AUDIENCE },
+  });
+  return items.map(audienceOf).sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+}
+
+/** Marks the audience deleted (a tombstone that expires); false if it is missing or already deleted. */
+export async function markDeleted(businessId: string, audienceId: string, deletedAt: string, tombstoneExpiresAt: number): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: audiencesTable(),
+        Key: audienceKey(businessId, audienceId),
+        UpdateExpression: 'SET deletedAt = :d, expiresAt = :e',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt)',
+        ExpressionAttributeValues: { ':d': deletedAt, ':e': tombstoneExpiresAt },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+// ------------------------------------------------------------------ the matching lease
+
+/**
+ * Every change to an audience's memberships and counts happens under its
+ * lease (the matcher) or while nobody holds it (consent withdrawals, in one
+ * transaction): the matcher reads memberships, writes them and commits the
+ * exact count change, and nothing else changes them in between. Before
+ * its first write an attempt joins `pending` (`markPending`), and its commit
+ * takes it out, in the same transaction that marks the chunk done on its
+ * batch. The lease (120 s) outlives the matcher's timeout (60 s), so a
+ * holder's writes cannot still be landing once someone else may take it over.
+ */
+export const LEASE_MS = 120_000;
+
+/** The audience as it stands once the lease is taken, or why it was not. */
+export type LeaseOutcome = { acquired: AudienceRecord } | 'busy' | 'gone';
+
+export async function acquireLease(businessId: string, audienceId: string, leaseId: string, nowMs: number): Promise<LeaseOutcome> {
+  try {
+    const { Attributes } = await ddb.send(
+      new UpdateCommand({
+        TableName: audiencesTable(),
+        Key: audienceKey(businessId, audienceId),
+        UpdateExpression: 'SET leaseId = :id, leaseUntil = :until',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+        ExpressionAttributeValues: { ':id': leaseId, ':until': nowMs + LEASE_MS, ':now': nowMs },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { acquired: audienceOf(Attributes!) };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const current = await getAudienceRecord(businessId, audienceId);
+    return !current || current.deletedAt ? 'gone' : 'busy';
+  }
+}
+
+/** Adds an attempt to the audience's `pending` set while holding its lease. */
+export async function markPending(businessId: string, audienceId: string, leaseId: string, attempt: string): Promise<void> {
+  await ddb.send(
+    new UpdateCommand({
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      UpdateExpression: 'ADD pending :attempt',
+      ConditionExpression: 'leaseId = :id',
+      ExpressionAttributeValues: { ':id': leaseId, ':attempt': new Set([attempt]) },
+    }),
+  );
+}
+
+/** Takes attempts that were settled (core/audiences.ts, `settleAttempt`) out of `pending`, while holding the lease. */
+export async function dropPending(businessId: string, audienceId: string, leaseId: string, attempts: readonly string[]): Promise<void> {
+  if (attempts.length === 0) return;
+  await ddb.send(
+    new UpdateCommand({
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      UpdateExpression: 'DELETE pending :attempts',
+      ConditionExpression: 'leaseId = :id',
+      ExpressionAttributeValues: { ':id': leaseId, ':attempts': new Set(attempts) },
+    }),
+  );
+}
+
+export async function releaseLease(businessId: string, audienceId: string, leaseId: string): Promise<void> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: audiencesTable(),
+        Key: audienceKey(businessId, audienceId),
+        UpdateExpression: 'REMOVE leaseId, leaseUntil',
+        ConditionExpression: 'leaseId = :id',
+        ExpressionAttributeValues: { ':id': leaseId },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error; // expired and taken over: nothing of ours to release
+  }
+}
+
+/**
+ * The update of an audience's exact counts: `expiring.<day> += delta` for
+ * each day, and the revision up by one (a fresh seed for the reported range).
+ */
+function countUpdate(deltas: ReadonlyMap<number, number>, extra: { adds?: string[]; removes?: string[]; deletes?: string[] } = {}) {
+  const names: Record<string, string> = deltas.size > 0 ? { '#expiring': 'expiring' } : {};
+  // DynamoDB refuses values an expression does not use: `:zero` only comes with a day.
+  const values: Record<string, NativeAttributeValue> = { ':one': 1, ...(deltas.size > 0 ? { ':zero': 0 } : {}) };
+  const sets: string[] = [];
+  let i = 0;
+  for (const [day, delta] of deltas) {
+    names[`#d${i}`] = String(day);
+    values[`:v${i}`] = delta;
+    sets.push(`#expiring.#d${i} = if_not_exists(#expiring.#d${i}, :zero) + :v${i}`);
+    i += 1;
+  }
+  const adds = ['revision :one', ...(extra.adds ?? [])];
+  const expression = [
+    sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+    `ADD ${adds.join(', ')}`,
+    extra.removes && extra.removes.length > 0 ? `REMOVE ${extra.removes.join(', ')}` : '',
+    extra.deletes && extra.deletes.length > 0 ? `DELETE ${extra.deletes.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return { UpdateExpression: expression, ...(deltas.size > 0 ? { ExpressionAttributeNames: names } : {}), ExpressionAttributeValues: values };
+}
+
+// ------------------------------------------------------------ transaction parts
+
+/**
+ * A matcher attempt's commit on the audience: the exact count change, one
+ * more chunk matched, the attempt out of `pending` and, unless removals are
+ * left to delete, the lease released; on condition that the attempt still
+ * holds the lease and the audience is not deleted.
+ */
+export function chunkCommitPart(
+  businessId: string,
+  audienceId: string,
+  leaseId: string,
+  attempt: string,
+  deltas: ReadonlyMap<number, number>,
+  releaseLease: boolean,
+) {
+  const update = countUpdate(deltas, { adds: ['chunksMatched :one'], deletes: ['pending :attempt'], removes: releaseLease ? ['leaseId', 'leaseUntil'] : [] });
+  return part('audience', {
+    Update: {
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      ...update,
+      ConditionExpression: 'leaseId = :lease AND attribute_not_exists(deletedAt)',
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':lease': leaseId, ':attempt': new Set([attempt]) },
+    },
+  });
+}
+
+/**
+ * One member fewer on `day` (or, with no day, only a new revision), on
+ * condition that the audience exists, is not deleted, no matcher holds its
+ * lease at `nowMs` and `attempt` is still (or still not) pending as the
+ * count change was computed.
+ */
+export function memberLeftPart(businessId: string, audienceId: string, day: number | null, nowMs: number, attempt?: { id: string; pending: boolean }) {
+  const update = countUpdate(day === null ? new Map() : new Map([[day, -1]]));
+  return part('audience', {
+    Update: {
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      ...update,
+      ConditionExpression: [
+        'attribute_exists(pk)',
+        'attribute_not_exists(deletedAt)',
+        '(attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+        ...(attempt ? [attempt.pending ? 'contains(pending, :lc)' : 'NOT contains(pending, :lc)'] : []),
+      ].join(' AND '),
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':now': nowMs, ...(attempt ? { ':lc': attempt.id } : {}) },
+    },
+  });
+}
+
+/** More chunks to match for an accepted batch, on condition that the audience exists and is not deleted. */
+export const chunksExpectedPart = (businessId: string, audienceId: string, chunks: number) =>
+  part('audience', {
+    Update: {
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      UpdateExpression: 'ADD chunksExpected :n',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt)',
+      ExpressionAttributeValues: { ':n': chunks },
+    },
+  });
