@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { ConsentAudiencesStack } from '../../infra/stack';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 import { stages } from '../../infra/stages';
 import { cdkJsonContext, logicalId, repoRoot } from './synth';
 
@@ -17,6 +17,7 @@ const probeCatalog: CatalogShape = {
   functions: {
     probe: {
       entry: 'test/infra/fixtures/bundle-probe/handler.ts',
+      side: 'consent',
       description: 'Bundling probe',
       trigger: { kind: 'http-default' },
     },

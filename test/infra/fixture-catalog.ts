@@ -1,5 +1,5 @@
 import { catalog } from '../../catalog';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 
 /**
  * The service catalog plus entries the stack has never seen: a TTL'd table of
@@ -42,11 +42,12 @@ export const extendedCatalog = {
     ...catalog.functions,
     fixtureSend: {
       entry: 'functions/fixture-send/handler.ts',
+      side: 'messages',
       description: 'fixture: POST /fixture/send',
       memoryMB: 512,
       timeoutSeconds: 6,
       trigger: { kind: 'http', method: 'POST', path: '/fixture/send', auth: ['business'] },
-      tables: { fixtureInbox: 'readWrite', accounts: 'read' },
+      tables: { fixtureInbox: 'readWrite', identities: 'read' },
       topics: ['fixtureEvents'],
       queues: ['fixtureStatus'],
       secrets: ['fixtureKey'],
@@ -54,18 +55,21 @@ export const extendedCatalog = {
     },
     fixtureList: {
       entry: 'functions/fixture-list/handler.ts',
+      side: 'messages',
       description: 'fixture: GET /fixture/list',
       trigger: { kind: 'http', method: 'GET', path: '/fixture/list', auth: ['user'] },
       tables: { fixtureInbox: 'read' },
     },
     fixtureRemovals: {
       entry: 'functions/fixture-removals/handler.ts',
+      side: 'messages',
       description: 'fixture: inbox stream, removals and changes',
       trigger: { kind: 'stream', table: 'fixtureInbox', batchSize: 50, retryAttempts: 3, eventNames: ['REMOVE', 'MODIFY'], onFailure: 'fixtureStreamFailures' },
       topics: ['fixtureEvents'],
     },
     fixtureStatus: {
       entry: 'functions/fixture-status/handler.ts',
+      side: 'messages',
       description: 'fixture: status updates',
       timeoutSeconds: 20,
       trigger: { kind: 'queue', queue: 'fixtureStatus', batchSize: 25, maxBatchingWindowSeconds: 2 },

@@ -1,5 +1,5 @@
 import { catalog } from '../../catalog';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 import { stages } from '../../infra/stages';
 import { extendedCatalog } from './fixture-catalog';
 import { actionsOf, arnOf, logicalId, mentions, ref, removeProjectRoot, statementsOfRole, stubProjectRoot, synth } from './synth';
@@ -64,10 +64,9 @@ describe('ConsentAudiencesStack with catalog entries it has never seen', () => {
       Environment: {
         Variables: {
           FIXTURE_INBOX_TABLE: ref(s.stack.tables.get('fixtureInbox')!),
-          ACCOUNTS_TABLE: ref(s.stack.tables.get('accounts')!),
+          IDENTITIES_TABLE: ref(s.stack.tables.get('identities')!),
           FIXTURE_EVENTS_TOPIC_ARN: ref(s.stack.topics.get('fixtureEvents')!),
           FIXTURE_STATUS_QUEUE_URL: ref(status.queue),
-          FIXTURE_STATUS_DLQ_URL: ref(status.deadLetterQueue),
           FIXTURE_KEY_ARN: ref(s.stack.secrets.get('fixtureKey')!),
           FIXTURE_MIN_AUDIENCE_SIZE: stages.dev.settings.minAudienceSize,
         },
@@ -104,7 +103,10 @@ describe('ConsentAudiencesStack with catalog entries it has never seen', () => {
   it('rejects an inconsistent catalog before creating anything', () => {
     const broken: CatalogShape = {
       ...extendedCatalog,
-      functions: { ...extendedCatalog.functions, orphan: { entry: 'x.ts', description: 'x', trigger: { kind: 'queue', queue: 'nope', batchSize: 1 } } },
+      functions: {
+        ...extendedCatalog.functions,
+        orphan: { entry: 'x.ts', side: 'consent', description: 'x', trigger: { kind: 'queue', queue: 'nope', batchSize: 1 } },
+      },
     };
 
     expect(() => synth({ projectRoot: root, catalog: broken })).toThrow(/unknown queue nope/);
@@ -157,13 +159,12 @@ describe.each([
     }
   });
 
-  it('no function on the audience side has any grant on a messages table', () => {
+  it('no function on the audience side has any grant on an identity or messages table', () => {
     const messageIds = Object.entries(c.tables)
-      .filter(([, spec]) => spec.dataClass === 'messages')
+      .filter(([, spec]) => spec.dataClass === 'messages' || spec.dataClass === 'identity')
       .map(([name]) => logicalId(s.stack.tables.get(name)!));
-    const audienceSide = Object.entries(c.functions).filter(
-      ([, spec]) => !spec.dataSubjectAccess && Object.keys(spec.tables ?? {}).some((t) => c.tables[t]?.dataClass === 'audience'),
-    );
+    const audienceSide = Object.entries(c.functions).filter(([, spec]) => spec.side === 'audience');
+    expect(audienceSide.length).toBeGreaterThan(0);
 
     for (const [fnName] of audienceSide) {
       const statements = statementsOfRole(s.json, logicalId(s.stack.functions.get(fnName)!.role));

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { catalog as serviceCatalog } from '../../catalog';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 import { stages } from '../../infra/stages';
 import { actionsOf, logicalId, mentions, removeProjectRoot, repoRoot, statementsOfRole, stubProjectRoot, synth } from './synth';
 import type { Synthesized } from './synth';

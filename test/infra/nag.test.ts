@@ -1,7 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import type { Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 import { stages } from '../../infra/stages';
 import type { StageConfig } from '../../infra/stages';
 import { extendedCatalog } from './fixture-catalog';

@@ -1,5 +1,5 @@
 import { catalog as serviceCatalog } from '../../catalog';
-import type { CatalogShape } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
 import { stageConfig, stages } from '../../infra/stages';
 import type { StageConfig } from '../../infra/stages';
 import { logicalId, removeProjectRoot, stubProjectRoot, synth } from './synth';

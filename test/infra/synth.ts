@@ -7,7 +7,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { catalog } from '../../catalog';
 import { ConsentAudiencesStack } from '../../infra/stack';
-import type { CatalogShape, ConsentAudiencesStackProps } from '../../infra/stack';
+import type { CatalogShape } from '../../catalog';
+import type { ConsentAudiencesStackProps } from '../../infra/stack';
 import { stages } from '../../infra/stages';
 import type { StageConfig } from '../../infra/stages';
 

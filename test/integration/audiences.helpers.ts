@@ -9,6 +9,7 @@ import { api, awsClients, eventually, newId, tableName, tokenFor } from './suppo
 import type { ApiResponse } from './support';
 import { createUser, emailHash, ensurePolicy, mapLimit, phoneHash } from './support/users';
 import type { TestUser, UserOptions } from './support/users';
+import { appliedKey } from '../../functions/tables/match-index';
 
 export interface Business {
   readonly sub: string;
@@ -126,12 +127,12 @@ export async function waitForMatchIndex(
     async () => {
       for (let i = 0; i < people.length; i += 100) {
         const group = people.slice(i, i + 100);
-        const keys = group.map((p) => ({ pk: `u#${p.userId}` }));
+        const keys = group.map((p) => appliedKey(p.userId));
         const out = await ddb.send(new BatchGetCommand({ RequestItems: { [tableName('matchIndex')]: { Keys: keys, ConsistentRead: true } } }));
         const states = out.Responses?.[tableName('matchIndex')] ?? [];
         expect(states).toHaveLength(keys.length);
         for (const s of states) {
-          const person = group.find((p) => `u#${p.userId}` === s.pk)!;
+          const person = group.find((p) => appliedKey(p.userId).pk === s.pk)!;
           const identifiers = (person.phoneNumber ? 1 : 0) + (person.email ? 1 : 0);
           expect((s.keys as string[]).length).toBe(ads === 'granted' ? identifiers : 0);
         }

@@ -24,6 +24,7 @@ import {
   waitForSession,
 } from './audiences.helpers';
 import type { Business, Person } from './audiences.helpers';
+import { membershipKey } from '../../functions/tables/memberships';
 
 const shared = {};
 /** Every SHA-256 cell this file uploads: no table may ever hold one. */
@@ -100,7 +101,7 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
     await eventually(
       async () => {
         const item = await ddb.send(
-          new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }),
+          new GetCommand({ TableName: tableName('audienceMemberships'), Key: membershipKey(leaving.userId, audienceId), ConsistentRead: true }),
         );
         expect(item.Item).toBeUndefined();
       },
@@ -114,7 +115,7 @@ describe('an upload of 1,000 rows: 300 consenting users, 200 who denied, 500 str
     // Assess
     expect(await audiencesOf(shared, leaving.userId)).toEqual([]);
     const item = await ddb.send(
-      new GetCommand({ TableName: tableName('audienceMemberships'), Key: { pk: `u#${leaving.userId}`, sk: `a#${audienceId}` }, ConsistentRead: true }),
+      new GetCommand({ TableName: tableName('audienceMemberships'), Key: membershipKey(leaving.userId, audienceId), ConsistentRead: true }),
     );
     expect(item.Item).toBeUndefined();
     expect(await audiencesOf(shared, consenting[8]!.userId)).toEqual([{ audienceId, businessId: business.sub }]);

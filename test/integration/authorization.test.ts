@@ -21,6 +21,8 @@ import { accountMatchKeys, emailSha256, phoneSha256 } from '../../functions/core
 import { api, closeAwsClients, eventually, newId, REPO_ROOT, startStack, tableName, tokenFor, type ApiResponse, type PrivateStack } from './support';
 import { signToken, validClaims } from './support/tokens';
 import { createUser, ensurePolicy, uniquePhone } from './support/users';
+import { stateKey } from '../../functions/tables/consent-states';
+import { appliedKey } from '../../functions/tables/match-index';
 
 const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
 const present = (name: string) => Boolean(functionSpecs[name]) && existsSync(resolve(REPO_ROOT, functionSpecs[name]!.entry));
@@ -206,7 +208,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     const { ddb } = await stack.clients();
     await eventually(
       async () => {
-        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
+        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(ana.userId), ConsistentRead: true }))).Item;
         expect(state?.keys).toEqual(expect.arrayContaining(keys));
       },
       { timeoutMs: 30_000 },
@@ -266,7 +268,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     ).toBe(200);
     await eventually(
       async () => {
-        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }))).Item;
+        const state = (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(ana.userId), ConsistentRead: true }))).Item;
         expect(state?.appliedVersion).toBe(2);
       },
       { timeoutMs: 30_000 },
@@ -276,7 +278,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
       expect((await stack.api('DELETE', '/v1/me', { token: ana.token })).status).toBe(202);
       await eventually(
         async () => {
-          const account = (await ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${ana.userId}` }, ConsistentRead: true }))).Item;
+          const account = (await ddb.send(new GetCommand({ TableName: tableName('consentStates'), Key: stateKey(ana.userId), ConsistentRead: true }))).Item;
           expect(account?.erasedAt).toEqual(expect.any(String));
           expect((await stack.api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
         },

@@ -4,6 +4,8 @@ import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-
 import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, tableName, tokenFor, topicName } from './support';
 import type { AwsClients } from './support';
 import { createUser, ensurePolicy, FIXTURE_POLICY, phoneHash, uniquePhone } from './support/users';
+import { stateKey } from '../../functions/tables/consent-states';
+import { appliedKey, indexKey } from '../../functions/tables/match-index';
 
 /**
  * Consent capture and its fan-out, on the real local stack: the ledger
@@ -18,12 +20,11 @@ beforeAll(async () => {
 afterAll(() => closeAwsClients());
 
 const indexStateOf = async (userId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${userId}` }, ConsistentRead: true }))).Item;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(userId), ConsistentRead: true }))).Item;
 const suggestionsOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId }, ConsistentRead: true }))).Item;
 const indexHolds = async (key: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as
-    string | undefined;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: indexKey(key), ConsistentRead: true }))).Item?.userId as string | undefined;
 
 describe('policies', () => {
   it('serves the current policy to every role and refuses a version that exists', async () => {
@@ -221,8 +222,8 @@ describe('fan-out of consent changes', () => {
     const ana = await createUser({ ads: 'granted' });
     await eventually(async () => expect((await indexStateOf(ana.userId))?.keys).toHaveLength(1));
     const [key] = (await indexStateOf(ana.userId))!.keys as string[];
-    await aws.ddb.send(new DeleteCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` } }));
-    await aws.ddb.send(new DeleteCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` } }));
+    await aws.ddb.send(new DeleteCommand({ TableName: tableName('matchIndex'), Key: indexKey(key!) }));
+    await aws.ddb.send(new DeleteCommand({ TableName: tableName('matchIndex'), Key: appliedKey(ana.userId) }));
     const poisonId = newId('poison');
     // Act: one batch with a poison message and a good one
     await aws.sqs.send(
@@ -260,8 +261,8 @@ describe('bad input changes nothing', () => {
   const consentBody = () => ({ policyVersion: FIXTURE_POLICY.version, purposes: { ads_targeting: 'granted' }, source: 'settings' });
 
   const nothingWrittenFor = async (userId: string) => {
-    const account = await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${userId}` }, ConsistentRead: true }));
-    expect(account.Item).toBeUndefined();
+    const state = await aws.ddb.send(new GetCommand({ TableName: tableName('consentStates'), Key: stateKey(userId), ConsistentRead: true }));
+    expect(state.Item).toBeUndefined();
     const ledger = await aws.ddb.send(
       new QueryCommand({ TableName: tableName('ledger'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } }),
     );

@@ -12,6 +12,10 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, t
 import { catalog, type FunctionSpec, type QueueName } from '../../catalog';
 import { eventually, newId, queueUrl, REPO_ROOT, startStack, tableName, type AwsClients, type PrivateStack } from './support';
 import { createUser, ensurePolicy, mapLimit, phoneHash, type TestUser } from './support/users';
+import { idempotencyKey, stateKey } from '../../functions/tables/consent-states';
+import { appliedKey, indexKey } from '../../functions/tables/match-index';
+import { suggestionKey } from '../../functions/tables/suggestions';
+import { audienceKey } from '../../functions/tables/audiences';
 
 const run = promisify(execFile);
 const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
@@ -57,14 +61,13 @@ const decide = (user: TestUser, purposes: Record<string, string>, headers: Recor
   stack.api('PUT', '/v1/me/consent', { token: user.token, body: { policyVersion, purposes, source: 'settings' }, headers });
 
 const indexStateOf = async (userId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${userId}` }, ConsistentRead: true }))).Item;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(userId), ConsistentRead: true }))).Item;
 const indexHolder = async (key: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `k#${key}` }, ConsistentRead: true }))).Item?.userId as
-    string | undefined;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: indexKey(key), ConsistentRead: true }))).Item?.userId as string | undefined;
 const suggestionsOf = async (userId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId }, ConsistentRead: true }))).Item;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: suggestionKey(userId), ConsistentRead: true }))).Item;
 const accountOf = async (userId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `user#${userId}` }, ConsistentRead: true }))).Item;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('consentStates'), Key: stateKey(userId), ConsistentRead: true }))).Item;
 const receiptsOf = async (userId: string) =>
   (
     (
@@ -235,7 +238,7 @@ describe('a publisher killed between the consent write and the fan-out', () => {
     const page = await aws.streams.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator!, Limit: 1 }));
     expect(page.Records?.[0]?.dynamodb?.NewImage).toEqual(expect.objectContaining({ userId: { S: bob.userId }, version: { N: '1' } }));
 
-    // Consumers reconcile from the accounts table: the user's next change brings every one to the latest version.
+    // Consumers reconcile from the consent state: the user's next change brings every one to the latest version.
     expect((await decide(bob, { friend_suggestions: 'denied' })).status).toBe(200);
     await eventually(
       async () => {
@@ -264,11 +267,11 @@ describe('poison messages', () => {
     const dogKeys = (await indexStateOf(dog.userId))!.keys as string[];
     // Corrupt state behind the service's back: a stale entry of someone else holds cat's key, and cat's applied state is gone.
     const matchIndex = tableName('matchIndex');
-    await aws.ddb.send(new PutCommand({ TableName: matchIndex, Item: { pk: `k#${catKey}`, userId: newId('stale-holder') } }));
-    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: { pk: `u#${cat.userId}` } }));
+    await aws.ddb.send(new PutCommand({ TableName: matchIndex, Item: { ...indexKey(catKey!), userId: newId('stale-holder') } }));
+    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: appliedKey(cat.userId) }));
     // ...and dog's entries are gone, which a good event repairs.
-    for (const key of dogKeys) await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: { pk: `k#${key}` } }));
-    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: { pk: `u#${dog.userId}` } }));
+    for (const key of dogKeys) await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: indexKey(key) }));
+    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: appliedKey(dog.userId) }));
 
     // Act: one batch with the poison event and a good one
     const poisonId = newId('poison');
@@ -305,7 +308,7 @@ describe('poison messages', () => {
     expect(await indexStateOf(cat.userId)).toBeUndefined();
 
     // Fix: the stale entry goes; then redrive
-    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: { pk: `k#${catKey}` } }));
+    await aws.ddb.send(new DeleteCommand({ TableName: matchIndex, Key: indexKey(catKey!) }));
     const moved = await redrive('matchIndexEvents');
 
     expect(moved).toEqual(expect.objectContaining({ failed: 0 }));
@@ -356,8 +359,7 @@ describe('poison messages', () => {
 // ------------------------------------------------------------------ the matcher killed halfway
 
 const audienceItem = async (businessId: string, audienceId: string) =>
-  (await aws.ddb.send(new GetCommand({ TableName: tableName('audiences'), Key: { pk: `b#${businessId}`, sk: `a#${audienceId}` }, ConsistentRead: true })))
-    .Item!;
+  (await aws.ddb.send(new GetCommand({ TableName: tableName('audiences'), Key: audienceKey(businessId, audienceId), ConsistentRead: true }))).Item!;
 /** The audience's exact member count, as kept inside (per expiry day). */
 const exactCount = (audience: Record<string, unknown>) => Object.values((audience.expiring ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
 async function membersOf(audienceId: string): Promise<Record<string, unknown>[]> {
@@ -496,7 +498,7 @@ describe('throttled and failing SDK calls', () => {
     expect(await accountOf(gus.userId)).toEqual(account);
     expect(await receiptsOf(gus.userId)).toEqual([]);
     expect(
-      (await aws.ddb.send(new GetCommand({ TableName: tableName('accounts'), Key: { pk: `idem#${gus.userId}#${key}` }, ConsistentRead: true }))).Item,
+      (await aws.ddb.send(new GetCommand({ TableName: tableName('consentStates'), Key: idempotencyKey(gus.userId, key), ConsistentRead: true }))).Item,
     ).toBeUndefined();
 
     // Act: the client retries the same request

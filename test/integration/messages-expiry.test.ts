@@ -9,6 +9,7 @@ import { eventually, startStack, tableName } from './support';
 import type { PrivateStack } from './support';
 import { ack, inbox, newBusiness, newRecipient, sealed, send, statusOf, storedMessagesOf } from './messages.helpers';
 import type { StackApi } from './messages.helpers';
+import { statusKey } from '../../functions/tables/message-status';
 
 const THIRTY_DAYS = 2_592_000;
 const RATE = 3;
@@ -43,7 +44,7 @@ async function sweep(): Promise<number> {
 
 async function storedStatus(messageId: string): Promise<unknown> {
   const { ddb } = await stack.clients();
-  const { Item } = await ddb.send(new GetCommand({ TableName: tableName('messageStatus'), Key: { pk: `m#${messageId}` }, ConsistentRead: true }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: tableName('messageStatus'), Key: statusKey(messageId), ConsistentRead: true }));
   return Item?.status;
 }
 

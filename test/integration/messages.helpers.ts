@@ -8,6 +8,7 @@ import type { Role } from '../../catalog';
 import { normalisePhone } from '../../functions/core/identifiers';
 import { api, awsClients, newId, tableName, tokenFor } from './support';
 import type { ApiOptions, ApiResponse, AwsClients } from './support';
+import { statusKey } from '../../functions/tables/message-status';
 
 /** One stack's API: the shared one by default, or a private stack from `startStack()`. */
 export interface StackApi {
@@ -149,7 +150,7 @@ export async function statusRecordsOf(stack: StackApi, businessId: string): Prom
         TableName: tableName('messageStatus'),
         ConsistentRead: true,
         FilterExpression: 'businessId = :b AND begins_with(pk, :m)',
-        ExpressionAttributeValues: { ':b': businessId, ':m': 'm#' },
+        ExpressionAttributeValues: { ':b': businessId, ':m': statusKey('').pk },
         ExclusiveStartKey,
       }),
     );

@@ -2,6 +2,9 @@ import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { api, awsClients, closeAwsClients, eventually, newId, tableName, tokenFor } from './support';
 import type { AwsClients } from './support';
 import { createUser, emailHash, ensurePolicy, phoneHash } from './support/users';
+import { appliedKey } from '../../functions/tables/match-index';
+import { membershipKey } from '../../functions/tables/memberships';
+import { suggestionKey } from '../../functions/tables/suggestions';
 
 /** Data subject rights on the real local stack: export, and erasure through the account-events fan-out. */
 let aws: AwsClients;
@@ -17,7 +20,7 @@ async function inAudience(business: string, user: { userId: string; phoneNumber?
   // The match index fills asynchronously after the consent decision: upload once the user is in it.
   await eventually(
     async () => {
-      const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${user.userId}` }, ConsistentRead: true }));
+      const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(user.userId), ConsistentRead: true }));
       expect(state.Item?.keys).toHaveLength(2);
     },
     { timeoutMs: 20_000 },
@@ -95,15 +98,15 @@ describe('DELETE /v1/me', () => {
     await eventually(
       async () => {
         expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([]);
-        const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${ana.userId}` }, ConsistentRead: true }));
+        const state = await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(ana.userId), ConsistentRead: true }));
         expect(state.Item?.keys).toEqual([]);
-        const suggestions = await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: { userId: ana.userId }, ConsistentRead: true }));
+        const suggestions = await aws.ddb.send(new GetCommand({ TableName: tableName('suggestions'), Key: suggestionKey(ana.userId), ConsistentRead: true }));
         expect(suggestions.Item?.allowed).toBe(false);
         const memberships = await aws.ddb.send(
           new QueryCommand({
             TableName: tableName('audienceMemberships'),
             KeyConditionExpression: 'pk = :p',
-            ExpressionAttributeValues: { ':p': `u#${ana.userId}` },
+            ExpressionAttributeValues: { ':p': membershipKey(ana.userId, 'any').pk },
           }),
         );
         expect(memberships.Items).toEqual([]);
@@ -114,7 +117,7 @@ describe('DELETE /v1/me', () => {
     );
     // ...the receipts stay, and no table holds the phone or email for this user any more
     expect((await api('GET', '/v1/me/consent/history', { token: ana.token })).json.items).toHaveLength(1);
-    for (const table of ['accounts', 'ledger', 'matchIndex', 'suggestions', 'audienceMemberships', 'messages'] as const) {
+    for (const table of ['identities', 'consentStates', 'ledger', 'matchIndex', 'suggestions', 'audienceMemberships', 'messages'] as const) {
       const { Items = [] } = await aws.ddb.send(new ScanCommand({ TableName: tableName(table) }));
       const dump = JSON.stringify(Items);
       expect(dump).not.toContain(ana.phoneNumber!);

@@ -9,6 +9,7 @@ import { run } from '../../cli/main';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { REPO_ROOT, eventually, startStack, tableName } from './support';
 import type { PrivateStack } from './support';
+import { appliedKey } from '../../functions/tables/match-index';
 
 jest.setTimeout(120_000);
 
@@ -75,7 +76,7 @@ it('follows the seed story', async () => {
   // Matching is asynchronous: the upload below must find Bob in the match index.
   const { ddb } = await stack.clients();
   await eventually(async () => {
-    const state = await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: 'u#bob' }, ConsistentRead: true }));
+    const state = await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey('bob'), ConsistentRead: true }));
     expect(state.Item?.keys).toHaveLength(1);
   });
 
