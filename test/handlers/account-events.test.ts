@@ -6,6 +6,11 @@ import { handler as publish } from '../../functions/publish-account-events/handl
 import { handler as applyMatchIndex } from '../../functions/apply-match-index/handler';
 import { handler as applySuggestions } from '../../functions/apply-suggestions/handler';
 import { accountMatchKeys } from '../../functions/core/identifiers';
+import { stateKey } from '../../functions/tables/consent-states';
+import { identityKey } from '../../functions/tables/identities';
+import { outboxEventKey, receiptKey } from '../../functions/tables/ledger';
+import { appliedKey, indexKey } from '../../functions/tables/match-index';
+import { suggestionKey } from '../../functions/tables/suggestions';
 import { lambdaContext, sqsEvent, sqsRecord, streamEvent, streamRecord } from '../support/events';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -32,8 +37,7 @@ describe('publish-account-events (the outbox publisher)', () => {
     // Prepare
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
     const receipt = {
-      userId: 'u-1',
-      sk: 'c#0000000002',
+      ...receiptKey('u-1', 2),
       kind: 'receipt',
       receiptId: 'r-2',
       version: 2,
@@ -43,7 +47,7 @@ describe('publish-account-events (the outbox publisher)', () => {
       recordedAt: 't',
     };
     // Act
-    const result = await publish(streamEvent([streamRecord('INSERT', { keys: { userId: 'u-1', sk: receipt.sk }, newImage: receipt })]), lambdaContext());
+    const result = await publish(streamEvent([streamRecord('INSERT', { keys: receiptKey('u-1', 2), newImage: receipt })]), lambdaContext());
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
     const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
@@ -61,12 +65,10 @@ describe('publish-account-events (the outbox publisher)', () => {
 
   it('publishes other outbox events by their type and ignores removals', async () => {
     sns.on(PublishCommand).resolves({});
-    const event = { userId: 'u-1', sk: 'e#t#1', kind: 'event', eventType: 'IdentifiersChanged', eventId: 'e-1', occurredAt: 't', expiresAt: 1 };
+    const key = outboxEventKey('u-1', 't', 'e-1');
+    const event = { ...key, kind: 'event', eventType: 'IdentifiersChanged', eventId: 'e-1', occurredAt: 't', expiresAt: 1 };
     await publish(
-      streamEvent([
-        streamRecord('INSERT', { keys: { userId: 'u-1', sk: event.sk }, newImage: event }),
-        streamRecord('REMOVE', { keys: { userId: 'u-1', sk: event.sk }, oldImage: event }),
-      ]),
+      streamEvent([streamRecord('INSERT', { keys: key, newImage: event }), streamRecord('REMOVE', { keys: key, oldImage: event })]),
       lambdaContext(),
     );
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
@@ -80,8 +82,7 @@ describe('publish-account-events (the outbox publisher)', () => {
 
   it('reports the record that failed to publish so the stream retries from it', async () => {
     const item = (v: number) => ({
-      userId: 'u-1',
-      sk: `c#${v}`,
+      ...receiptKey('u-1', v),
       kind: 'receipt',
       receiptId: `r-${v}`,
       version: v,
@@ -91,60 +92,98 @@ describe('publish-account-events (the outbox publisher)', () => {
       recordedAt: 't',
     });
     sns.on(PublishCommand).resolvesOnce({}).rejectsOnce(new Error('throttled')).resolves({});
-    const records = [1, 2, 3].map((v) => streamRecord('INSERT', { keys: { userId: 'u-1', sk: `c#${v}` }, newImage: item(v) }));
+    const records = [1, 2, 3].map((v) => streamRecord('INSERT', { keys: receiptKey('u-1', v), newImage: item(v) }));
     const result = await publish(streamEvent(records), lambdaContext());
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }] });
   });
 });
 
 describe('apply-match-index', () => {
-  const account = (ads: string) => ({
-    pk: 'user#u-1',
-    phoneNumber: '+14155550123',
-    email: 'ana@example.com',
+  const identity = { ...identityKey('u-1'), phoneNumber: '+14155550123', email: 'ana@example.com' };
+  const state = (ads: string, extra: Record<string, unknown> = {}) => ({
+    ...stateKey('u-1'),
     consentVersion: 3,
     consentPolicyVersion: 'p1',
     purposes: { ads_targeting: ads, friend_suggestions: 'granted' },
-    consentUpdatedAt: 't',
+    consentUpdatedAt: '2026-11-20T00:00:00.000Z',
+    ...extra,
   });
   const keys = accountMatchKeys(pepper, { phoneNumber: '+14155550123', email: 'ana@example.com' });
+  const applied = (userId: string, appliedVersion: number, applied: string[], rev: number) => ({ ...appliedKey(userId), appliedVersion, keys: applied, rev });
+  /** The user's consent state and identifiers, as the two tables hold them. */
+  const givenAccount = (ads: string, extra: Record<string, unknown> = {}) => {
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({ Item: state(ads, extra) });
+    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: identity });
+  };
+  const accountReads = () => ddb.commandCalls(GetCommand).filter((c) => ['test-consentStates', 'test-identities'].includes(c.args[0].input.TableName!));
 
   it('puts the keyed identifiers of a user who grants ads_targeting', async () => {
+    // Prepare
     ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('granted') });
+    givenAccount('granted');
     ddb.on(PutCommand).resolves({});
+    // Act
     const result = await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
+    // Assess
     expect(result).toEqual({ batchItemFailures: [] });
-    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
-    expect(puts).toEqual([
-      { pk: `k#${keys[0]}`, userId: 'u-1', consentVersion: 3 },
-      { pk: `k#${keys[1]}`, userId: 'u-1', consentVersion: 3 },
-      expect.objectContaining({ pk: 'u#u-1', appliedVersion: 3, keys, rev: 1 }),
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.TableName)).toEqual(['test-matchIndex', 'test-matchIndex', 'test-matchIndex']);
+    expect(puts.map((p) => p.Item)).toEqual([
+      { ...indexKey(keys[0]!), userId: 'u-1', consentVersion: 3 },
+      { ...indexKey(keys[1]!), userId: 'u-1', consentVersion: 3 },
+      expect.objectContaining({ ...appliedKey('u-1'), appliedVersion: 3, keys, rev: 1 }),
     ]);
     expect(JSON.stringify(ddb.calls().map((c) => c.args[0].input))).not.toMatch(/4155550123|ana@example/);
   });
 
   it('removes the keys of a user who denies it', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys, rev: 4 } });
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 2, keys, 4) });
+    givenAccount('denied');
     ddb.on(DeleteCommand).resolves({});
     ddb.on(PutCommand).resolves({});
     await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
-    expect(ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual(keys.map((k) => ({ pk: `k#${k}` })));
+    expect(ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual(keys.map((k) => indexKey(k)));
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual(
       expect.objectContaining({ Item: expect.objectContaining({ keys: [], appliedVersion: 3, rev: 5 }), ConditionExpression: 'rev = :rev' }),
     );
   });
 
+  it('does not index a grant decided before the account was erased, for identifiers bound since', async () => {
+    // Prepare: ads granted on 20 November, account erased on 22 November, a new number bound after
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
+    givenAccount('granted', { erasedAt: '2026-11-22T00:00:00.000Z' });
+    ddb.on(PutCommand).resolves({});
+    // Act
+    const result = await applyMatchIndex(
+      sqsEvent([sqsRecord({ type: 'IdentifiersChanged', eventId: 'e-1', userId: 'u-1', occurredAt: 't' })]),
+      lambdaContext(),
+    );
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    expect(puts).toEqual([expect.objectContaining({ ...appliedKey('u-1'), keys: [] })]);
+  });
+
+  it('indexes a grant decided again after the erasure', async () => {
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
+    givenAccount('granted', { erasedAt: '2026-11-19T00:00:00.000Z' });
+    ddb.on(PutCommand).resolves({});
+    await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    expect(puts).toEqual(expect.arrayContaining([{ ...indexKey(keys[0]!), userId: 'u-1', consentVersion: 3 }]));
+    expect(puts).toHaveLength(3);
+  });
+
   it('skips a repeated or older event without reading the account', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 3, keys, rev: 4 } });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 3, keys, 4) });
     await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3)), sqsRecord(consentChanged(2))]), lambdaContext());
-    expect(ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.TableName === 'test-accounts')).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand, { TableName: 'test-matchIndex' })).toHaveLength(2);
+    expect(accountReads()).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('fails only the bad record of a batch', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 9, keys: [], rev: 1 } });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 9, [], 1) });
     const good = sqsRecord(consentChanged(3));
     const bad = sqsRecord('{"type":"ConsentChanged"');
     const alsoBad = sqsRecord({ type: 'Unknown', userId: 'u-1' });
@@ -153,8 +192,8 @@ describe('apply-match-index', () => {
   });
 
   it('starts over on fresh state when a concurrent reconcile of the same user won', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys: [], rev: 1 } });
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 2, [], 1) });
+    givenAccount('denied');
     ddb
       .on(PutCommand)
       .rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))
@@ -165,9 +204,9 @@ describe('apply-match-index', () => {
   });
 
   it('fails the record when concurrent reconciles keep winning, so it is retried later', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: { pk: 'u#u-1' } }).resolves({ Item: { pk: 'u#u-1', appliedVersion: 2, keys: [], rev: 1 } });
-    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: { pk: 'u#u-2' } }).resolves({ Item: { pk: 'u#u-2', appliedVersion: 9, keys: [], rev: 1 } });
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: account('denied') });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: appliedKey('u-1') }).resolves({ Item: applied('u-1', 2, [], 1) });
+    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: appliedKey('u-2') }).resolves({ Item: applied('u-2', 9, [], 1) });
+    givenAccount('denied');
     ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
     const record = sqsRecord(consentChanged(3));
     const skipped = sqsRecord(consentChanged(3, 'u-2'));
@@ -178,24 +217,50 @@ describe('apply-match-index', () => {
 });
 
 describe('apply-suggestions', () => {
-  it('records whether the user allows friend suggestions, never moving back in version', async () => {
-    ddb.on(GetCommand, { TableName: 'test-suggestions' }).resolves({});
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({
-      Item: { consentVersion: 3, consentPolicyVersion: 'p1', purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, consentUpdatedAt: 't' },
+  const givenState = (extra: Record<string, unknown> = {}) =>
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({
+      Item: {
+        ...stateKey('u-1'),
+        consentVersion: 3,
+        consentPolicyVersion: 'p1',
+        purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
+        consentUpdatedAt: '2026-11-20T00:00:00.000Z',
+        ...extra,
+      },
     });
+
+  it('records whether the user allows friend suggestions, never moving back in version', async () => {
+    // Prepare
+    ddb.on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') }).resolves({});
+    givenState();
     ddb.on(PutCommand).resolves({});
+    // Act
     await applySuggestions(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
+    // Assess
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual(
       expect.objectContaining({
-        Item: expect.objectContaining({ userId: 'u-1', allowed: true, appliedVersion: 3 }),
+        TableName: 'test-suggestions',
+        Item: expect.objectContaining({ ...suggestionKey('u-1'), allowed: true, appliedVersion: 3 }),
         ConditionExpression: 'attribute_not_exists(userId) OR appliedVersion <= :v',
       }),
     );
   });
 
+  it('does not allow suggestions on a grant decided before the account was erased', async () => {
+    ddb.on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') }).resolves({});
+    givenState({ erasedAt: '2026-11-22T00:00:00.000Z' });
+    ddb.on(PutCommand).resolves({});
+    await applySuggestions(sqsEvent([sqsRecord({ type: 'AccountErased', eventId: 'e-1', userId: 'u-1', occurredAt: 't' })]), lambdaContext());
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toEqual(expect.objectContaining({ allowed: false, appliedVersion: 3 }));
+  });
+
   it('skips events at or below the applied version', async () => {
-    ddb.on(GetCommand, { TableName: 'test-suggestions' }).resolves({ Item: { userId: 'u-1', allowed: true, appliedVersion: 5 } });
+    ddb
+      .on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') })
+      .resolves({ Item: { ...suggestionKey('u-1'), allowed: true, appliedVersion: 5, updatedAt: 't' } });
     await applySuggestions(sqsEvent([sqsRecord(consentChanged(5)), sqsRecord(consentChanged(4))]), lambdaContext());
+    expect(ddb.commandCalls(GetCommand, { TableName: 'test-suggestions' })).toHaveLength(2);
+    expect(ddb.commandCalls(GetCommand, { TableName: 'test-consentStates' })).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 });

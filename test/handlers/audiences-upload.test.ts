@@ -7,6 +7,8 @@ import { handler as addUsers } from '../../functions/add-audience-users/handler'
 import { handler as removeUsers } from '../../functions/remove-audience-users/handler';
 import { ChunkMessage, decodeRows } from '../../functions/core/audiences';
 import { matchKey } from '../../functions/core/identifiers';
+import { audienceKey } from '../../functions/tables/audiences';
+import { batchKey, sessionKey } from '../../functions/tables/upload-sessions';
 import { invokeHttp } from '../support/events';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -21,8 +23,7 @@ const AUDIENCE = `aud-${'a'.repeat(32)}`;
 const business = { sub: 'b-1', role: 'business' };
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const audienceItem = {
-  pk: 'b#b-1',
-  sk: `a#${AUDIENCE}`,
+  ...audienceKey('b-1', AUDIENCE),
   businessId: 'b-1',
   audienceId: AUDIENCE,
   name: 'n',
@@ -42,7 +43,7 @@ const upload = (b: unknown, handler = addUsers) =>
 
 /** An audience that exists, a session that does not yet, and writes that succeed. */
 function givenFreshSession() {
-  ddb.on(GetCommand, { TableName: 'test-audiences' }).resolves({ Item: audienceItem });
+  ddb.on(GetCommand, { TableName: 'test-audiences', Key: audienceKey('b-1', AUDIENCE) }).resolves({ Item: audienceItem });
   ddb.on(GetCommand, { TableName: 'test-uploadSessions' }).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
@@ -87,11 +88,18 @@ describe('POST /v1/audiences/{id}/users', () => {
     }
     // Recorded once: batch, session (new) and the audience's chunks to match.
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items[0]!.Put!.Item).toEqual(
-      expect.objectContaining({ sk: 'b#7#0000000001', numReceived: 3, numInvalid: 0, chunkCount: 1, batchDigest: messages[0]!.batchDigest }),
+    expect(items).toHaveLength(3);
+    expect(items[0]!.Put).toEqual(
+      expect.objectContaining({
+        TableName: 'test-uploadSessions',
+        Item: expect.objectContaining({ ...batchKey(AUDIENCE, 7, 1), numReceived: 3, numInvalid: 0, chunkCount: 1, batchDigest: messages[0]!.batchDigest }),
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
     );
-    expect(items[0]!.Put!.ConditionExpression).toBe('attribute_not_exists(sk)');
-    expect(items[1]!.Update!.ConditionExpression).toBe('attribute_not_exists(sk)');
+    expect(items[1]!.Update).toEqual(
+      expect.objectContaining({ TableName: 'test-uploadSessions', Key: sessionKey(AUDIENCE, 7), ConditionExpression: 'attribute_not_exists(sk)' }),
+    );
+    expect(items[2]!.Update).toEqual(expect.objectContaining({ TableName: 'test-audiences', Key: audienceKey('b-1', AUDIENCE) }));
     expect(items[2]!.Update!.ExpressionAttributeValues![':n']).toBe(1);
   });
 
@@ -126,8 +134,9 @@ describe('POST /v1/audiences/{id}/users', () => {
   it('accepts a repeated batchSeq once: the same receipt again, nothing queued or written', async () => {
     // Prepare: the batch is recorded
     ddb.on(GetCommand, { TableName: 'test-audiences' }).resolves({ Item: audienceItem });
-    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 's#7' } }).resolves({
+    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: sessionKey(AUDIENCE, 7) }).resolves({
       Item: {
+        ...sessionKey(AUDIENCE, 7),
         operation: 'add',
         firstBatchAtMs: 1,
         deadlineAtMs: 1,
@@ -140,8 +149,9 @@ describe('POST /v1/audiences/{id}/users', () => {
         rev: 1,
       },
     });
-    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000001' } }).resolves({
+    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: batchKey(AUDIENCE, 7, 1) }).resolves({
       Item: {
+        ...batchKey(AUDIENCE, 7, 1),
         sessionId: 7,
         batchSeq: 1,
         operation: 'add',
@@ -163,11 +173,22 @@ describe('POST /v1/audiences/{id}/users', () => {
   });
 
   it('answers the stored receipt when a concurrent attempt recorded the same batch first', async () => {
+    // Prepare: the batch is not recorded when read first; the other attempt's record is there once the transaction fails
     givenFreshSession();
+    const winner = {
+      ...batchKey(AUDIENCE, 7, 1),
+      sessionId: 7,
+      batchSeq: 1,
+      operation: 'add',
+      numReceived: 1,
+      numInvalid: 0,
+      invalidSamples: [],
+      chunkCount: 1,
+      batchDigest: 'd',
+      uploadedAtMs: 1,
+    };
     let batchReads = 0;
-    ddb
-      .on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000001' } })
-      .callsFake(async () => (++batchReads === 1 ? {} : { Item: { sessionId: 7, numReceived: 1, numInvalid: 0, invalidSamples: [] } }));
+    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: batchKey(AUDIENCE, 7, 1) }).callsFake(async () => (++batchReads === 1 ? {} : { Item: winner }));
     ddb.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
         message: 'x',
@@ -175,9 +196,13 @@ describe('POST /v1/audiences/{id}/users', () => {
         CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
       }),
     );
+    // Act
     const res = await upload(body([[sha('x'), '']]));
+    // Assess
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ sessionId: 7, numReceived: 1, numInvalid: 0, invalidSamples: [] });
+    expect(batchReads).toBe(2);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
   it('answers 500 if recording fails after queueing; the retry queues and records again (the matcher drops unrecorded chunks)', async () => {
@@ -237,9 +262,9 @@ describe('POST /v1/audiences/{id}/users', () => {
   });
 
   it("answers 404 for another business's audience, a deleted one and a malformed id", async () => {
-    ddb.on(GetCommand, { TableName: 'test-audiences', Key: { pk: 'b#b-1', sk: `a#${AUDIENCE}` } }).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-audiences', Key: audienceKey('b-1', AUDIENCE) }).resolves({});
     expect((await upload(body([[sha('x'), '']]))).status).toBe(404);
-    ddb.on(GetCommand, { TableName: 'test-audiences', Key: { pk: 'b#b-1', sk: `a#${AUDIENCE}` } }).resolves({ Item: { ...audienceItem, deletedAt: 't' } });
+    ddb.on(GetCommand, { TableName: 'test-audiences', Key: audienceKey('b-1', AUDIENCE) }).resolves({ Item: { ...audienceItem, deletedAt: 't' } });
     expect((await upload(body([[sha('x'), '']]))).status).toBe(404);
     const malformed = await invokeHttp(addUsers, { method: 'POST', pathParameters: { id: '../aud' }, body: body([[sha('x'), '']]), claims: business });
     expect(malformed.status).toBe(404);
@@ -248,8 +273,9 @@ describe('POST /v1/audiences/{id}/users', () => {
 
   it('answers 409 for a batch to a closed session and for the other operation', async () => {
     ddb.on(GetCommand, { TableName: 'test-audiences' }).resolves({ Item: audienceItem });
-    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 's#7' } }).resolves({
+    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: sessionKey(AUDIENCE, 7) }).resolves({
       Item: {
+        ...sessionKey(AUDIENCE, 7),
         operation: 'add',
         firstBatchAtMs: 0,
         deadlineAtMs: 8_000_000_000_000,
@@ -262,7 +288,7 @@ describe('POST /v1/audiences/{id}/users', () => {
         rev: 1,
       },
     });
-    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: { pk: `a#${AUDIENCE}`, sk: 'b#7#0000000002' } }).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-uploadSessions', Key: batchKey(AUDIENCE, 7, 2) }).resolves({});
     const closed = await upload(body([[sha('x'), '']], { batchSeq: 2 }));
     expect(closed.status).toBe(409);
     expect(closed.json.type).toBe('/problems/session-closed');

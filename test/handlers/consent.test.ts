@@ -6,10 +6,14 @@ import { handler as getConsent } from '../../functions/get-consent/handler';
 import { handler as history } from '../../functions/get-consent-history/handler';
 import { handler as putPhone } from '../../functions/put-phone/handler';
 import { handler as getPolicy } from '../../functions/get-current-policy/handler';
+import { idempotencyKey, stateKey } from '../../functions/tables/consent-states';
+import { claimKey, identityKey } from '../../functions/tables/identities';
+import { receiptKey } from '../../functions/tables/ledger';
+import { CURRENT_POLICY_KEY } from '../../functions/tables/policies';
 import { invokeHttp } from '../support/events';
 
 const policy = {
-  pk: 'current',
+  ...CURRENT_POLICY_KEY,
   version: '2016-08-25',
   purposes: ['ads_targeting', 'friend_suggestions'],
   summary: 's',
@@ -24,9 +28,9 @@ const ddb = mockClient(DynamoDBDocumentClient);
 afterEach(() => ddb.reset());
 
 describe('PUT /v1/me/consent', () => {
-  const givenUser = (item?: Record<string, unknown>) => {
-    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'user#u-1' } }).resolves({ Item: item });
+  const givenUser = (state?: Record<string, unknown>) => {
+    ddb.on(GetCommand, { TableName: 'test-policies', Key: CURRENT_POLICY_KEY }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({ Item: state && { ...stateKey('u-1'), ...state } });
   };
 
   it('records the first decision as version 1 in one transaction: state, receipt and nothing else', async () => {
@@ -47,9 +51,15 @@ describe('PUT /v1/me/consent', () => {
     });
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items).toHaveLength(2);
-    expect(items[0]!.Update).toEqual(expect.objectContaining({ TableName: 'test-accounts', ConditionExpression: 'attribute_not_exists(consentVersion)' }));
+    expect(items[0]!.Update).toEqual(
+      expect.objectContaining({ TableName: 'test-consentStates', Key: stateKey('u-1'), ConditionExpression: 'attribute_not_exists(consentVersion)' }),
+    );
     expect(items[1]!.Put).toEqual(
-      expect.objectContaining({ TableName: 'test-ledger', Item: expect.objectContaining({ userId: 'u-1', sk: 'c#0000000001', kind: 'receipt' }) }),
+      expect.objectContaining({
+        TableName: 'test-ledger',
+        Item: expect.objectContaining({ ...receiptKey('u-1', 1), kind: 'receipt' }),
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
     );
   });
 
@@ -86,26 +96,30 @@ describe('PUT /v1/me/consent', () => {
 
   it('stores the answer with the Idempotency-Key in the same transaction', async () => {
     givenUser(undefined);
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-1' } }).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: idempotencyKey('u-1', 'key-1') }).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-1' } });
     expect(res.status).toBe(200);
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items).toHaveLength(3);
     expect(items[2]!.Put).toEqual(
-      expect.objectContaining({ Item: expect.objectContaining({ pk: 'idem#u-1#key-1', receipt: res.json, expiresAt: expect.any(Number) }) }),
+      expect.objectContaining({
+        TableName: 'test-consentStates',
+        Item: expect.objectContaining({ ...idempotencyKey('u-1', 'key-1'), receipt: res.json, expiresAt: expect.any(Number) }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
     );
   });
 
   it('replays the stored receipt for the same key and request, recording nothing new', async () => {
     // Prepare: the first call stores the answer
     givenUser(undefined);
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-2' } }).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: idempotencyKey('u-1', 'key-2') }).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     const first = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-2' } });
     const stored = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![2]!.Put!.Item!;
     ddb.reset();
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-2' } }).resolves({ Item: stored });
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: idempotencyKey('u-1', 'key-2') }).resolves({ Item: stored });
     // Act: same key, same body with keys in another order
     const again = await invokeHttp(putConsent, {
       method: 'PUT',
@@ -120,7 +134,9 @@ describe('PUT /v1/me/consent', () => {
   });
 
   it('answers 422 when the key was used for a different request', async () => {
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-3' } }).resolves({ Item: { requestHash: 'other', receipt: {} } });
+    ddb
+      .on(GetCommand, { TableName: 'test-consentStates', Key: idempotencyKey('u-1', 'key-3') })
+      .resolves({ Item: { ...idempotencyKey('u-1', 'key-3'), requestHash: 'other', receipt: {} } });
     const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-3' } });
     expect(res.status).toBe(422);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
@@ -130,11 +146,11 @@ describe('PUT /v1/me/consent', () => {
     givenUser(undefined);
     const winner = { receiptId: 'r-w', version: 1, policyVersion: '2016-08-25', purposes: body.purposes, source: 'notification', recordedAt: 't' };
     let reads = 0;
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'idem#u-1#key-4' } }).callsFake(async () => {
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: idempotencyKey('u-1', 'key-4') }).callsFake(async () => {
       reads += 1;
       if (reads === 1) return {};
       const requestHash = (ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![2]!.Put!.Item as { requestHash: string }).requestHash;
-      return { Item: { requestHash, receipt: winner } };
+      return { Item: { ...idempotencyKey('u-1', 'key-4'), requestHash, receipt: winner } };
     });
     ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'ConditionalCheckFailed']));
     const res = await invokeHttp(putConsent, { method: 'PUT', body, headers: { 'idempotency-key': 'key-4' } });
@@ -144,13 +160,14 @@ describe('PUT /v1/me/consent', () => {
 
   it('decides again on fresh state when a concurrent decision won the version race', async () => {
     let userReads = 0;
-    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
-    ddb.on(GetCommand, { TableName: 'test-accounts', Key: { pk: 'user#u-1' } }).callsFake(async () => {
+    ddb.on(GetCommand, { TableName: 'test-policies', Key: CURRENT_POLICY_KEY }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).callsFake(async () => {
       userReads += 1;
       return userReads === 1
         ? {}
         : {
             Item: {
+              ...stateKey('u-1'),
               consentVersion: 1,
               consentPolicyVersion: '2016-08-25',
               purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' },
@@ -176,8 +193,8 @@ describe('PUT /v1/me/consent', () => {
 
 describe('GET /v1/me/consent and history', () => {
   it('shows a user who never decided as denied with version 0 and a decision required', async () => {
-    ddb.on(GetCommand, { TableName: 'test-policies' }).resolves({ Item: policy });
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-policies', Key: CURRENT_POLICY_KEY }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({});
     const res = await invokeHttp(getConsent, {});
     expect(res.json).toEqual(
       expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }),
@@ -186,25 +203,27 @@ describe('GET /v1/me/consent and history', () => {
 
   it('lists receipts newest first, across pages', async () => {
     const receipt = (v: number) => ({
-      userId: 'u-1',
-      sk: `c#${v}`,
+      ...receiptKey('u-1', v),
+      kind: 'receipt',
       receiptId: `r${v}`,
       version: v,
       policyVersion: 'p',
-      purposes: {},
+      purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' },
       source: 'settings',
       recordedAt: 't',
     });
     ddb
-      .on(QueryCommand)
-      .resolvesOnce({ Items: [receipt(3), receipt(2)], LastEvaluatedKey: { userId: 'u-1', sk: 'c#2' } })
+      .on(QueryCommand, { TableName: 'test-ledger' })
+      .resolvesOnce({ Items: [receipt(3), receipt(2)], LastEvaluatedKey: receiptKey('u-1', 2) })
       .resolvesOnce({ Items: [receipt(1)] });
     const res = await invokeHttp(history, {});
     expect((res.json.items as { version: number }[]).map((r) => r.version)).toEqual([3, 2, 1]);
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toEqual(
       expect.objectContaining({ ScanIndexForward: false, KeyConditionExpression: 'userId = :u AND begins_with(sk, :c)' }),
     );
+    expect(ddb.commandCalls(QueryCommand)[1]!.args[0].input.ExclusiveStartKey).toEqual(receiptKey('u-1', 2));
     expect(JSON.stringify(res.json)).not.toContain('"sk"');
+    expect(JSON.stringify(res.json)).not.toContain('"kind"');
   });
 
   it('answers 404 when no policy is published', async () => {
@@ -216,20 +235,27 @@ describe('GET /v1/me/consent and history', () => {
 
 describe('PUT /v1/me/phone', () => {
   it('stores E.164 and claims it, releasing the old number and writing an outbox event, in one transaction', async () => {
-    ddb.on(GetCommand).resolves({ Item: { pk: 'user#u-1', phoneNumber: '+14155550100' } });
+    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: { ...identityKey('u-1'), phoneNumber: '+14155550100' } });
     ddb.on(TransactWriteCommand).resolves({});
     const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+1 (415) 555-0123' } });
     expect(res).toEqual(expect.objectContaining({ status: 200, json: { phoneNumber: '+14155550123' } }));
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items.map((i) => Object.keys(i)[0])).toEqual(['Put', 'Update', 'Delete', 'Put']);
-    expect(items[0]!.Put!.Item).toEqual(expect.objectContaining({ pk: 'phone#+14155550123', userId: 'u-1' }));
-    expect(items[2]!.Delete!.Key).toEqual({ pk: 'phone#+14155550100' });
+    expect(items.slice(0, 3).map((i) => Object.values(i)[0]!.TableName)).toEqual(['test-identities', 'test-identities', 'test-identities']);
+    expect(items[0]!.Put!.Item).toEqual(expect.objectContaining({ ...claimKey('phoneNumber', '+14155550123'), userId: 'u-1' }));
+    expect(items[1]!.Update).toEqual(
+      expect.objectContaining({
+        Key: identityKey('u-1'),
+        ExpressionAttributeValues: expect.objectContaining({ ':v': '+14155550123', ':old': '+14155550100' }),
+      }),
+    );
+    expect(items[2]!.Delete!.Key).toEqual(claimKey('phoneNumber', '+14155550100'));
     expect(items[3]!.Put).toEqual(expect.objectContaining({ TableName: 'test-ledger', Item: expect.objectContaining({ eventType: 'IdentifiersChanged' }) }));
     expect(JSON.stringify(items[3]!.Put!.Item)).not.toContain('4155550');
   });
 
   it('answers 409 when another user holds the number', async () => {
-    ddb.on(GetCommand).resolves({});
+    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({});
     ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'None']));
     const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
     expect(res.status).toBe(409);
@@ -244,7 +270,7 @@ describe('PUT /v1/me/phone', () => {
   });
 
   it('does nothing for the number the user already has', async () => {
-    ddb.on(GetCommand).resolves({ Item: { pk: 'user#u-1', phoneNumber: '+14155550123' } });
+    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: { ...identityKey('u-1'), phoneNumber: '+14155550123' } });
     const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
     expect(res.status).toBe(200);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);

@@ -64,11 +64,11 @@ describe('HTTP pipeline', () => {
   });
 
   it('turns an unexpected error into a generic 500 with no error text', async () => {
-    ddb.onAnyCommand().rejects(new Error('ResourceNotFoundException: table test-accounts secret detail'));
+    ddb.onAnyCommand().rejects(new Error('ResourceNotFoundException: table test-identities secret detail'));
     const res = await invokeHttp(putEmail, { method: 'PUT', body: { email: 'ana@example.com' } });
     expect(res.status).toBe(500);
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.stringify(res.json)).not.toMatch(/secret|test-accounts|ResourceNotFound|ana@/);
+    expect(JSON.stringify(res.json)).not.toMatch(/secret|test-identities|ResourceNotFound|ana@/);
   });
 
   it('answers unknown routes with a 404 problem document that does not echo the path', async () => {

@@ -4,6 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { handler as sendMessage } from '../../functions/send-message/handler';
 import { MESSAGE_ID, MESSAGE_TTL_SECONDS } from '../../functions/core/messages';
 import { logger } from '../../functions/shared/observability';
+import { claimKey } from '../../functions/tables/identities';
+import { clientMessageKey, rateKey, statusKey } from '../../functions/tables/message-status';
 import { invokeHttp } from '../support/events';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -25,9 +27,13 @@ const cancelled = (codes: string[]) =>
   new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
 
+const TO = '+14155550123';
+
 /** The number is bound to u-9; the business has sends left; writes succeed. */
 function givenRecipient(userId: string | null = 'u-9') {
-  ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves(userId ? { Item: { userId } } : {});
+  ddb
+    .on(GetCommand, { TableName: 'test-identities', Key: claimKey('phoneNumber', TO) })
+    .resolves(userId ? { Item: { ...claimKey('phoneNumber', TO), userId, claimedAt: '2026-11-01T00:00:00.000Z' } } : {});
   ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({});
   ddb.on(UpdateCommand, { TableName: 'test-messageStatus' }).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
@@ -59,8 +65,8 @@ describe('POST /v1/messages', () => {
     });
     expect(Date.parse(res.json.expiresAt as string) - Date.parse(res.json.acceptedAt as string)).toBe(MESSAGE_TTL_SECONDS * 1000);
 
-    const lookup = ddb.commandCalls(GetCommand, { TableName: 'test-accounts' })[0]!.args[0].input;
-    expect(lookup.Key).toEqual({ pk: 'phone#+14155550123' });
+    const lookups = ddb.commandCalls(GetCommand, { TableName: 'test-identities' });
+    expect(lookups.map((c) => c.args[0].input.Key)).toEqual([claimKey('phoneNumber', TO)]);
 
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items).toHaveLength(2);
@@ -81,7 +87,7 @@ describe('POST /v1/messages', () => {
     expect(items[1]!.Put).toEqual({
       TableName: 'test-messageStatus',
       Item: expect.objectContaining({
-        pk: `m#${res.json.messageId}`,
+        ...statusKey(res.json.messageId as string),
         businessId: 'b-1',
         recipientId: 'u-9',
         status: 'accepted',
@@ -103,7 +109,8 @@ describe('POST /v1/messages', () => {
     // Assess
     const windowStart = Date.UTC(2026, 10, 25, 12, 0, 0) / 1000;
     const update = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
-    expect(update.Key).toEqual({ pk: `r#b-1#${windowStart}` });
+    expect(update.TableName).toBe('test-messageStatus');
+    expect(update.Key).toEqual(rateKey('b-1', windowStart));
     expect(update.ConditionExpression).toBe('attribute_not_exists(sent) OR sent < :limit');
     expect(update.ExpressionAttributeValues).toEqual({ ':one': 1, ':limit': 600, ':ttl': windowStart + 60 + 3600 });
   });
@@ -120,7 +127,7 @@ describe('POST /v1/messages', () => {
     expect(res.headers['retry-after']).toBe('18');
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(res.json).toEqual(expect.objectContaining({ type: '/problems/rate-limited', status: 429, title: expect.any(String), detail: expect.any(String) }));
-    expect(ddb.commandCalls(GetCommand, { TableName: 'test-accounts' })).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand, { TableName: 'test-identities' })).toHaveLength(0);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
     expectNothingPersonalIn(JSON.stringify(res.json));
   });
@@ -142,7 +149,12 @@ describe('POST /v1/messages', () => {
     expect(items).toHaveLength(3);
     expect(items[0]!.Put).toEqual({
       TableName: 'test-messageStatus',
-      Item: expect.objectContaining({ pk: 'c#3:b-1#order-42/receipt', businessId: 'b-1', messageId: res.json.messageId, acceptedAt: res.json.acceptedAt }),
+      Item: expect.objectContaining({
+        ...clientMessageKey('b-1', 'order-42/receipt'),
+        businessId: 'b-1',
+        messageId: res.json.messageId,
+        acceptedAt: res.json.acceptedAt,
+      }),
       ConditionExpression: 'attribute_not_exists(pk)',
     });
   });
@@ -153,7 +165,7 @@ describe('POST /v1/messages', () => {
     const first = await send({ ...body, clientMessageId: 'order-42' });
     const record = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Put!.Item!;
     ddb.reset();
-    ddb.on(GetCommand, { TableName: 'test-messageStatus', Key: { pk: 'c#3:b-1#order-42' } }).resolves({ Item: record });
+    ddb.on(GetCommand, { TableName: 'test-messageStatus', Key: clientMessageKey('b-1', 'order-42') }).resolves({ Item: record });
     // Act
     const again = await send({ ...body, clientMessageId: 'order-42' });
     // Assess
@@ -165,14 +177,19 @@ describe('POST /v1/messages', () => {
   });
 
   it("keeps businesses' clientMessageIds apart, whatever their ids hold", async () => {
+    // Prepare: business `x#y` used client id `z`; business `x` now sends with client id `y#z`
+    givenRecipient();
+    const other = clientMessageKey('x#y', 'z');
     ddb
       .on(GetCommand, { TableName: 'test-messageStatus' })
-      .resolves({ Item: { pk: 'c#3:a#b#c', businessId: 'a#b', messageId: 'x', acceptedAt: 't', messageExpiresAt: 1 } });
-    ddb.on(GetCommand, { TableName: 'test-accounts' }).resolves({ Item: { userId: 'u-9' } });
-    ddb.on(UpdateCommand).resolves({});
-    ddb.on(TransactWriteCommand).resolves({});
-    const res = await send({ ...body, clientMessageId: 'b#c' }, { sub: 'a', role: 'business' });
-    expect(ddb.commandCalls(GetCommand, { TableName: 'test-messageStatus' })[0]!.args[0].input.Key).toEqual({ pk: 'c#1:a#b#c' });
+      .resolves({ Item: { ...other, businessId: 'x#y', messageId: 'x', acceptedAt: 't', messageExpiresAt: 1 } });
+    // Act
+    const res = await send({ ...body, clientMessageId: 'y#z' }, { sub: 'x', role: 'business' });
+    // Assess
+    const asked = ddb.commandCalls(GetCommand, { TableName: 'test-messageStatus' })[0]!.args[0].input.Key;
+    expect(asked).toEqual(clientMessageKey('x', 'y#z'));
+    expect(asked).not.toEqual(other);
+    expect(res.status).toBe(202);
     expect(res.json.messageId).not.toBe('x');
   });
 
@@ -180,7 +197,7 @@ describe('POST /v1/messages', () => {
     // Prepare
     givenRecipient();
     const winner = {
-      pk: 'c#3:b-1#order-7',
+      ...clientMessageKey('b-1', 'order-7'),
       businessId: 'b-1',
       messageId: '01KAXYZ0000000000000000000',
       acceptedAt: '2026-11-25T12:00:00Z',

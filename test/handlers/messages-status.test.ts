@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { handler as getStatus } from '../../functions/get-message-status/handler';
 import { handler as trackStatus } from '../../functions/track-message-status/handler';
 import { EXPIRY_GRACE_SECONDS, messageIdFactory } from '../../functions/core/messages';
+import { statusKey } from '../../functions/tables/message-status';
 import { invokeHttp, lambdaContext, streamEvent, streamRecord } from '../support/events';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -16,7 +17,7 @@ const ACCEPTED = Date.UTC(2026, 10, 25, 12, 0, 0);
 const EXPIRES = ACCEPTED / 1000 + 2_592_000;
 const messageId = messageIdFactory()(ACCEPTED);
 const record = (overrides: Record<string, unknown> = {}) => ({
-  pk: `m#${messageId}`,
+  ...statusKey(messageId),
   messageId,
   businessId: 'b-1',
   recipientId: 'u-9',
@@ -48,7 +49,7 @@ describe('GET /v1/messages/{id}', () => {
       expiresAt: '2026-12-25T12:00:00Z',
       updatedAt: '2026-11-25T12:00:00Z',
     });
-    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual(expect.objectContaining({ Key: { pk: `m#${messageId}` }, ConsistentRead: true }));
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual(expect.objectContaining({ Key: statusKey(messageId), ConsistentRead: true }));
     expect(ddb.commandCalls(GetCommand, { TableName: 'test-messages' })).toHaveLength(0);
   });
 
@@ -61,7 +62,7 @@ describe('GET /v1/messages/{id}', () => {
   });
 
   it('answers another business exactly as for a message that does not exist', async () => {
-    ddb.on(GetCommand, { TableName: 'test-messageStatus', Key: { pk: `m#${messageId}` } }).resolves({ Item: record() });
+    ddb.on(GetCommand, { TableName: 'test-messageStatus', Key: statusKey(messageId) }).resolves({ Item: record() });
     ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({});
     const foreign = await get(messageId, { sub: 'b-2', role: 'business' });
     const missing = await get('01KAZZZZZZZZZZZZZZZZZZZZZZ', { sub: 'b-2', role: 'business' });
@@ -118,12 +119,12 @@ describe('track-message-status (messages stream)', () => {
     expect(inputs).toEqual([
       expect.objectContaining({
         TableName: 'test-messageStatus',
-        Key: { pk: `m#${messageId}` },
+        Key: statusKey(messageId),
         UpdateExpression: 'SET #s = :s, updatedAt = :now',
         ConditionExpression: '#s IN (:from0)',
         ExpressionAttributeValues: expect.objectContaining({ ':s': 'expired', ':from0': 'accepted' }),
       }),
-      expect.objectContaining({ Key: { pk: `m#${other}` }, ExpressionAttributeValues: expect.objectContaining({ ':s': 'delivered' }) }),
+      expect.objectContaining({ Key: statusKey(other), ExpressionAttributeValues: expect.objectContaining({ ':s': 'delivered' }) }),
     ]);
   });
 
