@@ -82,11 +82,15 @@ export const consentQueues = {
     maxReceiveCount: 5,
     subscription: { topic: 'accountEvents', eventTypes: ['ConsentChanged', 'AccountErased'] },
   },
-  /** Records of the ledger stream that the publisher could not publish. */
+  /**
+   * On-failure records of the ledger stream (pointers to the records the
+   * publisher gave up on), replayed by `replayAccountEvents`: ten tries a
+   * minute apart, then its dead-letter queue and `npm run redrive`.
+   */
   ledgerStreamFailures: {
     env: 'LEDGER_STREAM_FAILURES_QUEUE_URL',
-    visibilityTimeoutSeconds: 30,
-    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 10,
   },
 } as const satisfies Record<string, QueueSpec>;
 
@@ -207,6 +211,14 @@ export const consentFunctions = {
       eventNames: ['INSERT'],
       onFailure: 'ledgerStreamFailures',
     },
+    topics: ['accountEvents'],
+  },
+  replayAccountEvents: {
+    entry: 'functions/replay-account-events/handler.ts',
+    side: 'consent',
+    description: "Replays the ledger stream records the publisher gave up on, so no account event waits for the user's next change",
+    trigger: { kind: 'queue', queue: 'ledgerStreamFailures', batchSize: 1 },
+    streams: ['ledger'],
     topics: ['accountEvents'],
   },
   applyMatchIndex: {

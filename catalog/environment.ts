@@ -16,6 +16,8 @@ export const FUNCTION_DEFAULTS = { memoryMB: 256, httpTimeoutSeconds: 10, asyncT
 
 export type Binding =
   | { readonly kind: 'table'; readonly name: string; readonly env: string; readonly access: Access; readonly indexed: boolean }
+  /** Reading a table's stream (no variable: the records to read name the stream). */
+  | { readonly kind: 'stream'; readonly name: string }
   | { readonly kind: 'topic'; readonly name: string; readonly env: string }
   | { readonly kind: 'queue'; readonly name: string; readonly env: string }
   /** Deployed, `env` holds the secret's ARN; in the local stack, `localEnv` holds the value itself. */
@@ -46,6 +48,10 @@ export function functionPlan(catalog: CatalogShape, name: string, options: { sta
   for (const [table, access] of Object.entries(spec.tables ?? {})) {
     const t = known(catalog.tables, table, 'table');
     bindings.push({ kind: 'table', name: table, env: t.env, access, indexed: (t.globalIndexes ?? []).length > 0 });
+  }
+  for (const table of spec.streams ?? []) {
+    if (!known(catalog.tables, table, 'table').stream) throw new Error(`Table ${table} has no stream`);
+    bindings.push({ kind: 'stream', name: table });
   }
   for (const topic of spec.topics ?? []) bindings.push({ kind: 'topic', name: topic, env: known(catalog.topics, topic, 'topic').env });
   for (const queue of spec.queues ?? []) bindings.push({ kind: 'queue', name: queue, env: known(catalog.queues, queue, 'queue').env });
@@ -103,6 +109,8 @@ export function environmentOf(plan: FunctionPlan, resolve: Resolver): Record<str
       }
       case 'setting':
         env[b.env] = b.value;
+        break;
+      case 'stream':
         break;
     }
   }

@@ -83,6 +83,7 @@ export function checkCatalog(c: CatalogShape): string[] {
     if (f.dataSubjectAccess && (f.trigger.kind !== 'http' || f.trigger.auth === 'public' || f.trigger.auth.some((r) => r !== 'user'))) {
       problems.push(`function ${n}: only a route of role user may serve a data subject's own data`);
     }
+    for (const table of f.streams ?? []) if (!c.tables[table]?.stream) problems.push(`function ${n}: table ${table} has no stream to read`);
     for (const topic of f.topics ?? []) if (!c.topics[topic]) problems.push(`function ${n}: unknown topic ${topic}`);
     for (const queue of f.queues ?? []) if (!c.queues[queue]) problems.push(`function ${n}: unknown queue ${queue}`);
     for (const secret of f.secrets ?? []) if (!c.secrets[secret]) problems.push(`function ${n}: unknown secret ${secret}`);

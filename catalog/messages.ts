@@ -49,11 +49,11 @@ export const messagesQueues = {
     maxReceiveCount: 5,
     subscription: { topic: 'accountEvents', eventTypes: ['AccountErased'] },
   },
-  /** Records of the messages stream that the status function kept failing on. */
+  /** On-failure records of the messages stream (pointers to the records the status function gave up on), replayed by `replayMessageRemovals`. */
   messageStreamFailures: {
     env: 'MESSAGE_STREAM_FAILURES_QUEUE_URL',
-    visibilityTimeoutSeconds: 30,
-    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 10,
   },
 } as const satisfies Record<string, QueueSpec>;
 
@@ -109,6 +109,14 @@ export const messagesFunctions = {
       eventNames: ['REMOVE'],
       onFailure: 'messageStreamFailures',
     },
+    tables: { messageStatus: 'write' },
+  },
+  replayMessageRemovals: {
+    entry: 'functions/replay-message-removals/handler.ts',
+    side: 'messages',
+    description: 'Replays the messages stream records the status function gave up on, so every removal becomes a status',
+    trigger: { kind: 'queue', queue: 'messageStreamFailures', batchSize: 1 },
+    streams: ['messages'],
     tables: { messageStatus: 'write' },
   },
   eraseMessages: {

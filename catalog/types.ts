@@ -122,6 +122,11 @@ export interface FunctionSpec {
   readonly timeoutSeconds?: number;
   readonly trigger: Trigger;
   readonly tables?: Readonly<Record<string, Access>>;
+  /**
+   * Tables whose streams it reads by itself (not as its trigger): it replays
+   * the stream records an on-failure record points at.
+   */
+  readonly streams?: readonly string[];
   readonly topics?: readonly string[];
   readonly queues?: readonly string[];
   readonly secrets?: readonly string[];

@@ -36,17 +36,8 @@ export function buildProgram(ctx: Context): Command {
     });
   registerAudienceCommands(program, ctx);
   registerUploadCommands(program, ctx);
+  // Subcommands made with .command() inherit exitOverride, configureOutput and showHelpAfterError from the program.
   registerMessageCommands(program, ctx);
-  for (const command of program.commands) {
-    command.exitOverride();
-    command.configureOutput({ writeOut: (text) => ctx.io.stdout.write(text), writeErr: (text) => ctx.io.stderr.write(text) });
-    command.showHelpAfterError('(run with --help for usage)');
-    for (const sub of command.commands) {
-      sub.exitOverride();
-      sub.configureOutput({ writeOut: (text) => ctx.io.stdout.write(text), writeErr: (text) => ctx.io.stderr.write(text) });
-      sub.showHelpAfterError('(run with --help for usage)');
-    }
-  }
   return program;
 }
 

@@ -203,6 +203,9 @@ export class ConsentAudiencesStack extends Stack {
         case 'table':
           fn.bindTable(this.lookup(this.tables, binding.name), binding.env, binding.access, { indexed: binding.indexed });
           break;
+        case 'stream':
+          fn.bindStream(this.lookup(this.tables, binding.name));
+          break;
         case 'topic':
           fn.bindTopic(this.lookup(this.topics, binding.name), binding.env);
           break;

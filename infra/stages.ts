@@ -2,16 +2,8 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { SettingName } from '../catalog';
 
-/**
- * Settings the audience part of the catalog is expected to define. Stages may
- * give them values now; the stack applies a value only once the catalog has a
- * setting of that name. When one lands in the catalog, `SettingName` covers
- * it and it can leave this union.
- */
-export type UpcomingSettingName = 'minAudienceSize';
-
 /** Per-stage values of catalog settings, by setting name. Unlisted settings keep the catalog default. */
-export type StageSettingValues = Readonly<Partial<Record<SettingName | UpcomingSettingName, string>>>;
+export type StageSettingValues = Readonly<Partial<Record<SettingName, string>>>;
 
 export interface StageConfig {
   readonly name: StageName;

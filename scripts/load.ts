@@ -26,13 +26,12 @@
  * anything was lost.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { Command, InvalidArgumentError } from 'commander';
-import { catalog, type FunctionSpec } from '../catalog';
 import { emailSha256, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
 import { mapLimit, sleep } from '../functions/shared/concurrency';
 import { appliedKey } from '../functions/tables/match-index';
@@ -104,8 +103,6 @@ function client(baseUrl: string) {
     }
   };
 }
-
-const present = (spec: FunctionSpec | undefined) => spec !== undefined && existsSync(resolve(__dirname, '..', spec.entry));
 
 // ------------------------------------------------------------------ the model of what was sent
 
@@ -206,8 +203,6 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
   const call = client(baseUrl);
   const health = await call('GET', '/_local/health');
   if (health.status !== 200) throw new Error(`${baseUrl}/_local/health answered ${health.status}: load runs against local stacks only`);
-  const functions: Record<string, FunctionSpec> = catalog.functions;
-  const audiencesOn = ['createAudience', 'addAudienceUsers', 'getUploadSession', 'matchAudienceBatch'].every((n) => present(functions[n]));
   const token = async (role: string, sub: string) => (await call('POST', '/_local/token', undefined, { role, sub })).json.token as string;
   const runId = randomBytes(4).toString('hex');
 
@@ -260,19 +255,17 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
   const businesses = await mapLimit(Array.from({ length: options.businesses }), 4, async (_, i): Promise<Business> => {
     const id = `load-${runId}-b${i}`;
     const business: Business = { id, token: await token('business', id), audiences: [] };
-    if (audiencesOn) {
-      for (let a = 0; a < 2; a++) {
-        const created = await call('POST', '/v1/audiences', business.token, { name: `Load ${i}.${a}`, customerFileSource: 'USER_PROVIDED_ONLY' });
-        if (created.status !== 201) throw new Error(`POST /v1/audiences answered ${created.status}`);
-        business.audiences.push(created.json.id);
-      }
+    for (let a = 0; a < 2; a++) {
+      const created = await call('POST', '/v1/audiences', business.token, { name: `Load ${i}.${a}`, customerFileSource: 'USER_PROVIDED_ONLY' });
+      if (created.status !== 201) throw new Error(`POST /v1/audiences answered ${created.status}`);
+      business.audiences.push(created.json.id);
     }
     return business;
   });
 
   // --- the load
   const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-  const mix = MIX.filter(([kind]) => audiencesOn || kind !== 'upload');
+  const mix = MIX;
   const weightSum = mix.reduce((sum, [, w]) => sum + w, 0);
   const chooseKind = (): Kind => {
     let r = Math.random() * weightSum;

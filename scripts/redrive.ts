@@ -22,8 +22,8 @@
  *
  * The on-failure queues of stream triggers (`ledgerStreamFailures`,
  * `messageStreamFailures`) hold Lambda's on-failure records, pointers to a
- * range of stream records, not messages for a consumer: see the README on
- * replaying them.
+ * range of stream records; their replayers read the records back from the
+ * stream (kept 24 hours), so redriving their dead-letter queues replays them.
  */
 import {
   DeleteMessageBatchCommand,
@@ -71,13 +71,6 @@ const positiveInt = (what: string, max: number) => (raw: string) => {
   if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${what} must be a whole number from 1 to ${max}.`);
   return value;
 };
-
-/** The stream triggers whose on-failure destination is this queue. */
-function streamTriggersFailingTo(queue: string): string[] {
-  return Object.entries(catalog.functions as Record<string, { trigger: { kind: string; onFailure?: string } }>)
-    .filter(([, spec]) => spec.trigger.kind === 'stream' && spec.trigger.onFailure === queue)
-    .map(([name]) => name);
-}
 
 async function localQueues(queue: QueueName, baseUrl: string): Promise<{ sqs: SQSClient; from: string; to: string }> {
   let health: Response;
@@ -229,13 +222,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const [queue] = program.args as [string];
   const options = program.opts<RedriveOptions>();
-  const streams = streamTriggersFailingTo(queue);
-  if (streams.length > 0) {
-    process.stderr.write(
-      `Note: ${queue} is the on-failure destination of ${streams.join(', ')}: it holds pointers to stream records ` +
-        `(shard and sequence range), which nothing consumes. Redriving its dead-letter queue only moves them back to it.\n`,
-    );
-  }
   try {
     const result = await redrive(queue, options);
     if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -139,6 +139,11 @@ export class ServiceFunction extends Construct {
     }
   }
 
+  /** Reading the table's stream (DescribeStream, GetShardIterator, GetRecords on its stream; ListStreams has no resource-level permission). */
+  bindStream(table: Table): void {
+    table.grantStreamRead(this.fn);
+  }
+
   bindTopic(topic: ITopic, env: string): void {
     this.setEnv(env, topic.topicArn);
     topic.grantPublish(this.fn);

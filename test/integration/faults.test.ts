@@ -6,7 +6,6 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { catalog, type FunctionSpec, type QueueName } from '../../catalog';
@@ -189,24 +188,53 @@ describe('a publisher killed between the consent write and the fan-out', () => {
     expect(await peek('ledgerStreamFailures')).toEqual([]);
   }, 90_000);
 
-  it(`sends the records to the on-failure queue once it failed more than the ${PUBLISHER_RETRY_ATTEMPTS} retry attempts; the ledger keeps them and the next change catches every consumer up`, async () => {
-    // Prepare: a user whose earlier events are all published
+  it(`replays the records it gave up on after ${PUBLISHER_RETRY_ATTEMPTS} retry attempts: every consumer hears of the decision without the user's next change`, async () => {
+    // Prepare: a user whose earlier events are all published; the publisher fails every attempt at the next batch
     const bob = await createUser({ baseUrl });
     await eventually(async () => expect(await indexStateOf(bob.userId)).toBeDefined(), { timeoutMs: 30_000 });
     await inject({ function: 'publishAccountEvents', failInvocations: PUBLISHER_RETRY_ATTEMPTS + 1 });
 
-    // Act
+    // Act: one decision, and nothing else
     const first = await decide(bob, { ads_targeting: 'granted', friend_suggestions: 'granted' });
     expect(first.status).toBe(200);
 
-    // Assess: Lambda's on-failure record, pointing at the stream records it gave up on
+    // Assess: the trigger gave up, its on-failure record was replayed from the stream, and every consumer applied version 1
+    await eventually(
+      async () =>
+        expect((await faultState()).failInvocations).toEqual([{ function: 'publishAccountEvents', remaining: 0, fired: PUBLISHER_RETRY_ATTEMPTS + 1 }]),
+      { timeoutMs: 45_000 },
+    );
+    await eventually(
+      async () => {
+        expect(await indexStateOf(bob.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [expect.any(String)] }));
+        expect(await suggestionsOf(bob.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true }));
+      },
+      { timeoutMs: 45_000, intervalMs: 250 },
+    );
+    expect((await receiptsOf(bob.userId)).map((r) => r.version)).toEqual([1]);
+    expect(await peek('ledgerStreamFailures')).toEqual([]);
+    expect(await peek('ledgerStreamFailures', { deadLetter: true })).toEqual([]);
+  }, 120_000);
+
+  it('dead-letters an on-failure record whose replay keeps failing, with no data of the user in it; redrive replays it once fixed', async () => {
+    // Prepare: the publisher gives up on the next batch, and its replayer fails every try SQS gives it
+    const cy = await createUser({ baseUrl });
+    await eventually(async () => expect(await indexStateOf(cy.userId)).toBeDefined(), { timeoutMs: 30_000 });
+    const replayTries = catalog.queues.ledgerStreamFailures.maxReceiveCount;
+    await inject({ function: 'publishAccountEvents', failInvocations: PUBLISHER_RETRY_ATTEMPTS + 1 });
+    await inject({ function: 'replayAccountEvents', failInvocations: replayTries });
+
+    // Act
+    expect((await decide(cy, { ads_targeting: 'granted', friend_suggestions: 'granted' })).status).toBe(200);
+
+    // Assess: Lambda's on-failure record, pointing at the stream records, ends in the failure queue's dead-letter queue
     const [failure] = await eventually(
       async () => {
-        const found = await peek('ledgerStreamFailures', { remove: true });
+        const found = await peek('ledgerStreamFailures', { deadLetter: true });
         expect(found).toHaveLength(1);
         return found;
       },
-      { timeoutMs: 45_000, intervalMs: 500 },
+      { timeoutMs: 90_000, intervalMs: 500 },
     );
     const record = JSON.parse(failure!.Body!);
     expect(record).toEqual(
@@ -217,37 +245,24 @@ describe('a publisher killed between the consent write and the fan-out', () => {
       }),
     );
     // The record holds no data of the user: only where to find it.
-    expect(failure!.Body).not.toContain(bob.userId);
-    // The decision is recorded, but no consumer heard of it.
-    expect((await receiptsOf(bob.userId)).map((r) => r.version)).toEqual([1]);
-    expect(await suggestionsOf(bob.userId)).toBeUndefined();
-    expect((await indexStateOf(bob.userId))?.appliedVersion).toBe(0);
+    expect(failure!.Body).not.toContain(cy.userId);
+    // The decision is recorded, but no consumer heard of it yet.
+    expect((await receiptsOf(cy.userId)).map((r) => r.version)).toEqual([1]);
+    expect(await suggestionsOf(cy.userId)).toBeUndefined();
+    expect((await indexStateOf(cy.userId))?.appliedVersion).toBe(0);
 
-    // The stream still holds the record the on-failure record points at (24 h on AWS), for a replay.
-    const info = record.DDBStreamBatchInfo as { shardId: string; startSequenceNumber: string; streamArn: string };
-    const { StreamDescription } = await aws.streams.send(new DescribeStreamCommand({ StreamArn: info.streamArn }));
-    expect(StreamDescription?.Shards?.map((s) => s.ShardId)).toContain(info.shardId);
-    const iterator = await aws.streams.send(
-      new GetShardIteratorCommand({
-        StreamArn: info.streamArn,
-        ShardId: info.shardId,
-        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
-        SequenceNumber: info.startSequenceNumber,
-      }),
-    );
-    const page = await aws.streams.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator!, Limit: 1 }));
-    expect(page.Records?.[0]?.dynamodb?.NewImage).toEqual(expect.objectContaining({ userId: { S: bob.userId }, version: { N: '1' } }));
+    // Act: redrive, the replayer working again
+    expect(await redrive('ledgerStreamFailures')).toEqual(expect.objectContaining({ moved: 1, failed: 0 }));
 
-    // Consumers reconcile from the consent state: the user's next change brings every one to the latest version.
-    expect((await decide(bob, { friend_suggestions: 'denied' })).status).toBe(200);
+    // Assess: the stream still held the record (24 h on AWS): every consumer now has version 1
     await eventually(
       async () => {
-        expect(await indexStateOf(bob.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, keys: [expect.any(String)] }));
-        expect(await suggestionsOf(bob.userId)).toEqual(expect.objectContaining({ appliedVersion: 2, allowed: false }));
+        expect(await indexStateOf(cy.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, keys: [expect.any(String)] }));
+        expect(await suggestionsOf(cy.userId)).toEqual(expect.objectContaining({ appliedVersion: 1, allowed: true }));
       },
-      { timeoutMs: 30_000, intervalMs: 250 },
+      { timeoutMs: 45_000, intervalMs: 250 },
     );
-  }, 120_000);
+  }, 180_000);
 });
 
 // ------------------------------------------------------------------ poison messages and redrive
