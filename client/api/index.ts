@@ -13,8 +13,8 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from './schema';
 
-export type { components, operations, paths } from './schema';
-export { customerFileSourceValues, messageCategoryValues, purposeValues, decisionValues, consentSourceValues, schemaKeyValues } from './schema';
+// The generated types, and the values of every enum as arrays (customerFileSourceValues, ...).
+export * from './schema';
 
 /** Every named schema of the API: `Schemas['Audience']`, `Schemas['Problem']`, ... */
 export type Schemas = components['schemas'];
@@ -126,9 +126,12 @@ interface Answer {
   readonly response: Response;
 }
 
+/** The data type of a 2xx answer; `undefined` for an answer without a body (204). */
+export type DataOf<A> = A extends { data: infer D } ? ([D] extends [never] ? undefined : D) : never;
+
 /** The data of a 2xx answer; any other answer throws its `ApiError`. */
-export async function ok<A extends Answer>(answer: Promise<A>): Promise<Exclude<A['data'], undefined>> {
+export async function ok<A extends Answer>(answer: Promise<A>): Promise<DataOf<A>> {
   const { data, error, response } = await answer;
   if (!response.ok) throw new ApiError(response.status, problemOf(error), requestOf.get(response) ?? {});
-  return data as Exclude<A['data'], undefined>;
+  return data as DataOf<A>;
 }
