@@ -29,6 +29,9 @@ export const Policy = z
   })
   .meta({ id: 'Policy' });
 
+/** An Idempotency-Key header: 1-255 printable ASCII characters without spaces. */
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Must be 1-255 printable ASCII characters');
+
 export const putPhone = {
   summary: "Bind the caller's phone number (stored in E.164)",
   body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }).meta({ id: 'PhoneUpdate' }),
@@ -100,7 +103,12 @@ export const getConsent = {
 
 export const putConsent = {
   summary: "Record the caller's decision under the current policy",
-  headers: { 'Idempotency-Key': 'Optional. The same request with the same key returns the same receipt and records nothing new.' },
+  headers: {
+    'Idempotency-Key': {
+      description: 'Optional. The same request with the same key returns the same receipt and records nothing new.',
+      schema: IdempotencyKey,
+    },
+  },
   body: z
     .strictObject({
       policyVersion: z.string().min(1).max(64),

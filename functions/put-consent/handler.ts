@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getAccount, recordDecision, storedAnswer } from '../adapters/accounts';
 import type { StoredAnswer } from '../adapters/accounts';
 import { currentPolicy } from '../adapters/policies';
-import { putConsent } from '../contract/consent';
+import { IdempotencyKey, putConsent } from '../contract/consent';
 import { decide } from '../core/consent';
 import { sha256Hex } from '../core/identifiers';
 import { clock } from '../shared/clock';
@@ -12,7 +12,6 @@ import { logger, metrics } from '../shared/observability';
 import { badRequest, conflict, unprocessable } from '../shared/problems';
 
 const IDEMPOTENCY_TTL_SECONDS = intSetting('idempotencyTtlSeconds');
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_ATTEMPTS = 4;
 
 /** JSON with sorted keys, so the same request always hashes the same. */
@@ -38,7 +37,7 @@ function replay(stored: StoredAnswer, requestHash: string) {
 
 export const handler = httpRoute('putConsent', putConsent, async ({ body, caller, headers }) => {
   const key = headers['idempotency-key'];
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+  if (key !== undefined && !IdempotencyKey.safeParse(key).success) {
     throw badRequest('The Idempotency-Key header is not valid.', [{ path: 'headers.Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }]);
   }
   const requestHash = sha256Hex(canonical(body));

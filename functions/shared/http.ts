@@ -28,8 +28,8 @@ export interface RouteContract {
   readonly body?: z.ZodType;
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
-  /** Request headers the route reads, documented in the OpenAPI document. */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Request headers the route reads, documented in the OpenAPI document (the route checks them). */
+  readonly headers?: Readonly<Record<string, { readonly description: string; readonly schema: z.ZodType }>>;
   /**
    * Body arrays, by dotted path, whose maximum is a size limit: over it the
    * answer is 413 with this detail rather than a 400 validation error.

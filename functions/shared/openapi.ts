@@ -156,8 +156,8 @@ export function openApiDocument(contracts: Partial<Record<FunctionName, RouteCon
     for (const [param, schema] of Object.entries(contract.query?.shape ?? {})) {
       parameter(param, 'query', schema as z.ZodType, !(schema as z.ZodType).safeParse(undefined).success);
     }
-    for (const [header, description] of Object.entries(contract.headers ?? {})) {
-      parameters.push({ name: header, in: 'header', required: false, description, schema: { type: 'string' } });
+    for (const [header, { description, schema }] of Object.entries(contract.headers ?? {})) {
+      parameters.push({ name: header, in: 'header', required: false, description, schema: schemas.convert(schema, 'input') });
     }
 
     const answers: Record<number, ResponseContract> = { ...contract.responses };

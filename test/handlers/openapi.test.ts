@@ -95,9 +95,7 @@ describe('GET /openapi.json', () => {
       for (const [method, operation] of Object.entries(methods)) {
         const label = `${method.toUpperCase()} ${path}`;
         walk(operation.requestBody?.content['application/json']?.schema, label);
-        for (const parameter of ((operation as { parameters?: { in: string; name: string; schema: Json }[] }).parameters ?? []).filter(
-          (p) => p.in !== 'header',
-        )) {
+        for (const parameter of (operation as { parameters?: { in: string; name: string; schema: Json }[] }).parameters ?? []) {
           walk(parameter.schema, `${label} ${parameter.in} ${parameter.name}`);
         }
       }
