@@ -1,63 +1,21 @@
 /**
- * The HTTP client of the public API (CONTRACT.md): bearer token, JSON bodies,
+ * The CLI's connection to the public API (CONTRACT.md): the typed client of
+ * client/api (openapi-fetch over the generated types) with a bearer token,
  * retries with exponential backoff and jitter on 429, 5xx and network errors,
- * and RFC 9457 problem documents turned into readable errors. Request bodies
- * are never logged or echoed.
+ * and a time limit per request. RFC 9457 problem documents become `ApiError`s.
+ * Request bodies are never logged or echoed.
  */
+import { ApiError, createApi, ok, problemOf, type Api, type Schemas } from '../client/api';
 import { UsageError } from './errors';
+
+export { ApiError };
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_LOCAL_BUSINESS = 'local-business';
 
-export interface Problem {
-  readonly type?: string;
-  readonly title?: string;
-  readonly status?: number;
-  readonly detail?: string;
-  readonly errors?: ReadonlyArray<{ readonly path?: string; readonly message?: string }>;
-}
-
-/** A non-2xx answer. Carries the problem document's fields, never a request value. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly status: number,
-    readonly problem: Problem | undefined,
-  ) {
-    super(describeProblem(status, problem));
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { status: this.status, ...pickProblem(this.problem) };
-  }
-}
-
 /** The request never got an HTTP answer (connection refused, reset, timeout), after every retry. */
 export class NetworkError extends Error {
   override readonly name = 'NetworkError';
-}
-
-const pickProblem = (problem: Problem | undefined): Problem =>
-  problem
-    ? {
-        ...(problem.type !== undefined && { type: problem.type }),
-        ...(problem.title !== undefined && { title: problem.title }),
-        ...(problem.detail !== undefined && { detail: problem.detail }),
-        ...(problem.errors !== undefined && { errors: problem.errors.map((e) => ({ path: e.path, message: e.message })) }),
-      }
-    : {};
-
-/** "409 Conflict: A policy with this version exists (body.version: ...)". Shows the problem's title, detail and error paths. */
-export function describeProblem(status: number, problem: Problem | undefined): string {
-  const title = problem?.title ?? `HTTP ${status}`;
-  const detail = problem?.detail && problem.detail !== title ? `: ${problem.detail}` : '';
-  const errors = (problem?.errors ?? [])
-    .slice(0, 5)
-    .map((e) => `${e.path || '(body)'}: ${e.message ?? 'invalid'}`)
-    .join('; ');
-  return `${status} ${title}${detail}${errors ? ` (${errors})` : ''}`;
 }
 
 export interface RetryPolicy {
@@ -108,26 +66,18 @@ function connectionRefused(error: unknown): boolean {
 
 export class ApiClient {
   readonly baseUrl: string;
+  /** The typed client; pass `fetch: client.sender(...)` to a call that is not safe to repeat (see RequestOptions). */
+  readonly api: Api;
   private readonly retry: RetryPolicy;
   private readonly fetchImpl: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
-  private tokenValue: string | undefined;
-  private tokenPromise: Promise<string> | undefined;
 
   constructor(private readonly options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.fetchImpl = options.fetch ?? fetch;
     this.sleep = options.sleep ?? defaultSleep;
-    if (typeof options.token === 'string') this.tokenValue = options.token;
-  }
-
-  private async token(): Promise<string> {
-    if (this.tokenValue !== undefined) return this.tokenValue;
-    const source = this.options.token as () => Promise<string>;
-    this.tokenPromise ??= source();
-    this.tokenValue = await this.tokenPromise;
-    return this.tokenValue;
+    this.api = createApi({ baseUrl: this.baseUrl, token: options.token, fetch: this.sender() });
   }
 
   private backoff(attempt: number, retryAfter: number | undefined): number {
@@ -136,60 +86,49 @@ export class ApiClient {
     return Math.min(this.retry.maxDelayMs, Math.max(jittered, retryAfter ?? 0));
   }
 
-  /** Sends one request, retrying as the policy says; resolves with the parsed JSON body (undefined when empty). */
-  async request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
-    const idempotent = options.idempotent ?? (method === 'GET' || method === 'PUT' || method === 'DELETE');
-    const url = `${this.baseUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    for (let attempt = 1; ; attempt += 1) {
-      const last = attempt >= this.retry.attempts;
-      const token = await this.token();
-      let response: Response;
-      try {
-        response = await this.fetchImpl(url, {
-          method,
-          headers: {
-            accept: 'application/json, application/problem+json',
-            authorization: `Bearer ${token}`,
-            ...(payload !== undefined && { 'content-type': 'application/json' }),
-          },
-          ...(payload !== undefined && { body: payload }),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
-        });
-      } catch (error) {
-        const retryable = idempotent || connectionRefused(error);
-        const reason = connectionRefused(error) ? 'connection refused' : 'network error';
-        if (last || !retryable) {
-          throw new NetworkError(`${method} ${path}: ${reason} talking to ${this.baseUrl}${attempt > 1 ? ` (after ${attempt} tries)` : ''}`, { cause: error });
+  /**
+   * Sends a request as the retry policy says and resolves with the last
+   * answer (a 2xx, or the error answer that is not retried or came last).
+   * GET, PUT and DELETE are idempotent unless the options say otherwise.
+   */
+  sender(options: RequestOptions = {}): (request: Request) => Promise<Response> {
+    return async (request) => {
+      const method = request.method;
+      const path = new URL(request.url).pathname;
+      const idempotent = options.idempotent ?? (method === 'GET' || method === 'PUT' || method === 'DELETE');
+      // The body as sent: read once, sent as a string by every try.
+      const body = request.body === null ? undefined : await request.text();
+      for (let attempt = 1; ; attempt += 1) {
+        const last = attempt >= this.retry.attempts;
+        let response: Response;
+        try {
+          response = await this.fetchImpl(request.url, {
+            method,
+            headers: request.headers,
+            ...(body !== undefined && { body }),
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
+          });
+        } catch (error) {
+          const refused = connectionRefused(error);
+          const reason = refused ? 'connection refused' : 'network error';
+          if (last || !(idempotent || refused)) {
+            throw new NetworkError(`${method} ${path}: ${reason} talking to ${this.baseUrl}${attempt > 1 ? ` (after ${attempt} tries)` : ''}`, {
+              cause: error,
+            });
+          }
+          const delayMs = this.backoff(attempt, undefined);
+          this.options.onRetry?.({ method, path, attempt, delayMs, reason });
+          await this.sleep(delayMs);
+          continue;
         }
-        const delayMs = this.backoff(attempt, undefined);
-        this.options.onRetry?.({ method, path, attempt, delayMs, reason });
-        await this.sleep(delayMs);
-        continue;
-      }
-      if (response.ok) {
-        const text = await response.text();
-        return (text === '' ? undefined : JSON.parse(text)) as T;
-      }
-      const retryable = response.status === 429 || (idempotent && response.status >= 500);
-      if (!last && retryable) {
+        const retryable = response.status === 429 || (idempotent && response.status >= 500);
+        if (response.ok || last || !retryable) return response;
         await response.body?.cancel().catch(() => undefined);
         const delayMs = this.backoff(attempt, retryAfterMs(response.headers.get('retry-after')));
         this.options.onRetry?.({ method, path, attempt, delayMs, reason: String(response.status) });
         await this.sleep(delayMs);
-        continue;
       }
-      throw new ApiError(method, path, response.status, await readProblem(response));
-    }
-  }
-}
-
-async function readProblem(response: Response): Promise<Problem | undefined> {
-  try {
-    const parsed: unknown = JSON.parse(await response.text());
-    return parsed && typeof parsed === 'object' ? (parsed as Problem) : undefined;
-  } catch {
-    return undefined;
+    };
   }
 }
 
@@ -219,7 +158,7 @@ export async function fetchLocalToken(baseUrl: string, sub: string, fetchImpl: t
       cause: error,
     });
   }
-  if (!response.ok) throw new ApiError('POST', path, response.status, await readProblem(response));
+  if (!response.ok) throw new ApiError(response.status, problemOf(await response.json().catch(() => undefined)), { method: 'POST', path });
   const body = (await response.json()) as { token?: unknown };
   if (typeof body.token !== 'string') throw new NetworkError(`${path} answered without a token`);
   return body.token;
@@ -255,65 +194,27 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv, extra
 
 // ----- Typed calls -----
 
-export type CustomerFileSource = 'USER_PROVIDED_ONLY' | 'PARTNER_PROVIDED_ONLY' | 'BOTH_USER_AND_PARTNER_PROVIDED';
-export const CUSTOMER_FILE_SOURCES: readonly CustomerFileSource[] = ['USER_PROVIDED_ONLY', 'PARTNER_PROVIDED_ONLY', 'BOTH_USER_AND_PARTNER_PROVIDED'];
-
-export interface Audience {
-  readonly id: string;
-  readonly name: string;
-  readonly customerFileSource: CustomerFileSource;
-  readonly status: 'empty' | 'processing' | 'ready';
-  readonly approximateCount: { readonly lower: number; readonly upper: number };
-  readonly targetable: boolean;
-  readonly createdAt: string;
-}
-
-export interface UploadSession {
-  readonly sessionId: number | string;
-  readonly stage: 'receiving' | 'processing' | 'done';
-  readonly batchesReceived: number;
-  readonly numReceived: number;
-  readonly numInvalid: number;
-}
-
-export interface BatchBody {
-  readonly session: { readonly id: number; readonly batchSeq: number; readonly lastBatch: boolean; readonly estimatedTotal: number };
-  readonly schema: readonly string[];
-  readonly data: readonly (readonly string[])[];
-}
-
-export interface BatchReceipt {
-  readonly sessionId: number | string;
-  readonly numReceived: number;
-  readonly numInvalid: number;
-  readonly invalidSamples?: readonly number[];
-}
-
-export type MessageCategory = 'receipt' | 'reservation' | 'delivery_update';
-export const MESSAGE_CATEGORIES: readonly MessageCategory[] = ['receipt', 'reservation', 'delivery_update'];
-
-export interface MessageReceipt {
-  readonly messageId: string;
-  readonly status: string;
-  readonly acceptedAt: string;
-  readonly expiresAt: string;
-  readonly updatedAt?: string;
-}
-
-const seg = (id: string): string => encodeURIComponent(id);
+export type Audience = Schemas['Audience'];
+export type CustomerFileSource = Schemas['CustomerFileSource'];
+export type UploadSession = Schemas['AudienceUploadSession'];
+export type BatchBody = Schemas['AudienceUsersBatch'];
+export type BatchReceipt = Schemas['AudienceBatchReceipt'];
+export type MessageCategory = Schemas['MessageCategory'];
+export type MessageReceipt = Schemas['MessageAccepted'] | Schemas['MessageStatus'];
 
 export const api = {
-  createAudience: (c: ApiClient, body: { name: string; customerFileSource: CustomerFileSource }) =>
-    c.request<Audience>('POST', '/v1/audiences', body, { idempotent: false }),
-  listAudiences: (c: ApiClient) => c.request<{ items: Audience[] }>('GET', '/v1/audiences'),
-  getAudience: (c: ApiClient, id: string) => c.request<Audience>('GET', `/v1/audiences/${seg(id)}`),
+  createAudience: (c: ApiClient, body: Schemas['AudienceCreate']) => ok(c.api.POST('/v1/audiences', { body, fetch: c.sender({ idempotent: false }) })),
+  listAudiences: (c: ApiClient) => ok(c.api.GET('/v1/audiences')),
+  getAudience: (c: ApiClient, id: string) => ok(c.api.GET('/v1/audiences/{id}', { params: { path: { id } } })),
   getSession: (c: ApiClient, id: string, sessionId: string | number) =>
-    c.request<UploadSession>('GET', `/v1/audiences/${seg(id)}/sessions/${seg(String(sessionId))}`),
+    ok(c.api.GET('/v1/audiences/{id}/sessions/{sessionId}', { params: { path: { id, sessionId: String(sessionId) } } })),
   /** A repeated batchSeq of a session is accepted once, so a batch is safe to retry. */
-  sendBatch: (c: ApiClient, id: string, operation: 'add' | 'remove', body: BatchBody) =>
-    c.request<BatchReceipt>(operation === 'add' ? 'POST' : 'DELETE', `/v1/audiences/${seg(id)}/users`, body, { idempotent: true }),
+  sendBatch: (c: ApiClient, id: string, operation: 'add' | 'remove', body: BatchBody) => {
+    const init = { params: { path: { id } }, body, fetch: c.sender({ idempotent: true }) };
+    return ok(operation === 'add' ? c.api.POST('/v1/audiences/{id}/users', init) : c.api.DELETE('/v1/audiences/{id}/users', init));
+  },
   /** Idempotent through clientMessageId, which the CLI always sends. */
-  sendMessage: (c: ApiClient, body: { to: string; category: MessageCategory; ciphertext: string; clientMessageId: string }) =>
-    c.request<MessageReceipt>('POST', '/v1/messages', body, { idempotent: true }),
-  getMessage: (c: ApiClient, id: string) => c.request<MessageReceipt>('GET', `/v1/messages/${seg(id)}`),
+  sendMessage: (c: ApiClient, body: Schemas['MessageSend'] & { clientMessageId: string }) =>
+    ok(c.api.POST('/v1/messages', { body, fetch: c.sender({ idempotent: true }) })),
+  getMessage: (c: ApiClient, id: string) => ok(c.api.GET('/v1/messages/{id}', { params: { path: { id } } })),
 };

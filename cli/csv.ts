@@ -11,9 +11,11 @@ import type { Readable } from 'node:stream';
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/min';
 import { emailSha256, normaliseEmail, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
+import type { Schemas } from '../client/api';
 import { UsageError } from './errors';
 
-export type SchemaKey = 'PHONE_SHA256' | 'EMAIL_SHA256';
+/** What a cell holds, as the API names it. */
+export type SchemaKey = Schemas['SchemaKey'];
 
 /** Header names recognised as a column, compared after {@link headerKey}; earlier names win. */
 export const PHONE_HEADERS = [

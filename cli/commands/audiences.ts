@@ -1,6 +1,7 @@
 /** `audiences create`, `audiences list` and `audiences status`. */
 import { type Command, Option } from 'commander';
-import { api, CUSTOMER_FILE_SOURCES, type Audience, type CustomerFileSource, type UploadSession } from '../api';
+import { customerFileSourceValues } from '../../client/api';
+import { api, type Audience, type CustomerFileSource, type UploadSession } from '../api';
 import { type CommonFlags, type Context, count, execute, makeClient, table, withCommonOptions } from '../context';
 import { UsageError } from '../errors';
 import { parseSessionId } from '../upload';
@@ -29,9 +30,7 @@ export function registerAudienceCommands(program: Command, ctx: Context): void {
       .command('create')
       .description('create a custom audience')
       .requiredOption('--name <name>', 'a name for the audience (shown only to your business)')
-      .addOption(
-        new Option('--source <source>', 'where the customer data comes from').choices(CUSTOMER_FILE_SOURCES as string[]).default('USER_PROVIDED_ONLY'),
-      ),
+      .addOption(new Option('--source <source>', 'where the customer data comes from').choices(customerFileSourceValues).default('USER_PROVIDED_ONLY')),
   ).action(async (flags: CommonFlags & { name: string; source: CustomerFileSource }) => {
     await execute(ctx, flags, async () => {
       const name = flags.name.trim();

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { normalisePhone } from '../../functions/core/identifiers';
-import { api, MESSAGE_CATEGORIES, type MessageCategory, type MessageReceipt } from '../api';
+import { messageCategoryValues } from '../../client/api';
+import { api, type MessageCategory, type MessageReceipt } from '../api';
 import { type CommonFlags, type Context, execute, makeClient, table, withCommonOptions } from '../context';
 import { countryCode } from '../csv';
 import { UsageError } from '../errors';
@@ -70,7 +71,7 @@ const messageLines = (receipt: MessageReceipt, clientMessageId?: string): string
   ...table([
     ['accepted', receipt.acceptedAt],
     ['expires', receipt.expiresAt],
-    ...(receipt.updatedAt !== undefined ? ([['updated', receipt.updatedAt]] as Array<[string, string]>) : []),
+    ...('updatedAt' in receipt ? ([['updated', receipt.updatedAt]] as Array<[string, string]>) : []),
     ...(clientMessageId !== undefined ? ([['client message id', clientMessageId]] as Array<[string, string]>) : []),
   ]),
 ];
@@ -84,7 +85,7 @@ export function registerMessageCommands(program: Command, ctx: Context): void {
       .description('send an already encrypted message to a registered user (this CLI does not encrypt)')
       .requiredOption('--to <phone>', 'recipient: +E.164, or a national number with --country')
       .option('--country <ISO>', 'ISO 3166-1 alpha-2 country of a national --to number')
-      .addOption(new Option('--category <category>', 'message category').choices(MESSAGE_CATEGORIES as string[]).makeOptionMandatory())
+      .addOption(new Option('--category <category>', 'message category').choices(messageCategoryValues).makeOptionMandatory())
       .option('--ciphertext <base64>', 'the encrypted message, base64')
       .option('--ciphertext-file <path>', 'file with the encrypted message ("-" for stdin)')
       .addOption(new Option('--file-encoding <encoding>', 'how --ciphertext-file is written').choices(['binary', 'base64']).default('binary'))

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { FunctionName } from '../../catalog';
 import type { RouteContract } from '../shared/http';
 import { CUSTOMER_FILE_SOURCES, MAX_ROWS, SCHEMA_KEYS } from '../core/audiences';
-import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
+import { IsoTime, PathParam, ProblemSchema, authErrors, bodyErrors } from './common';
 
 /**
  * Path ids are checked by the handlers, not here: an id that is not
@@ -10,8 +10,17 @@ import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
  * an unknown or another business's one, rather than a 400 that would tell
  * the two apart.
  */
-const AudienceIdParam = z.string().meta({ description: "Audience id. An unknown, malformed or other business's id answers 404." });
-const SessionIdParam = z.string().meta({ description: 'The session.id the business chose (a non-negative integer). Unknown or malformed: 404.' });
+const AudienceIdParam = PathParam("Audience id. An unknown, malformed or other business's id answers 404.");
+const SessionIdParam = PathParam('The session.id the business chose (a non-negative integer). Unknown or malformed: 404.');
+
+/** The longest cell a row may carry: far more than a SHA-256 in hex, or any plain phone number or email that was sent by mistake. */
+export const MAX_CELL_CHARS = 1024;
+
+export const SchemaKey = z.enum(SCHEMA_KEYS).meta({ id: 'SchemaKey', description: 'What a cell holds: the SHA-256 of a phone number or of an email address' });
+
+export const CustomerFileSource = z
+  .enum(CUSTOMER_FILE_SOURCES)
+  .meta({ id: 'CustomerFileSource', description: 'Where the customer data comes from (as the large ad platforms name it)' });
 
 const idParams = z.object({ id: AudienceIdParam });
 
@@ -21,7 +30,7 @@ export const AudienceView = z
   .object({
     id: z.string(),
     name: z.string(),
-    customerFileSource: z.enum(CUSTOMER_FILE_SOURCES),
+    customerFileSource: CustomerFileSource,
     status: z.enum(['empty', 'processing', 'ready']),
     approximateCount: z
       .object({ lower: z.number().int(), upper: z.number().int() })
@@ -40,24 +49,36 @@ const UploadBody = z
       estimatedTotal: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     }),
     schema: z
-      .array(z.enum(SCHEMA_KEYS))
+      .array(SchemaKey)
       .min(1)
       .max(SCHEMA_KEYS.length)
-      .refine((keys) => new Set(keys).size === keys.length, 'Keys must not repeat'),
-    data: z.array(z.array(z.string())).meta({
-      description:
-        `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
-        'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
-    }),
+      .refine((keys) => new Set(keys).size === keys.length, 'Keys must not repeat')
+      .meta({ description: 'The keys of the cells of every row, in order', uniqueItems: true }),
+    data: z
+      .array(
+        z
+          .array(z.string().max(MAX_CELL_CHARS))
+          .max(SCHEMA_KEYS.length)
+          .meta({ description: `One cell per schema key; a row of another width is invalid. Cells of more than ${MAX_CELL_CHARS} characters: 400.` }),
+      )
+      .max(MAX_ROWS)
+      .meta({
+        description:
+          `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
+          'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
+      }),
   })
   .meta({ id: 'AudienceUsersBatch' });
+
+/** The contract's "at most 10,000 rows a request (more: 413)". */
+const rowLimit = { data: `A request carries at most ${MAX_ROWS} rows; send the rest in further batches.` } as const;
 
 export const BatchReceipt = z
   .object({
     sessionId: z.number().int(),
     numReceived: z.number().int(),
     numInvalid: z.number().int(),
-    invalidSamples: z.array(z.number().int()).meta({ description: 'Indexes (0-based) of a few invalid rows' }),
+    invalidSamples: z.array(z.number().int()).meta({ description: 'Indexes (0-based) of a few invalid rows (at most 10)' }),
   })
   .meta({ id: 'AudienceBatchReceipt' });
 
@@ -73,10 +94,12 @@ export const SessionView = z
 
 export const createAudience = {
   summary: 'Create a custom audience',
-  body: z.strictObject({
-    name: z.string().trim().min(1).max(200),
-    customerFileSource: z.enum(CUSTOMER_FILE_SOURCES),
-  }),
+  body: z
+    .strictObject({
+      name: z.string().trim().min(1).max(200),
+      customerFileSource: CustomerFileSource,
+    })
+    .meta({ id: 'AudienceCreate' }),
   responses: {
     201: { description: 'The new, empty audience', schema: AudienceView },
     ...bodyErrors,
@@ -87,7 +110,10 @@ export const createAudience = {
 
 export const listAudiences = {
   summary: "The caller's audiences",
-  responses: { 200: { description: 'Own audiences, oldest first', schema: z.object({ items: z.array(AudienceView) }) }, ...authErrors },
+  responses: {
+    200: { description: 'Own audiences, oldest first', schema: z.object({ items: z.array(AudienceView) }).meta({ id: 'AudienceList' }) },
+    ...authErrors,
+  },
 } satisfies RouteContract;
 
 export const getAudience = {
@@ -119,6 +145,7 @@ export const addAudienceUsers = {
   summary: 'Add hashed customers to an audience, in a batch of an upload session',
   params: idParams,
   body: UploadBody,
+  payloadLimits: rowLimit,
   responses: uploadResponses,
 } satisfies RouteContract;
 
@@ -126,6 +153,7 @@ export const removeAudienceUsers = {
   summary: 'Remove hashed customers from an audience, in a batch of an upload session',
   params: idParams,
   body: UploadBody,
+  payloadLimits: rowLimit,
   responses: uploadResponses,
 } satisfies RouteContract;
 
@@ -141,11 +169,11 @@ export const getUploadSession = {
 
 export const getUserAudiences = {
   summary: 'The audiences a user is in now (ad delivery)',
-  params: z.object({ userId: z.string().meta({ description: "The user's id (token subject). Malformed: 404." }) }),
+  params: z.object({ userId: PathParam("The user's id (token subject). Malformed: 404.") }),
   responses: {
     200: {
       description: 'The audiences the user is in now; none unless the user grants ads_targeting',
-      schema: z.object({ items: z.array(z.object({ audienceId: z.string(), businessId: z.string() })) }),
+      schema: z.object({ items: z.array(z.object({ audienceId: z.string(), businessId: z.string() })) }).meta({ id: 'UserAudiences' }),
     },
     ...authErrors,
     404: { description: 'Not a user id', schema: ProblemSchema },

@@ -3,8 +3,9 @@ import type { RouteContract } from '../shared/http';
 import { DECISIONS, PURPOSES } from '../core/consent';
 import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
 
-export const Purpose = z.enum(PURPOSES);
-export const Decision = z.enum(DECISIONS);
+export const Purpose = z.enum(PURPOSES).meta({ id: 'Purpose', description: 'What the phone number may be used for' });
+export const Decision = z.enum(DECISIONS).meta({ id: 'Decision' });
+const ConsentSource = z.enum(['notification', 'settings']).meta({ id: 'ConsentSource', description: 'Where the user decided' });
 
 const PurposeValues = z.strictObject({ ads_targeting: Decision, friend_suggestions: Decision }).meta({ id: 'Purposes' });
 
@@ -14,7 +15,7 @@ export const Receipt = z
     version: z.number().int(),
     policyVersion: z.string(),
     purposes: PurposeValues,
-    source: z.enum(['notification', 'settings']),
+    source: ConsentSource,
     recordedAt: IsoTime,
   })
   .meta({ id: 'ConsentReceipt' });
@@ -28,11 +29,14 @@ export const Policy = z
   })
   .meta({ id: 'Policy' });
 
+/** An Idempotency-Key header: 1-255 printable ASCII characters without spaces. */
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Must be 1-255 printable ASCII characters');
+
 export const putPhone = {
   summary: "Bind the caller's phone number (stored in E.164)",
-  body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }),
+  body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }).meta({ id: 'PhoneUpdate' }),
   responses: {
-    200: { description: 'The number as stored', schema: z.object({ phoneNumber: z.string() }) },
+    200: { description: 'The number as stored', schema: z.object({ phoneNumber: z.string() }).meta({ id: 'Phone' }) },
     ...bodyErrors,
     ...authErrors,
     409: { description: 'The number is bound to another user', schema: ProblemSchema },
@@ -41,9 +45,9 @@ export const putPhone = {
 
 export const putEmail = {
   summary: "Bind the caller's email address (trimmed, lower-cased)",
-  body: z.strictObject({ email: z.string().min(1).max(320) }),
+  body: z.strictObject({ email: z.string().min(1).max(320) }).meta({ id: 'EmailUpdate' }),
   responses: {
-    200: { description: 'The address as stored', schema: z.object({ email: z.string() }) },
+    200: { description: 'The address as stored', schema: z.object({ email: z.string() }).meta({ id: 'Email' }) },
     ...bodyErrors,
     ...authErrors,
     409: { description: 'The address is bound to another user', schema: ProblemSchema },
@@ -52,15 +56,18 @@ export const putEmail = {
 
 export const createPolicy = {
   summary: 'Publish a privacy policy version; it becomes the current one',
-  body: z.strictObject({
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'Must be 1-64 letters, digits, dots, dashes or underscores'),
-    purposes: z
-      .array(Purpose)
-      .min(1)
-      .max(PURPOSES.length)
-      .refine((p) => new Set(p).size === p.length, 'Purposes must not repeat'),
-    summary: z.string().trim().min(1).max(10_000),
-  }),
+  body: z
+    .strictObject({
+      version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'Must be 1-64 letters, digits, dots, dashes or underscores'),
+      purposes: z
+        .array(Purpose)
+        .min(1)
+        .max(PURPOSES.length)
+        .refine((p) => new Set(p).size === p.length, 'Purposes must not repeat')
+        .meta({ uniqueItems: true }),
+      summary: z.string().trim().min(1).max(10_000),
+    })
+    .meta({ id: 'PolicyCreate' }),
   responses: {
     201: { description: 'The published policy', schema: Policy },
     ...bodyErrors,
@@ -96,12 +103,21 @@ export const getConsent = {
 
 export const putConsent = {
   summary: "Record the caller's decision under the current policy",
-  headers: { 'Idempotency-Key': 'Optional. The same request with the same key returns the same receipt and records nothing new.' },
-  body: z.strictObject({
-    policyVersion: z.string().min(1).max(64),
-    purposes: z.strictObject({ ads_targeting: Decision.optional(), friend_suggestions: Decision.optional() }),
-    source: z.enum(['notification', 'settings']),
-  }),
+  headers: {
+    'Idempotency-Key': {
+      description: 'Optional. The same request with the same key returns the same receipt and records nothing new.',
+      schema: IdempotencyKey,
+    },
+  },
+  body: z
+    .strictObject({
+      policyVersion: z.string().min(1).max(64),
+      purposes: z
+        .strictObject({ ads_targeting: Decision.optional(), friend_suggestions: Decision.optional() })
+        .meta({ description: 'A purpose left out keeps its value' }),
+      source: ConsentSource,
+    })
+    .meta({ id: 'ConsentDecision' }),
   responses: {
     200: { description: 'The receipt of the recorded decision', schema: Receipt },
     ...bodyErrors,
@@ -114,7 +130,7 @@ export const putConsent = {
 export const getConsentHistory = {
   summary: 'Every decision the caller recorded, newest first',
   responses: {
-    200: { description: 'Receipts, newest first', schema: z.object({ items: z.array(Receipt) }) },
+    200: { description: 'Receipts, newest first', schema: z.object({ items: z.array(Receipt) }).meta({ id: 'ConsentHistory' }) },
     ...authErrors,
   },
 } satisfies RouteContract;

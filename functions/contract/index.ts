@@ -1,24 +1,43 @@
 import type { FunctionName } from '../../catalog';
 import type { RouteContract } from '../shared/http';
+import { openApiDocument } from '../shared/openapi';
 import { audienceContracts } from './audiences';
+import { ProblemSchema } from './common';
 import * as consent from './consent';
 import { messageContracts } from './messages';
 import { notFound, openapi } from './meta';
 import { eraseMe, exportMe } from './rights';
 
-/** The contract of every HTTP function, by catalog name: the source of the OpenAPI document. */
-export const routeContracts: Partial<Record<FunctionName, RouteContract>> = {
-  putPhone: consent.putPhone,
-  putEmail: consent.putEmail,
-  createPolicy: consent.createPolicy,
-  getCurrentPolicy: consent.getCurrentPolicy,
-  getConsent: consent.getConsent,
-  putConsent: consent.putConsent,
-  getConsentHistory: consent.getConsentHistory,
-  exportMe,
-  eraseMe,
-  ...audienceContracts,
-  ...messageContracts,
-  openapi,
-  notFound,
+type Contracts = Partial<Record<FunctionName, RouteContract>>;
+
+/** The version of the API description (info.version). */
+export const API_VERSION = '1.0.0';
+
+/** The areas of the API: each is an OpenAPI tag, and every route collected under it carries that tag. */
+export const apiTags = [
+  { name: 'Identity', description: "The caller's phone number and email address" },
+  { name: 'Policies', description: 'Privacy policy versions' },
+  { name: 'Consent', description: "The user's decisions per purpose, each recorded as a receipt" },
+  { name: 'Data subject rights', description: 'Export and erasure' },
+  { name: 'Custom audiences', description: 'Audiences built from hashed customer lists, sized only as ranges' },
+  { name: 'Messages', description: 'End-to-end encrypted transactional messages from businesses to users' },
+  { name: 'Meta', description: 'This API description' },
+] as const;
+export type ApiTag = (typeof apiTags)[number]['name'];
+
+const tagged = (tag: ApiTag, contracts: Contracts): Contracts =>
+  Object.fromEntries(Object.entries(contracts).map(([name, contract]) => [name, { ...contract, tag }]));
+
+/** The contract of every HTTP function, by catalog name: the source of the OpenAPI document and of the generated client types. */
+export const routeContracts: Contracts = {
+  ...tagged('Identity', { putPhone: consent.putPhone, putEmail: consent.putEmail }),
+  ...tagged('Policies', { createPolicy: consent.createPolicy, getCurrentPolicy: consent.getCurrentPolicy }),
+  ...tagged('Consent', { getConsent: consent.getConsent, putConsent: consent.putConsent, getConsentHistory: consent.getConsentHistory }),
+  ...tagged('Data subject rights', { exportMe, eraseMe }),
+  ...tagged('Custom audiences', audienceContracts),
+  ...tagged('Messages', messageContracts),
+  ...tagged('Meta', { openapi, notFound }),
 };
+
+/** The OpenAPI document of the API: served at GET /openapi.json and the source of the generated client types (`npm run generate:api`). */
+export const apiDocument = () => openApiDocument(routeContracts, { version: API_VERSION, tags: apiTags, problem: ProblemSchema });

@@ -9,10 +9,10 @@ import {
   ciphertextProblem,
   ciphertextProblemMessages,
 } from '../core/messages';
-import { IdParam, IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
+import { IdParam, IsoTime, ProblemSchema, authErrors, bodyErrors, rateLimited } from './common';
 
-export const MessageCategory = z.enum(MESSAGE_CATEGORIES);
-export const MessageStatus = z.enum(MESSAGE_STATUSES);
+export const MessageCategory = z.enum(MESSAGE_CATEGORIES).meta({ id: 'MessageCategory' });
+export const MessageStatus = z.enum(MESSAGE_STATUSES).meta({ id: 'MessageStatusValue' });
 
 /** Standard base64 of 1 to 65,536 bytes; checked by measuring, never decoded. Error messages never echo it. */
 export const Ciphertext = z
@@ -39,12 +39,14 @@ export const MAX_LIST_LIMIT = 100;
 
 export const sendMessage = {
   summary: 'Send an end-to-end encrypted transactional message to a registered phone number',
-  body: z.strictObject({
-    to: z.string().min(1).max(64).meta({ description: "The recipient's phone number, international format (E.164 or with separators)" }),
-    category: MessageCategory,
-    ciphertext: Ciphertext,
-    clientMessageId: ClientMessageId.optional(),
-  }),
+  body: z
+    .strictObject({
+      to: z.string().min(1).max(64).meta({ description: "The recipient's phone number, international format (E.164 or with separators)" }),
+      category: MessageCategory,
+      ciphertext: Ciphertext,
+      clientMessageId: ClientMessageId.optional(),
+    })
+    .meta({ id: 'MessageSend' }),
   responses: {
     202: {
       description: 'Accepted: stored for the recipient until acknowledged, at most 30 days',
@@ -53,7 +55,7 @@ export const sendMessage = {
     ...bodyErrors,
     ...authErrors,
     404: { description: 'The recipient is not registered', schema: ProblemSchema },
-    429: { description: 'The business sent too many messages; see the Retry-After header (seconds)', schema: ProblemSchema },
+    429: rateLimited('The business sent too many messages; see the Retry-After header (seconds)'),
   },
 } satisfies RouteContract;
 
@@ -103,7 +105,7 @@ export const listMessages = {
   responses: {
     200: {
       description: 'Messages, oldest first. nextToken is present only when more are waiting than one answer holds.',
-      schema: z.object({ items: z.array(InboxMessage), nextToken: z.string().optional() }),
+      schema: z.object({ items: z.array(InboxMessage), nextToken: z.string().optional() }).meta({ id: 'InboxPage' }),
     },
     400: { description: 'A query parameter is not valid', schema: ProblemSchema },
     ...authErrors,
@@ -112,11 +114,11 @@ export const listMessages = {
 
 export const ackMessages = {
   summary: 'Acknowledge messages: they leave the store and their status becomes delivered',
-  body: z.strictObject({ messageIds: z.array(IdParam).max(MAX_ACK_IDS) }),
+  body: z.strictObject({ messageIds: z.array(IdParam).max(MAX_ACK_IDS) }).meta({ id: 'MessageAck' }),
   responses: {
     200: {
       description: "How many of the caller's stored, unexpired messages were acknowledged; unknown or foreign ids are ignored",
-      schema: z.object({ acknowledged: z.number().int() }),
+      schema: z.object({ acknowledged: z.number().int() }).meta({ id: 'MessageAckResult' }),
     },
     ...bodyErrors,
     ...authErrors,

@@ -36,7 +36,10 @@ export const exportMe = {
 export const eraseMe = {
   summary: "Erase the caller's phone number and email; they leave every audience and their pending messages are deleted",
   responses: {
-    202: { description: 'Erased; the consumers follow within seconds', schema: z.object({ status: z.literal('erasing'), requestedAt: IsoTime }) },
+    202: {
+      description: 'Erased; the consumers follow within seconds',
+      schema: z.object({ status: z.literal('erasing'), requestedAt: IsoTime }).meta({ id: 'ErasureReceipt' }),
+    },
     ...authErrors,
   },
 } satisfies RouteContract;

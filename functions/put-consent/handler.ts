@@ -1,5 +1,5 @@
 import canonicalize from 'canonicalize';
-import { putConsent } from '../contract/consent';
+import { IdempotencyKey, putConsent } from '../contract/consent';
 import { sha256Hex } from '../core/identifiers';
 import { recordDecision } from '../services/consent';
 import { clock } from '../shared/clock';
@@ -11,7 +11,6 @@ import { storedAnswer } from '../tables/consent-states';
 import type { StoredAnswer } from '../tables/consent-states';
 
 const IDEMPOTENCY_TTL_SECONDS = intSetting('idempotencyTtlSeconds');
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 function replay(stored: StoredAnswer, requestHash: string) {
   if (stored.requestHash !== requestHash) {
@@ -23,7 +22,7 @@ function replay(stored: StoredAnswer, requestHash: string) {
 
 export const handler = httpRoute('putConsent', putConsent, async ({ body, caller, headers }) => {
   const key = headers['idempotency-key'];
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+  if (key !== undefined && !IdempotencyKey.safeParse(key).success) {
     throw badRequest('The Idempotency-Key header is not valid.', [{ path: 'headers.Idempotency-Key', message: 'Must be 1-255 printable ASCII characters' }]);
   }
   // RFC 8785 canonical JSON, so the same request always hashes the same.

@@ -7,17 +7,35 @@ import { functions, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
 import { Problem, badRequest, forbidden, internalError, malformedJson, payloadTooLarge, unauthorized, unsupportedMediaType } from './problems';
+import { MAX_FIELD_ERRORS } from './problems';
 import type { FieldError } from './problems';
+
+/** One answer of a route, as the OpenAPI document shows it. */
+export interface ResponseContract {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+  /** Response headers, by name, with their descriptions. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A name under `components.responses`: the same answer shared by many routes is described once. */
+  readonly component?: string;
+}
 
 /** The request and response schemas of one route: they validate requests and make the OpenAPI document. */
 export interface RouteContract {
   readonly summary: string;
+  /** The OpenAPI tag (area of the API); set for a whole area where the contracts are collected. */
+  readonly tag?: string;
   readonly body?: z.ZodType;
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
-  /** Request headers the route reads, documented in the OpenAPI document. */
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  /** Request headers the route reads, documented in the OpenAPI document (the route checks them). */
+  readonly headers?: Readonly<Record<string, { readonly description: string; readonly schema: z.ZodType }>>;
+  /**
+   * Body arrays, by dotted path, whose maximum is a size limit: over it the
+   * answer is 413 with this detail rather than a 400 validation error.
+   */
+  readonly payloadLimits?: Readonly<Record<string, string>>;
+  readonly responses: Readonly<Record<number, ResponseContract>>;
 }
 
 export interface Caller {
@@ -42,6 +60,8 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2;
 
 /** Largest request body any route accepts, in bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Deepest nesting of arrays and objects a JSON body may have; no schema comes near it. */
+export const MAX_JSON_DEPTH = 32;
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
@@ -55,16 +75,18 @@ export function problemResponse(problem: Problem): HttpResponse {
   };
 }
 
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
 /**
- * Zod issues as `errors` entries. Messages name what was expected, never the
- * value that was sent: zod's message for unknown keys quotes the keys, which
- * the caller chose (and could be anything, a phone number say), so it is
- * replaced by one that does not.
+ * Zod issues as `errors` entries: at most `MAX_FIELD_ERRORS`, each bounded.
+ * Messages name what was expected, never the value that was sent: zod's
+ * message for unknown keys quotes the keys, which the caller chose (and could
+ * be anything, a phone number say), so it is replaced by one that does not.
  */
 export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
-  return error.issues.slice(0, 50).map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.') || '(root)',
-    message: issue.code === 'unrecognized_keys' ? 'Has fields the schema does not define; send only the documented fields' : issue.message,
+  return error.issues.slice(0, MAX_FIELD_ERRORS).map((issue) => ({
+    path: clip([prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.') || '(root)', 200),
+    message: clip(issue.code === 'unrecognized_keys' ? 'Has fields the schema does not define; send only the documented fields' : issue.message, 200),
   }));
 }
 
@@ -126,10 +148,28 @@ export function authorize(auth: readonly Role[] | 'public'): MiddlewareObj<APIGa
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
 
-function parseWith<T extends z.ZodType>(schema: T, value: unknown, prefix: string, what: string): z.output<T> {
+function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string, payloadLimits: RouteContract['payloadLimits'] = {}): z.output<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw badRequest(`The ${what} is not valid.`, fieldErrors(result.error, prefix));
-  return result.data;
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  for (const issue of issues) {
+    const detail = issue.code === 'too_big' && issue.origin === 'array' ? payloadLimits[issue.path.join('.')] : undefined;
+    if (detail !== undefined) throw payloadTooLarge(detail);
+  }
+  const listed = issues.length > MAX_FIELD_ERRORS ? ` ${issues.length} problems were found; the first ${MAX_FIELD_ERRORS} are listed.` : '';
+  throw badRequest(`The ${what} is not valid.${listed}`, fieldErrors(result.error));
+}
+
+/** Whether a parsed JSON value nests arrays or objects deeper than `levels`. Recurses at most `levels` deep. */
+export function nestedDeeperThan(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestedDeeperThan(item, levels - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (nestedDeeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
+  return false;
 }
 
 /** Parses and validates body, path and query against the route's contract before the handler runs. */
@@ -138,8 +178,8 @@ export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayP
     before: async (request) => {
       const event = request.event;
       const internal = parsedOf(event);
-      if (contract.params) internal.params = parseWith(contract.params, event.pathParameters ?? {}, '', 'path');
-      if (contract.query) internal.query = parseWith(contract.query, event.queryStringParameters ?? {}, '', 'query string');
+      if (contract.params) internal.params = parseWith(contract.params, event.pathParameters ?? {}, 'path');
+      if (contract.query) internal.query = parseWith(contract.query, event.queryStringParameters ?? {}, 'query string');
       if (!contract.body) return;
       const raw = event.body ?? '';
       const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
@@ -152,7 +192,8 @@ export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayP
       } catch {
         throw malformedJson();
       }
-      internal.body = parseWith(contract.body, parsed, '', 'body');
+      if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) throw badRequest(`The body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep.`);
+      internal.body = parseWith(contract.body, parsed, 'body', contract.payloadLimits);
     },
   };
 }

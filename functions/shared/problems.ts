@@ -2,6 +2,9 @@
  * RFC 9457 problem documents. Domain code throws `Problem`s; one middleware
  * turns them into responses. Anything else becomes a generic 500.
  */
+/** Field errors a problem document lists at most; the rest are counted in its detail. */
+export const MAX_FIELD_ERRORS = 20;
+
 export interface FieldError {
   path: string;
   message: string;

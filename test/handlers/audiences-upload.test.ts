@@ -234,6 +234,43 @@ describe('POST /v1/audiences/{id}/users', () => {
     expect(sqs.calls()).toHaveLength(0);
   });
 
+  it('answers 413 for more than 10,000 rows even when the rows are not valid either', async () => {
+    const res = await upload(body(Array.from({ length: 10_001 }, () => [1, 2, 3])));
+    expect(res.status).toBe(413);
+    expect(res.json).toEqual(expect.objectContaining({ detail: expect.stringContaining('at most 10000 rows') }));
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('answers 400 with a bounded problem document for one row of 125,000 non-string cells', async () => {
+    const res = await upload(body([Array.from({ length: 125_000 }, () => 1)]));
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json.errors).toEqual([expect.objectContaining({ path: 'data.0' })]);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sqs.calls()).toHaveLength(0);
+  });
+
+  it('lists at most 20 field errors, counts the rest, and echoes no cell', async () => {
+    const cell = '+14155550123';
+    // 700 cells over 1,024 characters and 7,000 rows of two numbers: 14,700 problems in a body under 1 MiB.
+    const res = await upload(body(Array.from({ length: 7_700 }, (_, i) => (i < 700 ? [cell.repeat(90), ''] : [1, 2]))));
+    expect(res.status).toBe(400);
+    expect(res.json.errors).toHaveLength(20);
+    expect(res.json.detail).toBe('The body is not valid. 14700 problems were found; the first 20 are listed.');
+    expect(JSON.stringify(res.json).length).toBeLessThan(4096);
+    expect(JSON.stringify(res.json)).not.toContain('4155550123');
+  });
+
+  it('counts rows of the wrong width or with plain values as invalid, but refuses rows wider than any schema', async () => {
+    givenFreshSession();
+    const counted = await upload(body([[sha('a')], ['not a hash', ''], [sha('b'), sha('c')]]));
+    expect(counted.status).toBe(202);
+    expect(counted.json).toEqual(expect.objectContaining({ numReceived: 3, numInvalid: 2, invalidSamples: [0, 1] }));
+    const wide = await upload(body([[sha('a'), '', '']]));
+    expect(wide.status).toBe(400);
+    expect(wide.json.errors).toEqual([expect.objectContaining({ path: 'data.0' })]);
+  });
+
   it('accepts exactly 10,000 rows and splits them into messages under the SQS limit', async () => {
     givenFreshSession();
     const data = Array.from({ length: 10_000 }, (_, i) => [sha(`p${i}`)]);

@@ -63,6 +63,22 @@ describe('HTTP pipeline', () => {
     expect(JSON.stringify(res.json)).not.toContain('+14155550123');
   });
 
+  it.each([
+    ['100,000 levels of arrays', '['.repeat(100_000) + ']'.repeat(100_000)],
+    ['100,000 levels of objects', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)],
+    ['100,000 unclosed arrays', '['.repeat(100_000)],
+    ['33 levels inside a field', `{"email":${'['.repeat(33)}${']'.repeat(33)}}`],
+  ])('answers 400 for JSON nested too deeply (%s)', async (_label, rawBody) => {
+    const res = await invokeHttp(putEmail, { method: 'PUT', rawBody });
+    expectProblem(res, 400);
+  });
+
+  it('accepts JSON nested 32 levels deep as far as the parser is concerned', async () => {
+    const res = await invokeHttp(putEmail, { method: 'PUT', rawBody: `{"email":${'['.repeat(31)}${']'.repeat(31)}}` });
+    expectProblem(res, 400);
+    expect(res.json.errors).toEqual([expect.objectContaining({ path: 'email' })]);
+  });
+
   it('turns an unexpected error into a generic 500 with no error text', async () => {
     ddb.onAnyCommand().rejects(new Error('ResourceNotFoundException: table test-identities secret detail'));
     const res = await invokeHttp(putEmail, { method: 'PUT', body: { email: 'ana@example.com' } });

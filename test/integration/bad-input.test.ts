@@ -11,51 +11,13 @@
  * strings and bodies and must stay below 500 without writing.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import type * as z from 'zod';
-import { catalog, type FunctionSpec, type Role, type TableName } from '../../catalog';
-import { routeContracts } from '../../functions/contract';
-import type { RouteContract } from '../../functions/shared/http';
-import { newId, REPO_ROOT, startStack, tableName, type AwsClients, type PrivateStack } from './support';
+import { catalog, type Role, type TableName } from '../../catalog';
+import { newId, startStack, tableName, type AwsClients, type PrivateStack } from './support';
+import { HEX, label, pathOf, pathsOf, replaced, routes, TEMPLATES, type Route } from './support/routes';
 import { ensurePolicy } from './support/users';
-
-type HttpTrigger = Extract<FunctionSpec['trigger'], { kind: 'http' }>;
-interface Route {
-  readonly name: string;
-  readonly trigger: HttpTrigger;
-  readonly contract: RouteContract;
-  readonly params: readonly string[];
-}
-
-const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
-const contracts: Record<string, RouteContract | undefined> = routeContracts;
-const routes: Route[] = Object.entries(functionSpecs).flatMap(([name, spec]) => {
-  if (spec.trigger.kind !== 'http' || !existsSync(resolve(REPO_ROOT, spec.entry))) return [];
-  const contract = contracts[name];
-  if (!contract) throw new Error(`${name} has no route contract in functions/contract`);
-  const params = [...spec.trigger.path.matchAll(/\{(\w+)\+?\}/g)].map((m) => m[1]!);
-  return [{ name, trigger: spec.trigger, contract, params }];
-});
-const label = (r: Route) => `${r.trigger.method} ${r.trigger.path}`;
-
-/** Valid bodies of the routes that take one; mutations of them probe one field at a time. Routes not listed start from {}. */
-const HEX = 'a'.repeat(64);
-const TEMPLATES: Record<string, unknown> = {
-  putPhone: { phoneNumber: '+14155550123' },
-  putEmail: { email: 'ana@example.com' },
-  createPolicy: { version: '2030-01-01', purposes: ['ads_targeting'], summary: 'A summary' },
-  putConsent: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, source: 'settings' },
-  createAudience: { name: 'Flower shop', customerFileSource: 'USER_PROVIDED_ONLY' },
-  addAudienceUsers: { session: { id: 1, batchSeq: 1, lastBatch: true, estimatedTotal: 10 }, schema: ['PHONE_SHA256', 'EMAIL_SHA256'], data: [[HEX, '']] },
-  removeAudienceUsers: { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['EMAIL_SHA256'], data: [[HEX]] },
-  sendMessage: { to: '+14155550123', category: 'receipt', ciphertext: 'Zm9vYmFy', clientMessageId: 'order-1' },
-  ackMessages: { messageIds: ['01KAZZZZZZZZZZZZZZZZZZZZZZ'] },
-};
-/** Plausible values of path parameters, for requests whose bad part is elsewhere. */
-const PLAUSIBLE_PARAM: Record<string, string> = { id: `aud-${'0'.repeat(32)}`, sessionId: '1', userId: 'u-someone' };
 
 const RUNS = { body: 40, malformed: 15, contentType: 15, params: 25, query: 25, noInput: 10 };
 const fcOptions = (numRuns: number) => ({ numRuns, interruptAfterTimeLimit: 90_000, markInterruptAsFailure: true });
@@ -74,22 +36,6 @@ const nasty: fc.Arbitrary<unknown> = fc.oneof(
     .tuple(fc.constantFrom<unknown>(0, 'a', null, [], {}, HEX, [HEX]), fc.integer({ min: 1_000, max: 20_000 }))
     .map(([v, n]) => Array.from({ length: n }, () => v)),
 );
-
-/** Every path of an object or array value, `[]` being the value itself. */
-function pathsOf(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
-  const here = [prefix];
-  if (Array.isArray(value)) return here.concat(value.flatMap((v, i) => pathsOf(v, [...prefix, i])));
-  if (value && typeof value === 'object') return here.concat(Object.entries(value).flatMap(([k, v]) => pathsOf(v, [...prefix, k])));
-  return here;
-}
-
-function replaced(value: unknown, path: readonly (string | number)[], by: unknown): unknown {
-  if (path.length === 0) return by;
-  const [head, ...rest] = path;
-  const copy = (Array.isArray(value) ? [...(value as unknown[])] : { ...(value as object) }) as Record<string | number, unknown>;
-  copy[head!] = replaced(copy[head!], rest, by);
-  return copy;
-}
 
 /** What the route would receive after JSON, so the schema judges exactly what was sent. */
 const overTheWire = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ?? 'null');
@@ -198,10 +144,6 @@ async function settled(): Promise<string> {
     last = now;
   }
   throw new Error('The tables never stopped changing');
-}
-
-function pathOf(route: Route, values: Readonly<Record<string, string>> = {}): string {
-  return route.trigger.path.replace(/\{(\w+)\+?\}/g, (_, name: string) => encodeURIComponent(values[name] ?? PLAUSIBLE_PARAM[name] ?? 'x1'));
 }
 
 interface Sent {
