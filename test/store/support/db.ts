@@ -175,6 +175,13 @@ export function onCall(matches: (command: FunctionCommand) => boolean, options: 
   };
 }
 
+/** Several interceptors, in order. */
+export const all =
+  (...interceptors: Interceptor[]): Interceptor =>
+  async (command) => {
+    for (const intercept of interceptors) await intercept(command);
+  };
+
 /** The functions' commands by name, e.g. `{ GetCommand: 2 }`. */
 export function commandCounts(): Record<string, number> {
   const counts: Record<string, number> = {};

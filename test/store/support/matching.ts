@@ -80,8 +80,10 @@ export function matcherWorld() {
     audience: () => audienceNow(businessId, audienceId),
     givenMember: (label: string, m: Omit<MembershipFixture, 'userId' | 'audienceId' | 'businessId'>) =>
       givenMembership({ userId: user(label), audienceId, businessId, ...m }),
-    givenBatch: (rows: readonly { phone?: string; email?: string }[], options: { operation?: Operation; batchSeq?: number; chunksDone?: number[] } = {}) =>
-      givenBatch({ businessId, audienceId, rows, uploadedAtMs: UPLOADED_AT, ...options }),
+    givenBatch: (
+      rows: readonly { phone?: string; email?: string }[],
+      options: { operation?: Operation; sessionId?: number; batchSeq?: number; chunksDone?: number[] } = {},
+    ) => givenBatch({ businessId, audienceId, rows, uploadedAtMs: UPLOADED_AT, ...options }),
     /** The user's membership item as stored, or undefined. */
     membership: (label: string) => membershipNow(user(label), audienceId),
     /** Every membership item of the audience (members, and items being removed or written by pending attempts). */
