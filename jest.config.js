@@ -25,6 +25,16 @@ module.exports = {
     },
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
     {
+      // Handlers and services in process against one DynamoDB Local (started by the global setup); SNS and SQS mocked.
+      ...common,
+      displayName: 'store',
+      testMatch: ['<rootDir>/test/store/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/store/global-setup.ts',
+      globalTeardown: '<rootDir>/test/store/global-teardown.ts',
+      setupFiles: ['<rootDir>/test/store/env.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/store/timeout.ts'],
+    },
+    {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],

@@ -56,7 +56,7 @@ function keySchema(partitionKey: KeySpec, sortKey?: KeySpec): KeySchemaElement[]
   return [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : [])];
 }
 
-async function createTable(ddb: DynamoDBClient, logical: string, spec: TableSpec): Promise<LocalTable> {
+async function createTable(ddb: DynamoDBClient, logical: string, spec: TableSpec, name: string): Promise<LocalTable> {
   const definitions = new Map<string, AttributeDefinition>();
   const define = (key?: KeySpec) => {
     if (key) definitions.set(key.name, { AttributeName: key.name, AttributeType: key.type });
@@ -68,7 +68,6 @@ async function createTable(ddb: DynamoDBClient, logical: string, spec: TableSpec
     define(index.sortKey);
     return { IndexName: index.name, KeySchema: keySchema(index.partitionKey, index.sortKey), Projection: { ProjectionType: 'ALL' } };
   });
-  const name = localTableName(logical);
   const created = await ddb.send(
     new CreateTableCommand({
       TableName: name,
@@ -105,6 +104,20 @@ async function createQueue(sqs: SQSClient, name: string, attributes: Record<stri
   return { url, arn };
 }
 
+/**
+ * Creates the tables as the catalog describes them (key schema, global
+ * indexes, stream, TTL), named by `nameOf` (the local stack's names unless
+ * told otherwise), and returns them by logical name.
+ */
+export async function createTables(
+  ddb: DynamoDBClient,
+  tables: ResourceCatalog['tables'],
+  nameOf: (logical: string) => string = localTableName,
+): Promise<Record<string, LocalTable>> {
+  const created = await Promise.all(Object.entries(tables).map(([logical, spec]) => createTable(ddb, logical, spec, nameOf(logical))));
+  return Object.fromEntries(created.map((t) => [t.logical, t]));
+}
+
 export interface CreateResourcesOptions {
   /** Overrides every queue's visibility timeout (LOCAL_VISIBILITY_TIMEOUT_SECONDS), so tests see retries quickly. */
   readonly visibilityTimeoutSeconds?: number;
@@ -115,7 +128,7 @@ export async function createResources(
   catalog: ResourceCatalog,
   options: CreateResourcesOptions = {},
 ): Promise<LocalResources> {
-  const tableList = await Promise.all(Object.entries(catalog.tables).map(([logical, spec]) => createTable(clients.ddb, logical, spec)));
+  const tables = await createTables(clients.ddb, catalog.tables);
 
   const topicList = await Promise.all(
     Object.keys(catalog.topics).map(async (logical): Promise<LocalTopic> => {
@@ -160,5 +173,5 @@ export async function createResources(
     );
   }
 
-  return { tables: Object.fromEntries(tableList.map((t) => [t.logical, t])), topics, queues };
+  return { tables, topics, queues };
 }

@@ -1,5 +1,4 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as createAudience } from '../../functions/create-audience/handler';
 import { handler as listAudiences } from '../../functions/list-audiences/handler';
@@ -8,24 +7,35 @@ import { handler as deleteAudience } from '../../functions/delete-audience/handl
 import { handler as getSession } from '../../functions/get-upload-session/handler';
 import { handler as userAudiences } from '../../functions/get-user-audiences/handler';
 import { widthLimit } from '../../functions/core/audience-count';
+import { chunkId } from '../../functions/core/audiences';
+import { attemptId, leaseIdAt } from '../../functions/core/matching';
+import { intSetting } from '../../functions/shared/config';
+import { audienceKey, quotaKey } from '../../functions/tables/audiences';
+import { chunkMatchedPart, sessionPart } from '../../functions/tables/upload-sessions';
 import { invokeHttp } from '../support/events';
-import { FakeDynamo } from './audiences-fake-dynamo';
+import { audienceNow, givenConsent, givenMembership, updateAudience } from './support/audiences';
+import { functionCalls, passThrough, store, uniqueId } from './support/db';
 
-const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
-let db: FakeDynamo;
 beforeEach(() => {
-  db = new FakeDynamo();
-  db.install(ddb);
+  passThrough();
+  sqs.reset();
   sqs.on(SendMessageCommand).resolves({});
 });
-afterEach(() => {
-  ddb.reset();
-  sqs.reset();
+afterAll(() => {
+  functionCalls.restore();
+  sqs.restore();
 });
 
-const b1 = { sub: 'b-1', role: 'business' };
-const b2 = { sub: 'b-2', role: 'business' };
+// Each test has businesses and a user of its own.
+let b1: { sub: string; role: string };
+let b2: { sub: string; role: string };
+let userId: string;
+beforeEach(() => {
+  b1 = { sub: uniqueId('b1'), role: 'business' };
+  b2 = { sub: uniqueId('b2'), role: 'business' };
+  userId = uniqueId('u');
+});
 const operator = { sub: 'op-1', role: 'operator' };
 const today = Math.floor(Date.now() / 86_400_000);
 const later = String(today + 500);
@@ -35,10 +45,9 @@ async function create(claims = b1, name = 'Flowers') {
   expect(res.status).toBe(201);
   return res.json as { id: string };
 }
-const setCount = (businessId: string, id: string, count: number, extra: Record<string, unknown> = {}) => {
-  const item = db.get('test-audiences', { pk: `b#${businessId}`, sk: `a#${id}` })!;
-  db.put('test-audiences', { ...item, expiring: { [later]: count }, revision: 5, chunksExpected: 2, chunksMatched: 2, ...extra });
-};
+/** Exact counts as the matcher leaves them: every accepted chunk matched. */
+const setCount = (businessId: string, id: string, count: number, extra: Record<string, unknown> = {}) =>
+  updateAudience(businessId, id, { expiring: { [later]: count }, revision: 5, chunksExpected: 2, chunksMatched: 2, ...extra });
 const get = (id: string, claims = b1) => invokeHttp(getAudience, { pathParameters: { id }, claims });
 
 describe('POST /v1/audiences', () => {
@@ -59,14 +68,19 @@ describe('POST /v1/audiences', () => {
       createdAt: expect.any(String),
     });
     expect(res.headers.location).toBe(`/v1/audiences/${res.json.id}`);
+    expect(await store.get('audiences', audienceKey(b1.sub, res.json.id as string))).toEqual(
+      expect.objectContaining({ name: 'Flower shop mailing list', expiring: {}, revision: 0 }),
+    );
   });
 
   it('answers 409 once the business has created its quota of audiences, deleted ones included', async () => {
-    db.put('test-audiences', { pk: 'b#b-1', sk: 'quota', created: 499 });
+    const quota = intSetting('audienceQuota');
+    await store.put('audiences', { ...quotaKey(b1.sub), businessId: b1.sub, created: quota - 1 });
     await create();
     const over = await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: b1 });
     expect(over.status).toBe(409);
     expect(over.json.type).toBe('/problems/audience-quota-exceeded');
+    expect(await store.get('audiences', quotaKey(b1.sub))).toEqual(expect.objectContaining({ created: quota })); // the refused one is not counted
     expect((await create(b2)).id).toBeDefined(); // per business
   });
 
@@ -75,6 +89,7 @@ describe('POST /v1/audiences', () => {
     expect((await invokeHttp(createAudience, { method: 'POST', body: { name: 'x', customerFileSource: 'USER_PROVIDED_ONLY' }, claims: operator })).status).toBe(
       403,
     );
+    expect(await store.get('audiences', quotaKey(b1.sub))).toBeUndefined(); // nothing half-written
   });
 });
 
@@ -91,7 +106,7 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
   it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
     const { id } = await create();
     for (const count of [0, 40, 99, 150, 1_234, 98_765]) {
-      setCount('b-1', id, count);
+      await setCount(b1.sub, id, count);
       const res = await get(id);
       const { lower, upper } = res.json.approximateCount as { lower: number; upper: number };
       expect(res.json.status).toBe('ready');
@@ -107,13 +122,13 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
 
   it('leaves expired memberships out of the count', async () => {
     const { id } = await create();
-    setCount('b-1', id, 0, { expiring: { [String(today - 1)]: 5_000, [later]: 10 } });
+    await setCount(b1.sub, id, 0, { expiring: { [String(today - 1)]: 5_000, [later]: 10 } });
     expect((await get(id)).json).toEqual(expect.objectContaining({ approximateCount: { lower: 0, upper: 100 }, targetable: false }));
   });
 
   it('is processing while chunks wait for the matcher', async () => {
     const { id } = await create();
-    setCount('b-1', id, 10, { chunksExpected: 3, chunksMatched: 1 });
+    await setCount(b1.sub, id, 10, { chunksExpected: 3, chunksMatched: 1 });
     expect((await get(id)).json.status).toBe('processing');
   });
 
@@ -134,18 +149,19 @@ describe('DELETE /v1/audiences/{id}', () => {
     const { id } = await create();
     const res = await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 });
     expect(res.status).toBe(202);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
     const message = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!);
-    expect(message).toEqual(expect.objectContaining({ audienceId: id, businessId: 'b-1', pass: 1 }));
-    expect(db.get('test-audiences', { pk: 'b#b-1', sk: `a#${id}` })).toEqual(
-      expect.objectContaining({ deletedAt: expect.any(String), expiresAt: expect.any(Number) }),
-    );
+    expect(message).toEqual(expect.objectContaining({ audienceId: id, businessId: b1.sub, pass: 1 }));
+    expect(await audienceNow(b1.sub, id)).toEqual(expect.objectContaining({ deletedAt: expect.any(String), expiresAt: expect.any(Number) }));
     expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b1 })).status).toBe(404);
   });
 
   it("answers 404 for another business's audience and changes nothing", async () => {
     const { id } = await create(b1);
+    const before = await audienceNow(b1.sub, id);
     expect((await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id }, claims: b2 })).status).toBe(404);
     expect(sqs.calls()).toHaveLength(0);
+    expect(await audienceNow(b1.sub, id)).toEqual(before);
     expect((await get(id)).status).toBe(200);
   });
 });
@@ -153,10 +169,8 @@ describe('DELETE /v1/audiences/{id}', () => {
 describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
   it("shows the stage and counters of one of the caller's sessions", async () => {
     const { id } = await create();
-    db.put('test-uploadSessions', {
-      pk: `a#${id}`,
-      sk: 's#42',
-      operation: 'add',
+    const session = {
+      operation: 'add' as const,
       firstBatchAtMs: Date.now(),
       deadlineAtMs: Date.now() + 5_400_000,
       maxSeq: 2,
@@ -165,9 +179,11 @@ describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
       numReceived: 1_500,
       numInvalid: 3,
       chunksExpected: 2,
-      chunksMatched: 1,
+      chunksMatched: 0,
       rev: 2,
-    });
+    };
+    await store.transact([sessionPart(b1.sub, id, 42, session, 0, Math.floor(Date.now() / 1000) + 86_400)]);
+    await store.transact([chunkMatchedPart(id, 42)]); // one of its two chunks matched
     const res = await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b1 });
     expect(res.json).toEqual({ sessionId: 42, stage: 'processing', batchesReceived: 2, numReceived: 1_500, numInvalid: 3 });
     expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b2 })).status).toBe(404);
@@ -177,56 +193,47 @@ describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
 });
 
 describe('GET /v1/ops/users/{userId}/audiences', () => {
-  const membership = (audienceId: string, businessId: string, extra: Record<string, unknown> = {}) =>
-    db.put('test-audienceMemberships', {
-      pk: 'u#u-1',
-      sk: `a#${audienceId}`,
-      userId: 'u-1',
-      audienceId,
-      businessId,
-      expiresAt: Number(later) * 86_400,
-      ...extra,
-    });
-  const grant = (ads: 'granted' | 'denied') =>
-    db.put('test-accounts', { pk: 'user#u-1', consentVersion: 3, purposes: { ads_targeting: ads, friend_suggestions: 'denied' } });
-  const lookup = (userId = 'u-1') => invokeHttp(userAudiences, { pathParameters: { userId }, claims: operator });
+  const membership = (audienceId: string, businessId: string, extra: { expiresAt?: number; lastChunk?: string; prevExpiresAt?: number } = {}) =>
+    givenMembership({ userId, audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
+  const lookup = (id = userId) => invokeHttp(userAudiences, { pathParameters: { userId: id }, claims: operator });
 
   it('lists the audiences the user is in now, from one Query of their memberships', async () => {
     // Prepare
-    grant('granted');
+    await givenConsent(userId, { granted: true, version: 3 });
     const live = await create(b1, 'live');
     const other = await create(b2, 'other business');
     const deleted = await create(b1, 'deleted');
     const expired = await create(b1, 'expired');
     const uncommitted = await create(b1, 'uncommitted');
-    membership(live.id, 'b-1');
-    membership(other.id, 'b-2');
-    membership(deleted.id, 'b-1');
-    membership(expired.id, 'b-1', { expiresAt: (today - 1) * 86_400 });
-    membership(uncommitted.id, 'b-1', { lastChunk: '1:1:0', prevExpiresAt: 0 });
-    setCount('b-1', uncommitted.id, 0, { pending: new Set(['1:1:0']) });
+    const attempt = attemptId(chunkId(1, 1, 0), leaseIdAt(Date.now(), 'writer'));
+    await membership(live.id, b1.sub);
+    await membership(other.id, b2.sub);
+    await membership(deleted.id, b1.sub);
+    await membership(expired.id, b1.sub, { expiresAt: (today - 1) * 86_400 });
+    await membership(uncommitted.id, b1.sub, { lastChunk: attempt, prevExpiresAt: 0 });
+    await setCount(b1.sub, uncommitted.id, 0, { pending: new Set([attempt]) });
     await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id: deleted.id }, claims: b1 });
-    ddb.resetHistory();
+    functionCalls.resetHistory();
     // Act
     const res = await lookup();
     // Assess
     expect(res.status).toBe(200);
     expect((res.json.items as { audienceId: string }[]).map((i) => i.audienceId).sort()).toEqual([live.id, other.id].sort());
-    expect(res.json.items).toContainEqual({ audienceId: other.id, businessId: 'b-2' });
-    const names = ddb.calls().map((c) => c.args[0].constructor.name);
+    expect(res.json.items).toContainEqual({ audienceId: other.id, businessId: b2.sub });
+    const names = functionCalls.calls().map((c) => (c.args[0] as object).constructor.name);
     expect(names.filter((n) => n === 'QueryCommand')).toHaveLength(1);
     expect(names).not.toContain('ScanCommand');
   });
 
   it('lists none for a user who does not grant ads targeting, even before their memberships are removed', async () => {
-    grant('denied');
-    membership((await create()).id, 'b-1');
+    await givenConsent(userId, { granted: false, version: 3 });
+    await membership((await create()).id, b1.sub);
     expect((await lookup()).json).toEqual({ items: [] });
   });
 
   it('answers an unknown user with none, a malformed id with 404, and is for operators only', async () => {
-    expect((await lookup('nobody')).json).toEqual({ items: [] });
+    expect((await lookup(uniqueId('nobody'))).json).toEqual({ items: [] });
     expect((await lookup('x'.repeat(200))).status).toBe(404);
-    expect((await invokeHttp(userAudiences, { pathParameters: { userId: 'u-1' }, claims: b1 })).status).toBe(403);
+    expect((await invokeHttp(userAudiences, { pathParameters: { userId }, claims: b1 })).status).toBe(403);
   });
 });

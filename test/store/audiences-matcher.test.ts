@@ -1,0 +1,260 @@
+import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { handler as match } from '../../functions/match-audience-batch/handler';
+import { chunkId } from '../../functions/core/audiences';
+import { isAttemptOf } from '../../functions/core/matching';
+import { stateKey } from '../../functions/tables/consent-states';
+import { membershipKey } from '../../functions/tables/memberships';
+import { batchKey } from '../../functions/tables/upload-sessions';
+import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
+import { dropIndexed } from './support/audiences';
+import { commandCounts, functionCalls, isCall, onCall, passThrough, SimulatedCrash, store } from './support/db';
+import type { FunctionCommand } from './support/db';
+import { EXPIRY, EXPIRY_DAY, expiryBefore, matcherWorld } from './support/matching';
+import type { MatcherWorld } from './support/matching';
+import { tableOf } from './support/store';
+
+let w: MatcherWorld;
+beforeEach(() => {
+  passThrough();
+  w = matcherWorld();
+});
+afterAll(() => functionCalls.restore());
+
+describe('match-audience-batch', () => {
+  it('matches 1,000 rows with batched calls only: BatchGet 100 keys, BatchWrite 25 items, a few constant calls', async () => {
+    // Prepare: 300 consenting users, 200 who denied (not in the index), 500 strangers; two keys a row.
+    await w.givenAudience();
+    const consenting = Array.from({ length: 300 }, (_, i) => `c${i}`);
+    const denying = Array.from({ length: 200 }, (_, i) => `d${i}`);
+    await w.givenUsers(consenting, { indexed: true });
+    await w.givenUsers(denying, { granted: false, indexed: false });
+    const rows = [...consenting, ...denying].map((u) => ({ phone: w.phoneOf(u), email: w.emailOf(u) }));
+    for (let i = 0; i < 500; i++) rows.push({ phone: w.stranger(`phone:${i}`), email: w.stranger(`email:${i}`) });
+    const message = await w.givenBatch(rows);
+    // Act
+    expect(await w.match(message, 1)).toBe('matched');
+    // Assess: exact count inside, in the upload's expiry bucket
+    const audience = await w.audience();
+    expect(audience.expiring).toEqual({ [EXPIRY_DAY]: 300 });
+    expect(audience.revision).toBe(1);
+    expect(audience.pending).toBeUndefined();
+    expect(audience.leaseId).toBeUndefined();
+    expect(await w.members()).toHaveLength(300);
+    // Assess: the calls
+    const counts = commandCounts();
+    const keys = 2 * rows.length;
+    const matched = 300;
+    expect(Object.keys(counts).sort()).toEqual(['BatchGetCommand', 'BatchWriteCommand', 'GetCommand', 'QueryCommand', 'TransactWriteCommand', 'UpdateCommand']);
+    expect(counts.BatchGetCommand).toBeLessThanOrEqual(Math.ceil(keys / 100) + 3 * Math.ceil(matched / 100));
+    const writes = (table: 'audienceMemberships' | 'uploadSessions') =>
+      functionCalls.commandCalls(BatchWriteCommand).filter((c) => isCall(c.args[0], BatchWriteCommand, table));
+    expect(writes('audienceMemberships').length).toBeLessThanOrEqual(Math.ceil(matched / 25));
+    expect(writes('uploadSessions')).toHaveLength(2); // the attempt's write set: recorded before the writes, deleted after the commit
+    expect((counts.GetCommand ?? 0) + (counts.UpdateCommand ?? 0) + (counts.TransactWriteCommand ?? 0) + (counts.QueryCommand ?? 0)).toBeLessThanOrEqual(8);
+    expect(functionCalls.calls().length).toBeLessThanOrEqual(rows.length / 100 + rows.length / 25 + (matched / 100) * 3 + 10);
+    for (const call of functionCalls.commandCalls(BatchGetCommand)) {
+      for (const request of Object.values(call.args[0].input.RequestItems!)) expect(request.Keys!.length).toBeLessThanOrEqual(100);
+    }
+    for (const call of functionCalls.commandCalls(BatchWriteCommand)) {
+      for (const requests of Object.values(call.args[0].input.RequestItems!)) expect(requests.length).toBeLessThanOrEqual(25);
+    }
+  });
+
+  it('counts a user once, whether matched by phone and email in one row or in several rows', async () => {
+    await w.givenAudience();
+    for (const u of ['a', 'b', 'c', 'd']) await w.givenUser(u);
+    const message = await w.givenBatch([
+      { phone: w.phoneOf('a'), email: w.emailOf('a') },
+      { phone: w.phoneOf('b') },
+      { email: w.emailOf('b') },
+      { phone: w.phoneOf('c'), email: w.emailOf('d') }, // one row, two people
+      { phone: w.phoneOf('a') },
+    ]);
+    await w.match(message, 1);
+    expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 4 });
+    const members = await w.members();
+    expect(members.map((m) => m.userId)).toEqual(['a', 'b', 'c', 'd'].map(w.user));
+    expect(members[0]).toEqual(
+      expect.objectContaining({
+        ...membershipKey(w.user('a'), w.audienceId),
+        businessId: w.businessId,
+        audienceId: w.audienceId,
+        expiresAt: EXPIRY,
+        consentVersion: 1,
+      }),
+    );
+  });
+
+  it("refreshes an existing member's expiry without counting them again", async () => {
+    const old = expiryBefore(100);
+    await w.givenAudience({ expiring: { [old.day]: 1 }, revision: 3 });
+    await w.givenUser('a');
+    await w.givenMember('a', { expiresAt: old.expiresAt, lastChunk: 'old', prevExpiresAt: 0 });
+    await w.match(await w.givenBatch([{ phone: w.phoneOf('a') }]), 1);
+    expect((await w.audience()).expiring).toEqual({ [old.day]: 0, [EXPIRY_DAY]: 1 });
+    expect((await w.membership('a'))!.expiresAt).toBe(EXPIRY);
+  });
+
+  it('counts nothing twice when retried after a partial write, even for people it no longer matches', async () => {
+    // Prepare: c was a member before; a first attempt writes a's, b's and c's memberships and dies before its commit.
+    const old = expiryBefore(50);
+    await w.givenAudience({ expiring: { [old.day]: 1 } });
+    for (const u of ['a', 'b', 'c']) await w.givenUser(u);
+    await w.givenMember('c', { expiresAt: old.expiresAt });
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }, { phone: w.phoneOf('b') }, { phone: w.phoneOf('c') }]);
+    passThrough(onCall((c) => isCall(c, TransactWriteCommand, 'audiences'), { fail: true }));
+    await expect(w.match(message, 1)).rejects.toThrow(SimulatedCrash);
+    const [failed, ...others] = [...((await w.audience()).pending as Set<string>)];
+    expect(others).toEqual([]);
+    expect(isAttemptOf(failed, chunkId(message.sessionId, message.batchSeq, message.chunk))).toBe(true);
+    expect(await w.membership('c')).toEqual(expect.objectContaining({ lastChunk: failed, prevExpiresAt: old.expiresAt, expiresAt: EXPIRY }));
+    // ... and c has since left the match index.
+    await dropIndexed([w.phoneOf('c'), w.emailOf('c')]);
+    // Act: SQS delivers the chunk again
+    passThrough();
+    expect(await w.match(message, 2)).toBe('matched');
+    // Assess: a and b counted once; c still counts on its old day, as it did before the failed attempt
+    const audience = await w.audience();
+    expect(audience.expiring).toEqual({ [EXPIRY_DAY]: 2, [old.day]: 1 });
+    expect(audience.pending).toEqual(new Set([failed])); // its lease has not run out: it stays pending, so what it wrote counts as before it
+    expect(audience.chunksMatched).toBe(1);
+  });
+
+  it('applies a chunk once: a duplicate delivery changes no count', async () => {
+    await w.givenAudience({ expiring: { [EXPIRY_DAY]: 1 }, revision: 1, chunksMatched: 1 });
+    await w.givenUser('a');
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }], { chunksDone: [0] });
+    expect(await w.match(message, 1)).toBe('duplicate');
+    const audience = await w.audience();
+    expect(audience).toEqual(expect.objectContaining({ expiring: { [EXPIRY_DAY]: 1 }, revision: 1, chunksMatched: 1 }));
+    expect(audience.pending).toBeUndefined();
+    expect(await w.items()).toEqual([]);
+  });
+
+  it('bumps the revision even when nobody matched, so an absent person changes the answer like a present one', async () => {
+    await w.givenAudience();
+    await w.match(await w.givenBatch([{ phone: w.stranger('nobody') }]), 1);
+    expect(await w.audience()).toEqual(expect.objectContaining({ revision: 1, chunksMatched: 1, expiring: {} }));
+  });
+
+  it('matches under the consent version the index recorded, and removes anyone who does not grant when read after the write', async () => {
+    // Prepare: c is in the index but denied already (index not yet updated); b denies while the memberships are written.
+    await w.givenAudience();
+    await w.givenUser('a', { version: 4 });
+    await w.givenUser('b');
+    await w.givenUser('c', { granted: false });
+    passThrough(
+      onCall((c) => isCall(c, BatchWriteCommand, 'audienceMemberships'), { before: () => w.givenUser('b', { granted: false, version: 2, indexed: false }) }),
+    );
+    // Act
+    await w.match(await w.givenBatch([{ phone: w.phoneOf('a') }, { phone: w.phoneOf('b') }, { phone: w.phoneOf('c') }]), 1);
+    // Assess
+    expect((await w.members()).map((m) => [m.userId, m.consentVersion])).toEqual([[w.user('a'), 4]]);
+    expect((await w.items()).map((m) => m.userId)).toEqual([w.user('a')]); // b's and c's items were deleted after the commit
+    expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 1 });
+    // The consent state is read once, after the commit, for the written users only.
+    const calls = functionCalls.calls().map((c) => c.args[0]);
+    const consentReads = calls.filter((c) => isCall(c, BatchGetCommand, 'consentStates'));
+    expect(consentReads).toHaveLength(1);
+    expect(calls.indexOf(consentReads[0]!)).toBeGreaterThan(calls.findIndex((c) => isCall(c, TransactWriteCommand, 'audiences')));
+    const keys = (consentReads[0] as BatchGetCommand).input.RequestItems![tableOf('consentStates')]!.Keys!;
+    expect(keys.map((k) => k.pk).sort()).toEqual(['a', 'b', 'c'].map((u) => stateKey(w.user(u)).pk).sort());
+  });
+
+  it('repeats the re-check when the chunk comes again after an attempt died between its commit and its re-check', async () => {
+    // Prepare: b denies, and the attempt dies on its consent re-check, after the commit.
+    await w.givenAudience();
+    await w.givenUser('a');
+    await w.givenUser('b');
+    passThrough(
+      onCall((c) => isCall(c, BatchGetCommand, 'consentStates'), {
+        before: () => w.givenUser('b', { granted: false, version: 2, indexed: false }),
+        fail: true,
+      }),
+    );
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }, { phone: w.phoneOf('b') }]);
+    // Act 1
+    await expect(w.match(message, 1)).rejects.toThrow(SimulatedCrash);
+    // Assess 1: committed, both counted, b not yet taken out
+    const committed = await w.audience();
+    expect(committed).toEqual(expect.objectContaining({ chunksMatched: 1, expiring: { [EXPIRY_DAY]: 2 } }));
+    expect(committed.leaseId).toBeUndefined();
+    // Act 2: SQS delivers the chunk again
+    passThrough();
+    expect(await w.match(message, 2)).toBe('duplicate');
+    // Assess 2: counted once, and b is out
+    expect((await w.members()).map((m) => m.userId)).toEqual([w.user('a')]);
+    expect(await w.audience()).toEqual(expect.objectContaining({ chunksMatched: 1, expiring: { [EXPIRY_DAY]: 1 } }));
+  });
+
+  it('reads consent before the write for keys indexed without a version, and leaves out who does not grant', async () => {
+    await w.givenAudience();
+    await w.givenUser('a', { indexed: 'unversioned', version: 3 });
+    await w.givenUser('d', { indexed: 'unversioned', granted: false });
+    await w.givenUser('e', { version: 2 });
+    await w.match(await w.givenBatch([{ phone: w.phoneOf('a') }, { email: w.emailOf('d') }, { phone: w.phoneOf('e') }]), 1);
+    expect((await w.members()).map((m) => [m.userId, m.consentVersion]).sort()).toEqual(
+      [
+        [w.user('a'), 3],
+        [w.user('e'), 2],
+      ].sort(),
+    );
+    expect((await w.items()).map((m) => m.userId).sort()).toEqual([w.user('a'), w.user('e')].sort()); // d was never written
+    expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 2 });
+  });
+
+  it('removes members of a remove batch and takes them off the count', async () => {
+    const { day, expiresAt } = expiryBefore(10);
+    await w.givenAudience({ expiring: { [day]: 2 }, revision: 1 });
+    for (const u of ['a', 'b']) {
+      await w.givenUser(u);
+      await w.givenMember(u, { expiresAt });
+    }
+    const message = await w.givenBatch([{ email: w.emailOf('a') }, { phone: w.stranger('nobody') }], { operation: 'remove' });
+    await w.match(message, 1);
+    expect((await w.items()).map((m) => m.userId)).toEqual([w.user('b')]);
+    const audience = await w.audience();
+    expect(audience.expiring).toEqual({ [day]: 1 });
+    expect(audience.leaseId).toBeUndefined();
+  });
+
+  it('waits for the batch to be recorded, and drops a chunk whose batch never was', async () => {
+    await w.givenAudience();
+    await w.givenUser('a');
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }]);
+    await store.delete('uploadSessions', batchKey(w.audienceId, message.sessionId, message.batchSeq));
+    // A fresh delivery fails (the whole batch failed, so Lambda lets SQS retry it) ...
+    await expect(match(sqsEvent([sqsRecord(message)]), lambdaContext())).rejects.toThrow(/All records failed/);
+    // ... and a third delivery of an old message is dropped.
+    const old = { ...message, sentAtMs: Date.now() - 120_000 };
+    const third = await match(
+      sqsEvent([sqsRecord(old, { attributes: { ApproximateReceiveCount: '3', SentTimestamp: '0', SenderId: 's', ApproximateFirstReceiveTimestamp: '0' } })]),
+      lambdaContext(),
+    );
+    expect(third).toEqual({ batchItemFailures: [] });
+    expect(await w.items()).toHaveLength(0);
+    expect(await w.audience()).toEqual(expect.objectContaining({ chunksMatched: 0, revision: 0 }));
+  });
+
+  it('drops chunks of another attempt (digest) and of deleted audiences', async () => {
+    await w.givenAudience();
+    await w.givenUser('a');
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }]);
+    expect(await w.match({ ...message, batchDigest: '0'.repeat(64) }, 1)).toBe('dropped-stale');
+    await w.givenAudience({ deletedAt: new Date().toISOString() });
+    expect(await w.match(message, 1)).toBe('dropped-deleted');
+    expect(await w.items()).toHaveLength(0);
+  });
+
+  it("waits for another chunk's lease", async () => {
+    await w.givenAudience({ leaseId: 'other', leaseUntil: Date.now() + 120_000 });
+    await w.givenUser('a');
+    const message = await w.givenBatch([{ phone: w.phoneOf('a') }]);
+    // The other chunk commits and releases the lease after this one's first try, before its second.
+    const acquire = (c: FunctionCommand) => isCall(c, UpdateCommand, 'audiences') && (c.input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW';
+    passThrough(onCall(acquire, { nth: 2, before: () => w.givenAudience() }));
+    expect(await w.match(message, 1)).toBe('matched');
+    expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(2);
+    expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 1 });
+  });
+});
