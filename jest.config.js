@@ -12,10 +12,12 @@ const transform = {
 const esmPackages = ['@middy', 'jose'];
 const transformIgnorePatterns = [`/node_modules/(?!(${esmPackages.join('|')})/)`];
 
-// CI machines have 2 cores shared by DynamoDB Local, the emulators and the workers: generous timeouts, never timing assertions.
-const common = { transform, transformIgnorePatterns, testEnvironment: 'node', testTimeout: 30_000 };
+const common = { transform, transformIgnorePatterns, testEnvironment: 'node' };
 
 module.exports = {
+  // CI machines have 2 cores shared by DynamoDB Local, the emulators and the workers: generous timeouts, never timing
+  // assertions. A global option: jest ignores testTimeout inside a project.
+  testTimeout: 60_000,
   projects: [
     {
       ...common,
@@ -40,7 +42,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -39,14 +39,16 @@ export function attemptStartMs(attempt: string): number | undefined {
 }
 
 /**
- * The pending attempts that can no longer write: their lease started more
- * than `leaseMs` before `nowMs`. Attempts whose id carries no time (written
- * before ids did) are treated as dead once anyone holds the lease after them.
+ * The pending attempts that can no longer write and can be settled: their
+ * lease started more than `leaseMs` before `nowMs`. An id without a time was
+ * written before attempts recorded write sets: nothing says which items it
+ * left, so it stays pending as it always did (what it wrote keeps counting as
+ * nothing).
  */
 export function deadAttempts(pending: ReadonlySet<string>, nowMs: number, leaseMs: number): string[] {
   return [...pending].filter((attempt) => {
     const start = attemptStartMs(attempt);
-    return start === undefined || start + leaseMs < nowMs;
+    return start !== undefined && start + leaseMs < nowMs;
   });
 }
 
@@ -65,28 +67,48 @@ export interface Change {
  * An add: every candidate matched under a consent version becomes a member
  * until `expiresAt`, recording the attempt and the expiry it had before.
  */
-export function planAdd<M extends MembershipItem>(
+export function planAdd<M extends MembershipItem & { readonly consentVersion?: number; readonly prevConsentVersion?: number }>(
   candidates: readonly Candidate<M>[],
   versions: ReadonlyMap<string, number>,
   pending: ReadonlySet<string>,
   attempt: string,
   expiresAt: number,
-): { writes: { userId: string; consentVersion: number; prevExpiresAt: number }[]; changes: Change[] } {
-  const writes: { userId: string; consentVersion: number; prevExpiresAt: number }[] = [];
+): { writes: { userId: string; consentVersion: number; prevExpiresAt: number; prevConsentVersion?: number }[]; changes: Change[] } {
+  const writes: { userId: string; consentVersion: number; prevExpiresAt: number; prevConsentVersion?: number }[] = [];
   const changes: Change[] = [];
   const withAttempt = new Set([...pending, attempt]);
   for (const { userId, existing } of candidates) {
     const version = versions.get(userId);
     if (version === undefined) continue;
     const before = effectiveExpiry(existing, withAttempt);
-    writes.push({ userId, consentVersion: version, prevExpiresAt: before ?? 0 });
+    // A member before this write keeps the consent version it was matched under, for its committed state.
+    const previousVersion = before === null ? undefined : effectiveConsentVersion(existing!, withAttempt);
+    writes.push({
+      userId,
+      consentVersion: version,
+      prevExpiresAt: before ?? 0,
+      ...(previousVersion !== undefined ? { prevConsentVersion: previousVersion } : {}),
+    });
     changes.push({ before, after: expiresAt });
   }
   return { writes, changes };
 }
 
+/**
+ * The consent version the committed state of a membership item was matched
+ * under: while the attempt that last wrote it is pending, the version it had
+ * before that write.
+ */
+export function effectiveConsentVersion(
+  item: MembershipItem & { readonly consentVersion?: number; readonly prevConsentVersion?: number },
+  pending: ReadonlySet<string>,
+): number | undefined {
+  if (item.lastChunk !== undefined && pending.has(item.lastChunk) && item.prevConsentVersion !== undefined) return item.prevConsentVersion;
+  return item.consentVersion;
+}
+
 /** A remove: every candidate who is a member now is marked `removing` (its count goes with the commit, its item after). */
-export function planRemove<M extends MembershipItem>(
+export function planRemove<M extends MembershipItem & { readonly consentVersion?: number; readonly prevConsentVersion?: number }>(
   candidates: readonly Candidate<M>[],
   pending: ReadonlySet<string>,
   attempt: string,
@@ -97,7 +119,14 @@ export function planRemove<M extends MembershipItem>(
   for (const { existing } of candidates) {
     const before = effectiveExpiry(existing, withAttempt);
     if (existing === undefined || before === null) continue;
-    marks.push({ ...existing, lastChunk: attempt, prevExpiresAt: before, removing: true });
+    const previousVersion = effectiveConsentVersion(existing, withAttempt);
+    marks.push({
+      ...existing,
+      lastChunk: attempt,
+      prevExpiresAt: before,
+      ...(previousVersion !== undefined ? { prevConsentVersion: previousVersion } : {}),
+      removing: true,
+    });
     changes.push({ before, after: null });
   }
   return { marks, changes };

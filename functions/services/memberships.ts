@@ -1,4 +1,5 @@
 import { dayOf, effectiveExpiry } from '../core/audiences';
+import { effectiveConsentVersion } from '../core/matching';
 import { getAudienceRecord, memberLeftPart } from '../tables/audiences';
 import type { AudienceRecord } from '../tables/audiences';
 import { transact, TransactionCancelled } from '../tables/dynamo';
@@ -52,8 +53,11 @@ export const WITHDRAW_BUSY_WAIT_MS = 20_000;
 export async function withdrawMembership(first: Membership, shouldGo: (m: Membership) => boolean): Promise<boolean> {
   return optimistic({ pausesWithinMs: WITHDRAW_BUSY_WAIT_MS, exhausted: () => new Error('A matcher held the audience for too long') }, async (attempt) => {
     const membership = attempt === 1 ? first : await currentMembership(first.userId, first.audienceId);
-    if (!membership || !shouldGo(membership)) return false;
+    if (!membership) return false;
     const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
+    // Judged on its committed state: while a matcher attempt that wrote it is pending, the version it had before.
+    const committedVersion = audience ? effectiveConsentVersion(membership, audience.pending) : undefined;
+    if (!shouldGo({ ...membership, consentVersion: committedVersion ?? membership.consentVersion })) return false;
     const outcome = await removeCounted(membership, audience, clock.nowMs());
     if (outcome === 'removed') return true;
     return outcome === 'changed' ? retry() : retry(jittered(100));

@@ -27,6 +27,8 @@ export interface Membership extends MembershipItem {
   readonly businessId: string;
   /** The user's consent version the membership was matched under: a later denial removes it. */
   readonly consentVersion: number;
+  /** The consent version of the item's state before the matcher attempt that last wrote it (core/matching.ts). */
+  readonly prevConsentVersion?: number;
   readonly matchedAt: string;
 }
 
@@ -45,6 +47,7 @@ export function membershipOf(item: Item): Membership {
     matchedAt: typeof matchedAt === 'string' ? matchedAt : '',
     ...(typeof item.lastChunk === 'string' ? { lastChunk: item.lastChunk } : {}),
     ...(typeof item.prevExpiresAt === 'number' ? { prevExpiresAt: item.prevExpiresAt } : {}),
+    ...(typeof item.prevConsentVersion === 'number' ? { prevConsentVersion: item.prevConsentVersion } : {}),
     ...(item.removing ? { removing: true } : {}),
   };
 }
@@ -157,8 +160,9 @@ export async function settleMembership(m: Membership): Promise<boolean> {
     if (before === null) {
       await ddb.send(new DeleteCommand({ TableName: table(), Key: membershipKey(m.userId, m.audienceId), ...guard }));
     } else {
-      const { lastChunk: _writer, prevExpiresAt: _previous, removing: _removing, ...settled } = m;
-      await ddb.send(new PutCommand({ TableName: table(), Item: membershipItem({ ...settled, expiresAt: before }), ...guard }));
+      const { lastChunk: _writer, prevExpiresAt: _previous, prevConsentVersion, removing: _removing, ...settled } = m;
+      const consentVersion = prevConsentVersion ?? settled.consentVersion;
+      await ddb.send(new PutCommand({ TableName: table(), Item: membershipItem({ ...settled, expiresAt: before, consentVersion }), ...guard }));
     }
     return true;
   } catch (error) {

@@ -1,5 +1,15 @@
 import type { MembershipItem } from '../../functions/core/audiences';
-import { afterCommit, attemptId, attemptStartMs, deadAttempts, isAttemptOf, leaseIdAt, planAdd, planRemove } from '../../functions/core/matching';
+import {
+  afterCommit,
+  attemptId,
+  attemptStartMs,
+  deadAttempts,
+  effectiveConsentVersion,
+  isAttemptOf,
+  leaseIdAt,
+  planAdd,
+  planRemove,
+} from '../../functions/core/matching';
 import type { Candidate } from '../../functions/core/matching';
 
 const CHUNK = '7:1:0';
@@ -51,9 +61,9 @@ describe('deadAttempts', () => {
     expect(dead.sort()).toEqual([expired, DIED].sort());
   });
 
-  it('treats attempts without a time in their id as dead', () => {
+  it('never settles attempts without a time in their id: they recorded no write set, so they stay pending as before', () => {
     const legacy = `${CHUNK}/legacy-lease`;
-    expect(deadAttempts(new Set([legacy, THIS]), T0, LEASE_MS)).toEqual([legacy]);
+    expect(deadAttempts(new Set([legacy, THIS]), T0, LEASE_MS)).toEqual([]);
   });
 
   it('finds nothing in an empty set', () => {
@@ -137,7 +147,33 @@ describe('planRemove', () => {
   it('keeps the extra fields of the stored item in its mark', () => {
     const existing = { userId: 'u', expiresAt: OLD, audienceId: 'aud-1', consentVersion: 4 };
     const plan = planRemove([{ userId: 'u', existing }], new Set(), THIS);
-    expect(plan.marks).toEqual([{ ...existing, lastChunk: THIS, prevExpiresAt: OLD, removing: true }]);
+    expect(plan.marks).toEqual([{ ...existing, lastChunk: THIS, prevExpiresAt: OLD, prevConsentVersion: 4, removing: true }]);
+  });
+});
+
+describe('the consent version of the committed state', () => {
+  it('is recorded by an add over a member, and read back while the attempt that wrote it is pending', () => {
+    // Prepare: a committed member matched under version 2, refreshed by an attempt under version 5
+    const existing = { userId: 'u', expiresAt: OLD, consentVersion: 2 };
+    // Act
+    const plan = planAdd([{ userId: 'u', existing }], new Map([['u', 5]]), new Set(), THIS, NEW);
+    const written = { ...existing, ...plan.writes[0]!, lastChunk: THIS, expiresAt: NEW };
+    // Assess
+    expect(plan.writes).toEqual([{ userId: 'u', consentVersion: 5, prevExpiresAt: OLD, prevConsentVersion: 2 }]);
+    expect(effectiveConsentVersion(written, new Set([THIS]))).toBe(2);
+    expect(effectiveConsentVersion(written, new Set())).toBe(5);
+  });
+
+  it('is not recorded for a user who was no member', () => {
+    const plan = planAdd([{ userId: 'u', existing: undefined }], new Map([['u', 5]]), new Set(), THIS, NEW);
+    expect(plan.writes).toEqual([{ userId: 'u', consentVersion: 5, prevExpiresAt: 0 }]);
+  });
+
+  it('follows a chain of dead attempts back to what was committed', () => {
+    // A dead attempt wrote version 7 over a member matched under 3; a new attempt refreshes it under 9.
+    const existing = { userId: 'u', expiresAt: NEW, lastChunk: DIED, prevExpiresAt: OLD, consentVersion: 7, prevConsentVersion: 3 };
+    const plan = planAdd([{ userId: 'u', existing }], new Map([['u', 9]]), new Set([DIED]), THIS, NEW);
+    expect(plan.writes[0]).toEqual(expect.objectContaining({ prevExpiresAt: OLD, prevConsentVersion: 3 }));
   });
 });
 
