@@ -15,7 +15,7 @@
  * Local only: `POST /_local/faults` injects faults into the functions
  * (local/faults.ts); `DELETE /_local/faults` clears them.
  */
-import { JavaMissingError } from './emulators';
+import { EmulatorBindError, JavaMissingError } from './emulators';
 import { consoleLog, describeError } from './log';
 import { startLocalStack, type LocalStack } from './stack';
 
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   try {
     stack = await startLocalStack({ port });
   } catch (error) {
-    if (error instanceof JavaMissingError) {
+    if (error instanceof JavaMissingError || error instanceof EmulatorBindError) {
       process.stderr.write(`\n${error.message}\n\n`);
       process.exit(1);
     }
