@@ -12,8 +12,10 @@
  * least 32 characters, instead of a fresh one, for tests that must know it),
  * POWERTOOLS_LOG_LEVEL (default WARN).
  *
- * Local only: `POST /_local/faults` injects faults into the functions
- * (local/faults.ts); `DELETE /_local/faults` clears them.
+ * Local only: `POST /_local/settle` waits until the background work
+ * (stream records, queue messages) is done (local/settle.ts);
+ * `POST /_local/faults` injects faults into the functions (local/faults.ts);
+ * `DELETE /_local/faults` clears them.
  */
 import { EmulatorBindError, JavaMissingError } from './emulators';
 import { consoleLog, describeError } from './log';
@@ -38,6 +40,7 @@ function printReady(stack: LocalStack): void {
     `Local stack ready at ${url}`,
     `  ${stack.routes} routes, ${stack.functions.length} functions, ${stack.pollers} pollers; started in ${(stack.startupMs / 1000).toFixed(1)} s` +
       (stack.skipped.length > 0 ? ` (${stack.skipped.length} functions skipped: ${stack.skipped.join(', ')})` : ''),
+    `  For curl and the audiences CLI:  export AUDIENCES_API_URL=${url}`,
     `  Health:    curl -s ${url}/_local/health`,
     `  A token:   curl -s -X POST ${url}/_local/token -H 'content-type: application/json' -d '{"role":"user","sub":"u-123"}'`,
     `  Then:      curl -s ${url}/v1/me/consent -H "authorization: Bearer $TOKEN"`,
