@@ -96,6 +96,8 @@ export class RestServiceApi extends Construct {
         tracingEnabled: false,
       },
     });
+    // RestApi outputs its AWS endpoint; the stack's ApiUrl is where LocalStack serves it instead.
+    this.api.node.tryRemoveChild('Endpoint');
     this.api.addGatewayResponse('UnknownMethod', {
       // What a REST API answers for a method the resource does not have.
       type: ResponseType.MISSING_AUTHENTICATION_TOKEN,

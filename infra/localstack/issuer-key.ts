@@ -6,7 +6,7 @@
  * localstack:token` signs tokens with the private half, like the local
  * stack's `POST /_local/token`.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { JWK } from 'jose';
@@ -36,5 +36,14 @@ export function ensureIssuerKey(projectRoot: string): JWK {
   return jwk;
 }
 
-/** The public half, as the authorizer's key set holds it. */
-export const publicPart = (jwk: JWK): JWK => ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
+/**
+ * The public half, as the authorizer's key set holds it, with the `kid` the
+ * issuer puts in its tokens' header: the key's RFC 7638 thumbprint, as
+ * local/identity.ts computes it.
+ */
+export function publicPart(jwk: JWK): JWK {
+  const kid = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' };
+}
