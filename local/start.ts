@@ -21,6 +21,11 @@ import { EmulatorBindError, JavaMissingError } from './emulators';
 import { consoleLog, describeError } from './log';
 import { startLocalStack, type LocalStack } from './stack';
 
+// Node 20 runs the local stack by design (the Lambda runtime is Node 22; README,
+// "Node 20"). The AWS SDK's notice that its releases after early 2027 need Node 22
+// would print at every start; it is the SDK's documented switch that turns it off.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export function parsePort(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   let raw: string | undefined = env.PORT;
   for (let i = 0; i < argv.length; i++) {
