@@ -258,7 +258,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           identity,
           clock,
           sweep,
-          settle: () => activity.settle(),
+          settle: (timeoutMs) => activity.settle({ timeoutMs }),
           faults,
           health: () => ({
             ok: !stopping && pollers.every((p) => p.running),
