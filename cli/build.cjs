@@ -1,5 +1,5 @@
 'use strict';
-/* global require, module, __dirname, process */
+/* global require, module, __dirname, __filename, process */
 /* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS, run by node before anything is compiled */
 /*
  * Builds the `audiences` command line into one CommonJS file with esbuild, so
