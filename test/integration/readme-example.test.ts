@@ -6,7 +6,7 @@
  * outputs and `…` work) are at the top of test/support/readme-example.ts;
  * follow them and a changed example needs no change here.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,11 @@ function runBash(scriptPath: string): Promise<{ code: number | null; stderr: str
     child.once('close', (code) => resolve({ code, stderr }));
   });
 }
+
+it('has what the example uses: bash, curl and jq', () => {
+  const missing = ['bash', 'curl', 'jq'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  expect({ missing, hint: 'on Debian or Ubuntu: sudo apt-get install curl jq' }).toEqual({ missing: [], hint: expect.any(String) });
+});
 
 it('runs the worked example as written and prints every output it quotes', async () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
