@@ -118,7 +118,12 @@ async function stackOutputs(cloudFormation: CloudFormationClient, stackName: str
   try {
     ({ Stacks: stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })));
   } catch (error) {
-    throw new AwsUserError(`Cannot read the outputs of ${stackName} (${(error as Error).name}): deploy it first, or pass --user-pool-id and --client-id`);
+    const { name, message } = error as Error;
+    if (/does not exist/.test(message ?? '')) {
+      throw new AwsUserError(`${stackName} does not exist in this account and region: deploy it first, or pass --user-pool-id and --client-id`);
+    }
+    // Credentials, region or permissions: the SDK's own words say which.
+    throw new AwsUserError(`Cannot read the outputs of ${stackName}: ${name}: ${message}`);
   }
   return Object.fromEntries((stacks?.[0]?.Outputs ?? []).flatMap((o) => (o.OutputKey && o.OutputValue ? [[o.OutputKey, o.OutputValue]] : [])));
 }

@@ -132,10 +132,14 @@ describe('createUserToken', () => {
     await expect(createUserToken(clients(), parseOptions(['--role', 'user']))).rejects.toThrow(/further step \(SOFTWARE_TOKEN_MFA\)/);
   });
 
-  it('explains a stack that is not there', async () => {
+  it('explains a stack that is not there, and passes on why the outputs cannot be read otherwise', async () => {
     cfnMock.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id ConsentAudiences-dev does not exist'), { name: 'ValidationError' }));
     await expect(createUserToken(clients(), parseOptions(['--role', 'user']))).rejects.toThrow(
-      /Cannot read the outputs of ConsentAudiences-dev \(ValidationError\): deploy it first/,
+      'ConsentAudiences-dev does not exist in this account and region: deploy it first, or pass --user-pool-id and --client-id',
+    );
+    cfnMock.on(DescribeStacksCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    await expect(createUserToken(clients(), parseOptions(['--role', 'user']))).rejects.toThrow(
+      'Cannot read the outputs of ConsentAudiences-dev: CredentialsProviderError: Could not load credentials from any providers',
     );
   });
 });
