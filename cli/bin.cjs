@@ -1,24 +1,30 @@
 #!/usr/bin/env node
 'use strict';
-/* global require, process, __dirname */
+/* global require, process */
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS launcher */
 /*
- * The `audiences` executable (package.json "bin"). It runs the TypeScript
- * sources through tsx's require hook, so `npx audiences ...` works right after
- * `npm ci` with no build step.
+ * The `audiences` executable (package.json "bin"). It runs the bundle that
+ * cli/build.cjs makes with esbuild (dist/cli/audiences.cjs, built by
+ * `npm ci`), and rebuilds it first when it is missing or older than its
+ * sources, so a fresh clone and an edited checkout both just work.
  */
-const path = require('node:path');
+const { BUNDLE, buildCli, isStale } = require('./build.cjs');
 
-let register;
-try {
-  ({ register } = require('tsx/cjs/api'));
-} catch {
-  process.stderr.write('audiences: the dev dependency "tsx" is missing: run `npm ci` in the repository first\n');
-  process.exit(1);
+if (isStale()) {
+  try {
+    buildCli();
+  } catch (error) {
+    const missing = error && error.code === 'MODULE_NOT_FOUND';
+    process.stderr.write(
+      missing
+        ? 'audiences: the dev dependency "esbuild" is missing: run `npm ci` in the repository first\n'
+        : `audiences: the command line did not build: ${error && error.message}\n`,
+    );
+    process.exit(1);
+  }
 }
-register();
 
-const { run } = require(path.join(__dirname, 'main.ts'));
+const { run } = require(BUNDLE);
 
 // A reader that goes away (`audiences ... | head`) ends the program quietly, as
 // it would end any Unix tool, instead of an unhandled EPIPE stack trace.

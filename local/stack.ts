@@ -26,6 +26,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './names';
 import { loadFunction, type LocalFunction } from './functions';
 import { QueuePoller } from './queue-poller';
 import { createResources, type LocalResources } from './resources';
+import { BackgroundActivity } from './settle';
 import { StreamPoller } from './stream-poller';
 import { sweepExpiredItems, TtlRemovals, type SweepTable } from './ttl-sweep';
 
@@ -164,7 +165,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(async () => removeBindingCheck());
     for (const plan of environment.plans.values()) loaded.set(plan.name, await loadFunction(rootDir, plan, log, region, faults));
 
-    // --- pollers
+    // --- pollers, whose invocations and queues `POST /_local/settle` watches
+    const activity = new BackgroundActivity(sqs);
     const removals = new TtlRemovals();
     const queuePollers: QueuePoller[] = [];
     const streamPollers: StreamPoller[] = [];
@@ -175,9 +177,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (trigger.kind === 'queue') {
         const queue = resources.queues[trigger.queue];
         if (!queue) throw new Error(`function ${name}: queue ${trigger.queue} was not created`);
+        activity.watchQueue(queue.url);
         queuePollers.push(
           new QueuePoller({
-            fn,
+            fn: activity.track(fn),
             sqs,
             queueUrl: queue.url,
             queueArn: queue.arn,
@@ -195,7 +198,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!failureQueue) throw new Error(`function ${name}: queue ${trigger.onFailure} was not created`);
         streamPollers.push(
           new StreamPoller({
-            fn,
+            fn: activity.track(fn),
             streams,
             streamArn: table.streamArn,
             tableName: table.name,
@@ -251,6 +254,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           identity,
           clock,
           sweep,
+          settle: (timeoutMs) => activity.settle({ timeoutMs }),
           faults,
           health: () => ({
             ok: !stopping && pollers.every((p) => p.running),

@@ -12,12 +12,19 @@
  * least 32 characters, instead of a fresh one, for tests that must know it),
  * POWERTOOLS_LOG_LEVEL (default WARN).
  *
- * Local only: `POST /_local/faults` injects faults into the functions
- * (local/faults.ts); `DELETE /_local/faults` clears them.
+ * Local only: `POST /_local/settle` waits until the background work
+ * (stream records, queue messages) is done (local/settle.ts);
+ * `POST /_local/faults` injects faults into the functions (local/faults.ts);
+ * `DELETE /_local/faults` clears them.
  */
-import { JavaMissingError } from './emulators';
+import { EmulatorBindError, JavaMissingError } from './emulators';
 import { consoleLog, describeError } from './log';
 import { startLocalStack, type LocalStack } from './stack';
+
+// Node 20 runs the local stack by design (the Lambda runtime is Node 22; README,
+// "Node 20"). The AWS SDK's notice that its releases after early 2027 need Node 22
+// would print at every start; it is the SDK's documented switch that turns it off.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export function parsePort(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   let raw: string | undefined = env.PORT;
@@ -37,6 +44,7 @@ function printReady(stack: LocalStack): void {
   const lines = [
     `Local stack ready at ${url}`,
     `  ${stack.routes} routes, ${stack.functions.length} functions, ${stack.pollers} pollers; started in ${(stack.startupMs / 1000).toFixed(1)} s`,
+    `  For curl and the audiences CLI:  export AUDIENCES_API_URL=${url}`,
     `  Health:    curl -s ${url}/_local/health`,
     `  A token:   curl -s -X POST ${url}/_local/token -H 'content-type: application/json' -d '{"role":"user","sub":"u-123"}'`,
     `  Then:      curl -s ${url}/v1/me/consent -H "authorization: Bearer $TOKEN"`,
@@ -103,7 +111,7 @@ async function main(): Promise<void> {
   try {
     stack = await startLocalStack({ port });
   } catch (error) {
-    if (error instanceof JavaMissingError) {
+    if (error instanceof JavaMissingError || error instanceof EmulatorBindError) {
       process.stderr.write(`\n${error.message}\n\n`);
       process.exit(1);
     }

@@ -18,6 +18,9 @@
  *   node_modules through NODE_PATH. Beside it, in the same run: a fresh
  *   process requiring only the `@aws-sdk/*` modules that bundle requires,
  *   i.e. the part of the load that is the SDK's.
+ * - The `audiences` command line's start: `node cli/bin.cjs --version` (the
+ *   esbuild bundle, rebuilt first if stale) from spawn to exit, beside a bare
+ *   `node -e 0` in the same round.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -143,6 +146,31 @@ export function lambdaFunctions(cdkOut: string, catalogNames: ReadonlySet<string
 /** The `@aws-sdk/*` modules a bundle leaves to the runtime. */
 export function sdkModules(code: string): string[] {
   return [...new Set([...code.matchAll(/require\(["'](@aws-sdk\/[^"']+)["']\)/g)].map((m) => m[1]!))].sort();
+}
+
+/** `audiences --version` from spawn to exit, and a bare Node process beside it, round by round. */
+export async function cliStart(runs: number): Promise<Figure> {
+  const bin = join(REPO_ROOT, 'cli', 'bin.cjs');
+  // A first call builds the bundle if it is missing or stale; it is not a start.
+  await runNode([bin, '--version'], { timeoutMs: 60_000 });
+  const cliMs: number[] = [];
+  const nodeMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const bare = await runNode(['-e', '0'], { timeoutMs: 30_000 });
+    const cli = await runNode([bin, '--version'], { timeoutMs: 30_000 });
+    if (cli.code !== 0) throw new Error(`audiences --version failed (${cli.code}): ${cli.stderr.trim()}`);
+    nodeMs.push(bare.wallMs);
+    cliMs.push(cli.wallMs);
+  }
+  return {
+    id: 'coldstart.cliStart',
+    label: 'CLI start (audiences --version, spawn to exit)',
+    unit: 'ms',
+    runs: cliMs,
+    limit: { label: 'bare node -e 0', runs: nodeMs },
+    target: { kind: 'under', value: 500 },
+    digits: 0,
+  };
 }
 
 export async function coldStart(ctx: BenchContext) {
@@ -276,6 +304,7 @@ export async function coldStart(ctx: BenchContext) {
       digits: 1,
       note: 'informational',
     },
+    await cliStart(runs),
   ];
   const over = perFunction.filter((f) => f.bytes >= 300_000 || median(f.loadMs) >= 150);
   notes.push(

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod';
 import { functions, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
@@ -106,6 +106,73 @@ export const problemDetails = (): MiddlewareObj<APIGatewayProxyEventV2, HttpResp
 
 type Claims = Record<string, unknown>;
 
+/**
+ * An API Gateway REST API event (payload format 1.0, with a Lambda
+ * authorizer's context), as the LocalStack stage's REST API sends it, in the
+ * HTTP API's 2.0 shape the routes read: header names lower-cased and repeated
+ * values joined with commas, the authorizer's verified claims where the JWT
+ * authorizer puts them. Events already in 2.0 shape pass unchanged.
+ */
+export function toHttpApiEvent(event: APIGatewayProxyEvent | APIGatewayProxyEventV2): APIGatewayProxyEventV2 {
+  if ((event as APIGatewayProxyEventV2).version === '2.0' || !('httpMethod' in event)) return event as APIGatewayProxyEventV2;
+  const rest = event;
+  const headers: Record<string, string> = {};
+  for (const [name, values] of Object.entries(rest.multiValueHeaders ?? {})) if (values) headers[name.toLowerCase()] = values.join(',');
+  for (const [name, value] of Object.entries(rest.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] ??= value;
+  const query: Record<string, string> = {};
+  const rawQuery = new URLSearchParams();
+  for (const [name, values] of Object.entries(rest.multiValueQueryStringParameters ?? {})) {
+    if (!values) continue;
+    query[name] = values.join(',');
+    for (const value of values) rawQuery.append(name, value);
+  }
+  for (const [name, value] of Object.entries(rest.queryStringParameters ?? {})) {
+    if (value === undefined || name in query) continue;
+    query[name] = value;
+    rawQuery.append(name, value);
+  }
+  const context = rest.requestContext;
+  const { principalId: _principalId, integrationLatency: _latency, ...claims } = (context.authorizer ?? {}) as Claims;
+  return {
+    version: '2.0',
+    routeKey: `${rest.httpMethod} ${rest.resource}`,
+    rawPath: rest.path,
+    rawQueryString: rawQuery.toString(),
+    headers,
+    ...(Object.keys(query).length > 0 && { queryStringParameters: query }),
+    ...(rest.pathParameters && { pathParameters: rest.pathParameters as Record<string, string> }),
+    ...(rest.stageVariables && { stageVariables: rest.stageVariables as Record<string, string> }),
+    ...(rest.body !== null && { body: rest.body }),
+    isBase64Encoded: rest.isBase64Encoded,
+    requestContext: {
+      accountId: context.accountId,
+      apiId: context.apiId,
+      domainName: context.domainName ?? '',
+      domainPrefix: context.domainPrefix ?? '',
+      requestId: context.requestId,
+      routeKey: `${rest.httpMethod} ${rest.resource}`,
+      stage: context.stage,
+      time: context.requestTime ?? '',
+      timeEpoch: context.requestTimeEpoch,
+      http: {
+        method: rest.httpMethod,
+        path: rest.path,
+        protocol: context.protocol,
+        sourceIp: context.identity.sourceIp,
+        userAgent: context.identity.userAgent ?? '',
+      },
+      ...(Object.keys(claims).length > 0 && { authorizer: { jwt: { claims, scopes: null } } }),
+    },
+  } as APIGatewayProxyEventV2;
+}
+
+/** REST API events become HTTP API events before any other middleware reads them. */
+export const httpApiEvents = (): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> => ({
+  before: async (request) => {
+    request.event = toHttpApiEvent(request.event);
+  },
+});
+
 /** What the middlewares parsed from one event, for the handler. */
 const parsedRequests = new WeakMap<object, Record<string, unknown>>();
 function parsedOf(event: object): Record<string, unknown> {
@@ -206,6 +273,7 @@ export function httpRoute<C extends RouteContract>(name: FunctionName, contract:
   const trigger = functions[name].trigger;
   const auth = trigger.kind === 'http' ? trigger.auth : 'public';
   return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(httpApiEvents())
     .use(problemDetails())
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -117,8 +117,9 @@ export class ServiceApi extends Construct {
     return new HttpLambdaIntegration(`${id}Integration`, handler, { payloadFormatVersion: PayloadFormatVersion.VERSION_2_0 });
   }
 
+  /** The `$default` stage's base URL without the trailing slash, so `$URL/v1/...` is a path the routes match. */
   get url(): string {
-    // The $default stage always has a URL.
-    return this.stage.url;
+    const stack = Stack.of(this);
+    return Fn.join('', ['https://', this.api.apiId, '.execute-api.', stack.region, '.', stack.urlSuffix]);
   }
 }

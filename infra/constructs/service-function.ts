@@ -45,12 +45,14 @@ export interface ServiceFunctionProps {
   readonly logRemovalPolicy: RemovalPolicy;
   /** Environment every function of the service shares (stage, Powertools names). */
   readonly environment: Readonly<Record<string, string>>;
+  /** X-Ray active tracing (default true); off where the target has no X-Ray (LocalStack's free plan). */
+  readonly activeTracing?: boolean;
 }
 
 /**
  * The house Lambda function: Node.js 22 on ARM64, bundled by the locally
  * installed esbuild (never Docker), its own log group with the stage's
- * retention, active X-Ray tracing, and a role that starts with nothing but
+ * retention, active X-Ray tracing (unless the stage's target lacks X-Ray), and a role that starts with nothing but
  * writing to that log group. Every other permission comes from a `bind*`
  * call, which sets the resource's environment variable and the
  * least-privilege grant together.
@@ -76,6 +78,7 @@ export class ServiceFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
+    const activeTracing = props.activeTracing ?? true;
     this.fn = new NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: 'handler',
@@ -88,8 +91,8 @@ export class ServiceFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
-      tracing: Tracing.ACTIVE,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      tracing: activeTracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...(!activeTracing && { POWERTOOLS_TRACE_ENABLED: 'false' }), ...props.environment },
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.CJS,
@@ -107,6 +110,12 @@ export class ServiceFunction extends Construct {
       'nodejs22.x is the runtime DESIGN.md fixes: the same code runs on the development machines (Node.js 20/22) ' +
       'and esbuild targets node22; moving to a newer runtime is a deliberate upgrade of both.';
     Validations.of(this.fn).acknowledge({ id: 'AwsSolutions-L1', reason: runtimeReason }, { id: 'Serverless-LambdaLatestVersion', reason: runtimeReason });
+    if (!activeTracing) {
+      Validations.of(this.fn).acknowledge({
+        id: 'Serverless-LambdaTracing',
+        reason: 'This stage’s target (LocalStack’s free plan) has no X-Ray; the AWS stages trace every function.',
+      });
+    }
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

@@ -2,9 +2,12 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { ROLES } from '../../catalog';
+import type { UserPoolFeaturePlan } from '../stages';
 
 export interface UserDirectoryProps {
   readonly removalPolicy: RemovalPolicy;
+  /** `plus` adds threat protection (full function: risky sign-ins are challenged or blocked) and is billed for every active user. */
+  readonly featurePlan: UserPoolFeaturePlan;
 }
 
 /**
@@ -12,6 +15,12 @@ export interface UserDirectoryProps {
  * user pool with one group per role (the handlers read the role from
  * `cognito:groups`) and an app client without a secret. The HTTP API's JWT
  * authorizer trusts the pool's issuer URL with the client id as audience.
+ *
+ * The app client allows SRP sign-in (the apps) and admin password sign-in
+ * (`AdminInitiateAuth`), which only a caller with AWS credentials allowed
+ * `cognito-idp:AdminInitiateAuth` on this pool can use: that is how
+ * `npm run aws:user` gets a token for a user it created, without a client-side
+ * SRP implementation. No password flow is open to anyone without AWS access.
  */
 export class UserDirectory extends Construct {
   readonly userPool: cognito.UserPool;
@@ -36,8 +45,8 @@ export class UserDirectory extends Construct {
       mfa: cognito.Mfa.OPTIONAL,
       mfaSecondFactor: { sms: false, otp: true },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      featurePlan: cognito.FeaturePlan.PLUS,
-      standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+      featurePlan: props.featurePlan === 'plus' ? cognito.FeaturePlan.PLUS : cognito.FeaturePlan.ESSENTIALS,
+      ...(props.featurePlan === 'plus' && { standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION }),
       deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });
@@ -45,8 +54,14 @@ export class UserDirectory extends Construct {
       id: 'AwsSolutions-COG2',
       reason:
         'MFA is optional by design: end users of the messaging app sign in with its own account flow; TOTP is offered ' +
-        'and threat protection (ENFORCED) adds adaptive challenges for risky sign-ins.',
+        'and, on the Plus plan, threat protection (ENFORCED) adds adaptive challenges for risky sign-ins.',
     });
+    if (props.featurePlan !== 'plus') {
+      const reason =
+        'Threat protection needs the Plus feature plan, billed for every active user; this stage chose Essentials ' +
+        '(infra/stages.ts, or -c userPoolFeaturePlan=plus), as the README explains under "Deploying to AWS".';
+      Validations.of(this.userPool).acknowledge({ id: 'AwsSolutions-COG3', reason }, { id: 'AwsSolutions-COG8', reason });
+    }
 
     for (const role of ROLES) {
       new cognito.CfnUserPoolGroup(this, `Group-${role}`, {
@@ -58,8 +73,9 @@ export class UserDirectory extends Construct {
 
     this.client = this.userPool.addClient('Client', {
       generateSecret: false,
-      // Native sign-in (SRP) only: no hosted UI, so no OAuth flows or callback URLs to guard.
-      authFlows: { userSrp: true },
+      // Native sign-in only: SRP for the apps, and AdminInitiateAuth for operators' tooling (AWS credentials
+      // required). No hosted UI, so no OAuth flows or callback URLs to guard.
+      authFlows: { userSrp: true, adminUserPassword: true },
       disableOAuth: true,
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),

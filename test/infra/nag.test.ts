@@ -40,6 +40,15 @@ const reviewed: readonly RegExp[] = [
   /^Serverless-APIGWXrayEnabled$/,
   /^AwsSolutions-APIG4$/,
   /^AwsSolutions-COG2$/,
+  // Essentials instead of Plus (no threat protection), a stage choice with its cost in the README.
+  /^AwsSolutions-COG3$/,
+  /^AwsSolutions-COG8$/,
+  // The LocalStack stage: a REST API with a Lambda authorizer and no X-Ray, for LocalStack's free plan.
+  /^AwsSolutions-COG4$/,
+  /^AwsSolutions-APIG2$/,
+  /^AwsSolutions-APIG3$/,
+  /^AwsSolutions-APIG6$/,
+  /^Serverless-LambdaTracing$/,
   /^AwsSolutions-SMG4$/,
   /^AwsSolutions-IAM5\[Resource::\*\]$/,
   /^AwsSolutions-IAM5\[Action::kms:GenerateDataKey\*\]$/,
@@ -50,6 +59,7 @@ const reviewed: readonly RegExp[] = [
 describe.each([
   ['dev', stages.dev, undefined],
   ['prod', stages.prod, undefined],
+  ['localstack', stages.localstack, undefined],
   ['dev, extended catalog', stages.dev, extendedCatalog],
 ] as [string, StageConfig, CatalogShape | undefined][])('cdk-nag AwsSolutions + Serverless (%s)', (_label, stage, c) => {
   let root: string;

@@ -305,12 +305,17 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       for (const role of ['user', 'business', 'operator']) {
         s.template.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: role, UserPoolId: { Ref: poolId } });
       }
+      // Threat protection (Plus) is a stage choice; stages.test.ts checks it per stage.
       s.template.hasResourceProperties('AWS::Cognito::UserPool', {
         MfaConfiguration: 'OPTIONAL',
-        UserPoolAddOns: { AdvancedSecurityMode: 'ENFORCED' },
         Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireSymbols: true }) },
       });
-      s.template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, AllowedOAuthFlows: Match.absent() });
+      // SRP for apps; admin password sign-in (AWS credentials required) for npm run aws:user. No password flow without AWS credentials.
+      s.template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+        GenerateSecret: false,
+        AllowedOAuthFlows: Match.absent(),
+        ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      });
     });
 
     it('has a $default stage with throttling from the stage and JSON access logs', () => {

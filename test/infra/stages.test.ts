@@ -1,6 +1,7 @@
+import { Match } from 'aws-cdk-lib/assertions';
 import { catalog as serviceCatalog } from '../../catalog';
 import type { CatalogShape } from '../../catalog';
-import { stageConfig, stages } from '../../infra/stages';
+import { ConfigurationError, stageConfig, stages, withFeaturePlan } from '../../infra/stages';
 import type { StageConfig } from '../../infra/stages';
 import { logicalId, removeProjectRoot, stubProjectRoot, synth } from './synth';
 import type { Synthesized } from './synth';
@@ -23,6 +24,7 @@ const allowed: readonly RegExp[] = [
   /\.(DeletionPolicy|UpdateReplacePolicy)$/, // removalPolicy
   /\.Properties\.DeletionProtectionEnabled$/, // tableDeletionProtection
   /\.Properties\.DeletionProtection$/, // user pool, from removalPolicy
+  /\.Properties\.(UserPoolTier|UserPoolAddOns)$/, // identity.featurePlan (Plus: threat protection)
   /\.Properties\.PointInTimeRecoverySpecification\.PointInTimeRecoveryEnabled$/, // pointInTimeRecovery
   /\.Properties\.DefaultRouteSettings\.Throttling(Rate|Burst)Limit$/, // apiThrottle
   /\.Properties\.Environment\.Variables\.STAGE$/, // name
@@ -35,14 +37,14 @@ describe('stages', () => {
 
   beforeAll(() => {
     root = stubProjectRoot();
-    // The same stack id for both, so only the stage separates the templates.
+    // The same stack id for all, so only the stage separates the templates.
     for (const stage of Object.values(stages)) synthesized.set(stage.name, synth({ projectRoot: root, stage, stackId: 'ConsentAudiences' }));
   });
   afterAll(() => removeProjectRoot(root));
 
   it('resolves stage names and rejects unknown ones', () => {
     expect(stageConfig('prod')).toBe(stages.prod);
-    expect(() => stageConfig('staging')).toThrow(/Unknown stage "staging"; expected one of dev, prod/);
+    expect(() => stageConfig('staging')).toThrow(new ConfigurationError('Unknown stage "staging"; expected one of dev, prod, localstack'));
   });
 
   it('dev and prod templates differ only where the stage settings say', () => {
@@ -75,9 +77,40 @@ describe('stages', () => {
     for (const r of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
       expect(r.Properties.RetentionInDays).toBe(stage.logRetention);
     }
-    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-      DefaultRouteSettings: { ThrottlingRateLimit: stage.apiThrottle.rateLimit, ThrottlingBurstLimit: stage.apiThrottle.burstLimit },
-    });
+    if (stage.api === 'http') {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        DefaultRouteSettings: { ThrottlingRateLimit: stage.apiThrottle.rateLimit, ThrottlingBurstLimit: stage.apiThrottle.burstLimit },
+      });
+    } else {
+      template.hasResourceProperties('AWS::ApiGateway::Stage', {
+        MethodSettings: [
+          Match.objectLike({
+            HttpMethod: '*',
+            ResourcePath: '/*',
+            ThrottlingRateLimit: stage.apiThrottle.rateLimit,
+            ThrottlingBurstLimit: stage.apiThrottle.burstLimit,
+          }),
+        ],
+      });
+    }
+  });
+
+  it.each(Object.values(stages))('$name: the user pool is on the stage feature plan, with threat protection on Plus only', (stage: StageConfig) => {
+    const pools = Object.values(synthesized.get(stage.name)!.template.findResources('AWS::Cognito::UserPool'));
+    if (stage.identity.kind !== 'cognito') {
+      expect(pools).toEqual([]);
+      return;
+    }
+    const plus = stage.identity.featurePlan === 'plus';
+    expect(pools).toHaveLength(1);
+    expect(pools[0]!.Properties.UserPoolTier).toBe(plus ? 'PLUS' : 'ESSENTIALS');
+    expect(pools[0]!.Properties.UserPoolAddOns).toEqual(plus ? { AdvancedSecurityMode: 'ENFORCED' } : undefined);
+  });
+
+  it('withFeaturePlan moves a stage to another plan and rejects what does not apply', () => {
+    expect(withFeaturePlan(stages.dev, 'plus').identity).toEqual({ kind: 'cognito', featurePlan: 'plus' });
+    expect(() => withFeaturePlan(stages.dev, 'lite')).toThrow(/Unknown user pool feature plan "lite"; expected one of essentials, plus/);
+    expect(() => withFeaturePlan(stages.localstack, 'plus')).toThrow(/has no Cognito user pool/);
   });
 
   it.each(Object.values(stages))('$name: functions get the stage name and its setting values', (stage: StageConfig) => {

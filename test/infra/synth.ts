@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -5,7 +6,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import type { JWK } from 'jose';
 import { catalog } from '../../catalog';
+import { TOKEN_AUTHORIZER_ENTRY } from '../../infra/constructs/rest-service-api';
 import { ConsentAudiencesStack } from '../../infra/stack';
 import type { CatalogShape } from '../../catalog';
 import type { ConsentAudiencesStackProps } from '../../infra/stack';
@@ -26,8 +29,8 @@ export const cdkJsonContext: Record<string, unknown> = JSON.parse(fs.readFileSyn
 export function stubProjectRoot(c: CatalogShape = catalog): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'infra-test-'));
   fs.writeFileSync(path.join(root, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {}}\n');
-  for (const spec of Object.values(c.functions)) {
-    const entry = path.join(root, spec.entry);
+  for (const entryPath of [...Object.values(c.functions).map((spec) => spec.entry), TOKEN_AUTHORIZER_ENTRY]) {
+    const entry = path.join(root, entryPath);
     fs.mkdirSync(path.dirname(entry), { recursive: true });
     fs.writeFileSync(entry, 'export const handler = async () => ({});\n');
   }
@@ -53,13 +56,20 @@ export interface CfnResourceJson {
   readonly DependsOn?: unknown;
 }
 
+/** A development issuer's public key, for stages that trust one (LocalStack). */
+export function testIssuerPublicJwk(): JWK {
+  const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return publicKey.export({ format: 'jwk' }) as JWK;
+}
+
 /** Synthesises the stack with bundling skipped (no esbuild, no Docker): about a second. */
 export function synth(
   options: { stage?: StageConfig; stackId?: string; projectRoot: string } & Partial<Omit<ConsentAudiencesStackProps, 'stage' | 'projectRoot'>>,
 ): Synthesized {
   const { stage = stages.dev, stackId = `ConsentAudiences-${stage.name}`, ...props } = options;
   const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new ConsentAudiencesStack(app, stackId, { ...props, stage });
+  const developmentIssuer = props.developmentIssuer ?? (stage.identity.kind === 'development-issuer' ? { publicJwk: testIssuerPublicJwk() } : undefined);
+  const stack = new ConsentAudiencesStack(app, stackId, { ...props, stage, developmentIssuer });
   const template = Template.fromStack(stack);
   return { stack, template, json: template.toJSON() as Synthesized['json'] };
 }

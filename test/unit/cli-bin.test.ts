@@ -1,6 +1,6 @@
 /**
  * The `audiences` executable as a user runs it: a child process through
- * cli/bin.cjs (tsx), against the fake API. Includes a real interruption: the
+ * cli/bin.cjs (the esbuild bundle), against the fake API. Includes a real interruption: the
  * process is killed while a batch is in flight, then resumed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

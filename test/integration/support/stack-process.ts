@@ -33,14 +33,33 @@ export interface SpawnStackOptions {
   readonly readyTimeoutMs?: number;
   /** How many output chunks `output()` keeps, the last ones (default 200); `Infinity` keeps everything, for tests that scan the logs. */
   readonly outputChunks?: number;
+  /**
+   * Start it exactly as the README says, `npm start -- --port 0`, in a process
+   * group of its own that `stop()` signals as a whole (npm, tsx and the stack),
+   * as Ctrl-C in a terminal does. `pid` is then npm's.
+   */
+  readonly viaNpmStart?: boolean;
 }
 
 export async function spawnStack(options: SpawnStackOptions = {}): Promise<StackProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--port', '0'], {
+  const [command, args] = options.viaNpmStart
+    ? ['npm', ['start', '--silent', '--', '--port', '0']]
+    : [process.execPath, ['--import', 'tsx', 'local/start.ts', '--port', '0']];
+  const child: ChildProcess = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, LOCAL_VISIBILITY_TIMEOUT_SECONDS: process.env.LOCAL_VISIBILITY_TIMEOUT_SECONDS ?? '2', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.viaNpmStart === true,
   });
+  const signal = (name: NodeJS.Signals) => {
+    if (options.viaNpmStart && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, name);
+      } catch {
+        /* the group is gone */
+      }
+    } else child.kill(name);
+  };
   const lines: string[] = [];
   let stdout = '';
   const outputChunks = options.outputChunks ?? 200;
@@ -73,7 +92,7 @@ export async function spawnStack(options: SpawnStackOptions = {}): Promise<Stack
       fail(new Error(`The local stack exited (${exit.code ?? exit.signal}) before it was ready. Its output:\n${output()}`));
     });
   }).catch(async (error: unknown) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
     throw error;
   });
 
@@ -82,9 +101,9 @@ export async function spawnStack(options: SpawnStackOptions = {}): Promise<Stack
     pid: child.pid ?? -1,
     exited,
     output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM', stopTimeoutMs = 20_000) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+    async stop(stopSignal: NodeJS.Signals = 'SIGTERM', stopTimeoutMs = 20_000) {
+      if (child.exitCode === null && child.signalCode === null) signal(stopSignal);
+      const timer = setTimeout(() => signal('SIGKILL'), stopTimeoutMs);
       const exit = await exited;
       clearTimeout(timer);
       return exit;
