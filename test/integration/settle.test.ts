@@ -7,6 +7,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startStack, tableName, type PrivateStack } from './support';
 import { createUser } from './support/users';
+import { appliedKey } from '../../functions/tables/match-index';
 
 jest.setTimeout(120_000);
 
@@ -18,7 +19,7 @@ afterAll(() => stack?.stop());
 
 async function matchIndexEntry(userId: string): Promise<unknown> {
   const { ddb } = await stack.clients();
-  return (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: { pk: `u#${userId}` }, ConsistentRead: true }))).Item;
+  return (await ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(userId), ConsistentRead: true }))).Item;
 }
 
 it('answers, after its quiet period, when nothing is going on', async () => {
@@ -29,7 +30,7 @@ it('answers, after its quiet period, when nothing is going on', async () => {
 it('returns once a consent decision has gone through the ledger stream, SNS and SQS into the match index', async () => {
   const user = await createUser({ baseUrl: stack.url, ads: 'granted' });
   expect((await stack.api('POST', '/_local/settle')).status).toBe(200);
-  expect(await matchIndexEntry(user.userId)).toEqual(expect.objectContaining({ pk: `u#${user.userId}` }));
+  expect(await matchIndexEntry(user.userId)).toEqual(expect.objectContaining({ pk: appliedKey(user.userId).pk }));
 });
 
 it('answers 503 while a consumer keeps failing, and settles once it recovers', async () => {
@@ -43,7 +44,7 @@ it('answers 503 while a consumer keeps failing, and settles once it recovers', a
 
   expect((await stack.api('DELETE', '/_local/faults')).status).toBe(200);
   expect((await stack.api('POST', '/_local/settle')).status).toBe(200);
-  expect(await matchIndexEntry(user.userId)).toEqual(expect.objectContaining({ pk: `u#${user.userId}` }));
+  expect(await matchIndexEntry(user.userId)).toEqual(expect.objectContaining({ pk: appliedKey(user.userId).pk }));
 });
 
 it('rejects a timeout it cannot honour', async () => {
