@@ -143,7 +143,8 @@ describe.each([
     for (const [fnName, spec] of Object.entries(c.functions)) {
       const statements = statementsOfRole(s.json, logicalId(s.stack.functions.get(fnName)!.role));
       for (const [table] of messageTables) {
-        const listed = Object.hasOwn(spec.tables ?? {}, table) || (spec.trigger.kind === 'stream' && spec.trigger.table === table);
+        const listed =
+          Object.hasOwn(spec.tables ?? {}, table) || (spec.trigger.kind === 'stream' && spec.trigger.table === table) || (spec.streams ?? []).includes(table);
         if (listed) expected.push(`${fnName}→${table}`);
         if (statements.some((st) => mentions(st, logicalId(s.stack.tables.get(table)!)))) reach.push(`${fnName}→${table}`);
       }

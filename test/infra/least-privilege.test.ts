@@ -38,6 +38,7 @@ describe('least privilege per function', () => {
   it.each(fns)('%s: every DynamoDB statement names only tables (or their indexes and streams) it lists', (name, spec) => {
     const own = new Set(Object.keys(spec.tables ?? {}));
     if (spec.trigger.kind === 'stream') own.add(spec.trigger.table);
+    for (const table of spec.streams ?? []) own.add(table);
     const others = [...s.stack.tables].filter(([table]) => !own.has(table)).map(([, t]) => logicalId(t));
 
     for (const statement of statementsOf(name)) {

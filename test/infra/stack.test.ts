@@ -180,7 +180,7 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       for (const [table, t] of s.stack.tables) {
         const actions = statements.filter((st) => mentions(st, logicalId(t))).flatMap(actionsOf);
         const access = listed[table];
-        const streamRead = spec.trigger.kind === 'stream' && spec.trigger.table === table;
+        const streamRead = (spec.trigger.kind === 'stream' && spec.trigger.table === table) || (spec.streams ?? []).includes(table);
         const tableActions = actions.filter((a) => !['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'].includes(a));
         if (!access) {
           expect({ table, actions: tableActions }).toEqual({ table, actions: [] });
@@ -242,7 +242,11 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
         .filter((st) => st.Resource === '*')
         .flatMap(actionsOf)
         .sort();
-      const expected = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments', ...(spec.trigger.kind === 'stream' ? ['dynamodb:ListStreams'] : [])].sort();
+      const expected = [
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+        ...(spec.trigger.kind === 'stream' || (spec.streams ?? []).length > 0 ? ['dynamodb:ListStreams'] : []),
+      ].sort();
 
       expect(starActions).toEqual(expected);
     });
