@@ -4,7 +4,7 @@ import { getAccountState, stateKey, storedAnswer } from '../../functions/tables/
 import { getIdentity, ownerOf } from '../../functions/tables/identities';
 import { legacyClaimKey, legacyIdempotencyKey, legacyUserKey } from '../../functions/tables/legacy-accounts';
 import { migrate } from '../../scripts/migrate-accounts';
-import { uniqueId } from './support/db';
+import { functionCalls, passThrough, uniqueId } from './support/db';
 import { tableOf } from './support/store';
 
 /**
@@ -19,6 +19,7 @@ describe('scripts/migrate-accounts.ts', () => {
   const legacy = `store-legacy-accounts-${uniqueId('t')}`;
   const tables = { from: legacy, identities: tableOf('identities'), consentStates: tableOf('consentStates') };
 
+  beforeEach(() => passThrough());
   beforeAll(async () => {
     await raw.send(
       new CreateTableCommand({
@@ -32,6 +33,7 @@ describe('scripts/migrate-accounts.ts', () => {
   afterAll(async () => {
     await raw.send(new DeleteTableCommand({ TableName: legacy }));
     raw.destroy();
+    functionCalls.restore();
   });
 
   const put = (item: Record<string, unknown>) => ddb.send(new PutCommand({ TableName: legacy, Item: item }));
