@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { normalisePhone } from '../../functions/core/identifiers';
+import { normalisePhone } from '../../client/identifiers';
 import { api, MESSAGE_CATEGORIES, type MessageCategory, type MessageReceipt } from '../api';
 import { type CommonFlags, type Context, execute, makeClient, table, withCommonOptions } from '../context';
 import { countryCode } from '../csv';
