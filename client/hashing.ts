@@ -13,10 +13,10 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 /** `PHONE_SHA256` of a number in E.164. */
-export const phoneSha256 = (e164: string): Promise<string> => sha256Hex(phoneHashInput(e164));
+export const phoneSha256 = async (e164: string): Promise<string> => sha256Hex(phoneHashInput(e164));
 
 /** `EMAIL_SHA256` of an address. */
-export const emailSha256 = (email: string): Promise<string> => sha256Hex(emailHashInput(email));
+export const emailSha256 = async (email: string): Promise<string> => sha256Hex(emailHashInput(email));
 
 /** `PHONE_SHA256` of a phone cell of a customer list, or undefined when it holds no valid number. */
 export async function phoneCellSha256(value: string, defaultCountry: string): Promise<string | undefined> {
