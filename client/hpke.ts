@@ -9,7 +9,7 @@
  * The HPKE itself is `@hpke/core`. Its KEM for X25519 runs on WebCrypto, so a
  * recipient's private key is a real CryptoKey that can be non-extractable
  * (and kept in IndexedDB); `@hpke/dhkem-x25519` (pure JavaScript) seals where
- * WebCrypto has no X25519 (browsers before Chrome 133 / Firefox 130).
+ * WebCrypto has no X25519 (browsers before Chrome 133 / Firefox 129).
  * ChaCha20-Poly1305 is `@hpke/chacha20poly1305`, as WebCrypto has none.
  */
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';

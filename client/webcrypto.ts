@@ -22,7 +22,7 @@ export const isKeyPair = (key: CryptoKey | CryptoKeyPair): key is CryptoKeyPair 
 
 let x25519: Promise<boolean> | undefined;
 
-/** Whether WebCrypto here does X25519 (Node.js 20+, Chrome 133+, Firefox 130+, Safari 17+); checked once. */
+/** Whether WebCrypto here does X25519 (Node.js 20+, Chrome 133+, Firefox 129+, Safari 17+); checked once. */
 export function hasWebCryptoX25519(): Promise<boolean> {
   x25519 ??= (async () => {
     try {
