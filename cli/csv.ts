@@ -9,10 +9,13 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { parse, type CsvError, type Info } from 'csv-parse';
-import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/min';
-import { emailSha256, normaliseEmail, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
 import type { Schemas } from '../client/api';
+import { emailSha256Sync, phoneSha256Sync } from '../client/hashing-node';
+import { countryCode, normaliseEmail, normalisePhoneCell } from '../client/identifiers';
 import { UsageError } from './errors';
+
+// The normalisation rules live in the client library, shared with browser uploads.
+export { countryCode, normalisePhoneCell };
 
 /** What a cell holds, as the API names it. */
 export type SchemaKey = Schemas['SchemaKey'];
@@ -104,29 +107,6 @@ export const schemaOf = (columns: Columns): SchemaKey[] => [
   ...(columns.email ? (['EMAIL_SHA256'] as const) : []),
 ];
 
-/** An ISO 3166-1 alpha-2 code libphonenumber knows, upper-cased; undefined otherwise. */
-export function countryCode(value: string | undefined): CountryCode | undefined {
-  const code = value?.trim().toUpperCase();
-  return code && /^[A-Z]{2}$/.test(code) && isSupportedCountry(code) ? (code as CountryCode) : undefined;
-}
-
-/**
- * A phone cell in E.164, or undefined. Accepts what libphonenumber accepts for
- * the default country (spaces, dashes, dots, parentheses, national format with
- * its trunk zero, `+` international, the country's own international prefix)
- * and, when that fails, a leading `00` international prefix (`0044 …`), which
- * many lists use whatever the default country's own prefix is.
- */
-export function normalisePhoneCell(value: string, defaultCountry: string): string | undefined {
-  const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  const direct = normalisePhone(trimmed, defaultCountry);
-  if (direct) return direct;
-  const compact = trimmed.replace(/[\s().\-/]/g, '');
-  if (/^00[1-9]\d{5,}$/.test(compact)) return normalisePhone(`+${compact.slice(2)}`, defaultCountry);
-  return undefined;
-}
-
 /** Counters of cells, in rows that were kept, that were present but unusable; never their values. */
 export interface CellStats {
   invalidPhoneCells: number;
@@ -148,13 +128,13 @@ export function hashRecord(record: readonly string[], columns: Columns, defaultC
     const country = (columns.country && countryCode(record[columns.country.index])) || defaultCountry;
     const e164 = normalisePhoneCell(raw, country);
     if (!e164 && raw.trim() !== '') badPhone = 1;
-    cells.push(e164 ? phoneSha256(e164) : '');
+    cells.push(e164 ? phoneSha256Sync(e164) : '');
   }
   if (columns.email) {
     const raw = record[columns.email.index] ?? '';
     const email = raw.trim() === '' ? undefined : normaliseEmail(raw);
     if (!email && raw.trim() !== '') badEmail = 1;
-    cells.push(email ? emailSha256(email) : '');
+    cells.push(email ? emailSha256Sync(email) : '');
   }
   if (cells.every((cell) => cell === '')) return undefined;
   if (stats) {

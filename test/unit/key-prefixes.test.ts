@@ -10,7 +10,7 @@ import { join } from 'node:path';
 const root = join(__dirname, '..', '..');
 const tablesDir = join(root, 'functions', 'tables');
 
-/** Every prefix a table module writes as a literal: `'k#'`, `` `user#${...}` ``, and so on. */
+/** Every prefix a table module writes as a quoted literal (a lowercase word and a hash sign at the start of a string). */
 function prefixesOfTableModules(): Set<string> {
   const prefixes = new Set<string>();
   for (const file of readdirSync(tablesDir).filter((f) => f.endsWith('.ts'))) {

@@ -1,0 +1,39 @@
+/**
+ * The client library: message encryption (HPKE as the contract names it),
+ * X25519 keys, a device key store in IndexedDB, and the customer-list hashing
+ * convention. This entry imports no Node module and runs in browsers; Node
+ * code (CLI, scripts, tests) imports `client/node`, which adds key files and
+ * synchronous hashing.
+ */
+export { ClientCryptoError, type ClientCryptoErrorCode } from './errors';
+export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding';
+export {
+  ENC_BYTES,
+  MAX_CIPHERTEXT_BYTES,
+  MESSAGE_INFO,
+  TAG_BYTES,
+  messageSuite,
+  open,
+  openBytes,
+  seal,
+  sealBytes,
+  type HpkeOptions,
+  type KemImplementation,
+  type MessagePayload,
+  type RecipientKey,
+} from './hpke';
+export {
+  PUBLIC_KEY_BYTES,
+  decodePublicKey,
+  derivePublicKey,
+  exportPrivateJwk,
+  generateKeyPair,
+  importPrivateJwk,
+  importPublicKey,
+  publicKeyOf,
+  type X25519PrivateJwk,
+} from './keys';
+export { DeviceKeyStore, type DeviceKey, type IdbFactory } from './keystore';
+export { countryCode, emailHashInput, normaliseEmail, normalisePhone, normalisePhoneCell, phoneHashInput } from './identifiers';
+export { emailCellSha256, emailSha256, phoneCellSha256, phoneSha256, sha256Hex } from './hashing';
+export { hasWebCryptoX25519, type CryptoKey, type CryptoKeyPair } from './webcrypto';
