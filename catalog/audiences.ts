@@ -73,7 +73,7 @@ export const audiencesQueues = {
     env: 'AUDIENCE_CONSENT_EVENTS_QUEUE_URL',
     visibilityTimeoutSeconds: 180,
     maxReceiveCount: 5,
-    subscription: { topic: 'accountEvents', eventTypes: ['ConsentChanged', 'AccountErased'] },
+    subscription: { topic: 'accountEvents', eventTypes: ['ConsentChanged', 'AccountErased', 'IdentifierLost'] },
   },
   /** Deleted audiences whose memberships are still to be removed (one page a message). */
   audienceCleanup: {

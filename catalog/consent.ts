@@ -65,7 +65,7 @@ export const consentTables = {
 } as const satisfies Record<string, TableSpec>;
 
 export const consentTopics = {
-  /** `ConsentChanged`, `IdentifiersChanged` and `AccountErased` events. */
+  /** `ConsentChanged`, `IdentifiersChanged`, `IdentifierLost` and `AccountErased` events. */
   accountEvents: { env: 'ACCOUNT_EVENTS_TOPIC_ARN' },
 } as const satisfies Record<string, TopicSpec>;
 
@@ -81,6 +81,16 @@ export const consentQueues = {
     visibilityTimeoutSeconds: 60,
     maxReceiveCount: 5,
     subscription: { topic: 'accountEvents', eventTypes: ['ConsentChanged', 'AccountErased'] },
+  },
+  /**
+   * The verification outbox: one message a code to send, carrying only the
+   * verification id (never the code, the number or the address); the sender
+   * reads the destination from the identity table and derives the code.
+   */
+  verificationOutbox: {
+    env: 'VERIFICATION_OUTBOX_QUEUE_URL',
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 5,
   },
   /**
    * On-failure records of the ledger stream (pointers to the records the
@@ -101,6 +111,12 @@ export const consentSecrets = {
     localEnv: 'LOCAL_PEPPER',
     description: 'HMAC-SHA256 key for match keys; never logged',
   },
+  /** Key of the one-time codes (derived per verification) and of the rate counters of numbers and addresses. */
+  verificationKey: {
+    env: 'VERIFICATION_KEY_SECRET_ARN',
+    localEnv: 'LOCAL_VERIFICATION_KEY',
+    description: 'HMAC-SHA256 key that derives one-time codes and keys per-identifier rate counters; never logged',
+  },
 } as const satisfies Record<string, SecretSpec>;
 
 export const consentSettings = {
@@ -109,24 +125,93 @@ export const consentSettings = {
     description: 'How long an Idempotency-Key answer is replayed',
     default: '86400',
   },
+  verificationAccountLimit: {
+    env: 'VERIFICATION_ACCOUNT_LIMIT',
+    description: 'Verifications (phone and email) one account may start per verificationAccountWindowSeconds',
+    default: '5',
+  },
+  verificationAccountWindowSeconds: {
+    env: 'VERIFICATION_ACCOUNT_WINDOW_SECONDS',
+    description: 'The rolling window of verificationAccountLimit, in seconds',
+    default: '3600',
+  },
+  verificationIdentifierLimit: {
+    env: 'VERIFICATION_IDENTIFIER_LIMIT',
+    description: 'Codes sent to one number or address per verificationIdentifierWindowSeconds, whoever asks',
+    default: '10',
+  },
+  verificationIdentifierWindowSeconds: {
+    env: 'VERIFICATION_IDENTIFIER_WINDOW_SECONDS',
+    description: 'The rolling window of verificationIdentifierLimit, in seconds',
+    default: '86400',
+  },
+  verificationEmailFrom: {
+    env: 'VERIFICATION_EMAIL_FROM',
+    description: 'The From address of verification emails (an address of verificationEmailIdentity)',
+    default: 'no-reply@example.com',
+  },
+  verificationEmailIdentity: {
+    env: 'VERIFICATION_EMAIL_IDENTITY',
+    description: 'The verified Amazon SES identity (domain or address) the sender may send from; its ARN is the only SES grant',
+    default: 'example.com',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 const anyone = ['user', 'business', 'operator'] as const;
+const verificationLimits = [
+  'verificationAccountLimit',
+  'verificationAccountWindowSeconds',
+  'verificationIdentifierLimit',
+  'verificationIdentifierWindowSeconds',
+] as const;
 
 export const consentFunctions = {
+  startPhoneVerification: {
+    entry: 'functions/start-phone-verification/handler.ts',
+    side: 'consent',
+    description: 'POST /v1/me/phone/verification: send a one-time code to a number',
+    trigger: { kind: 'http', method: 'POST', path: '/v1/me/phone/verification', auth: ['user'] },
+    tables: { identities: 'readWrite' },
+    queues: ['verificationOutbox'],
+    secrets: ['verificationKey'],
+    settings: verificationLimits,
+  },
+  startEmailVerification: {
+    entry: 'functions/start-email-verification/handler.ts',
+    side: 'consent',
+    description: 'POST /v1/me/email/verification: send a one-time code to an address',
+    trigger: { kind: 'http', method: 'POST', path: '/v1/me/email/verification', auth: ['user'] },
+    tables: { identities: 'readWrite' },
+    queues: ['verificationOutbox'],
+    secrets: ['verificationKey'],
+    settings: verificationLimits,
+  },
   putPhone: {
     entry: 'functions/put-phone/handler.ts',
     side: 'consent',
-    description: "PUT /v1/me/phone: bind the caller's phone number",
+    description: 'PUT /v1/me/phone: bind a verified number to the caller (it moves from an earlier holder)',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/phone', auth: ['user'] },
     tables: { identities: 'readWrite', ledger: 'append' },
+    secrets: ['verificationKey'],
   },
   putEmail: {
     entry: 'functions/put-email/handler.ts',
     side: 'consent',
-    description: "PUT /v1/me/email: bind the caller's email address",
+    description: 'PUT /v1/me/email: bind a verified address to the caller (it moves from an earlier holder)',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/email', auth: ['user'] },
     tables: { identities: 'readWrite', ledger: 'append' },
+    secrets: ['verificationKey'],
+  },
+  sendVerification: {
+    entry: 'functions/send-verification/handler.ts',
+    side: 'consent',
+    description: 'Sends the one-time codes of the verification outbox by SMS (Amazon SNS) and email (Amazon SES)',
+    timeoutSeconds: 10,
+    trigger: { kind: 'queue', queue: 'verificationOutbox', batchSize: 10 },
+    tables: { identities: 'read' },
+    secrets: ['verificationKey'],
+    settings: ['verificationEmailFrom', 'verificationEmailIdentity'],
+    delivers: ['sms', 'email'],
   },
   createPolicy: {
     entry: 'functions/create-policy/handler.ts',

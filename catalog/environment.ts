@@ -6,7 +6,7 @@
  * the tests and the benchmarks turn the same bindings into variables that
  * point at their own resources.
  */
-import type { Access, CatalogShape, FunctionSpec, Side } from './types';
+import type { Access, CatalogShape, Channel, FunctionSpec, Side } from './types';
 
 export const SERVICE_NAME = 'consent-audiences';
 export const METRICS_NAMESPACE = 'ConsentAudiences';
@@ -32,6 +32,8 @@ export interface FunctionPlan {
   readonly memoryMB: number;
   readonly timeoutSeconds: number;
   readonly bindings: readonly Binding[];
+  /** Channels it sends on to people outside the service (its SNS SMS and SES grants). */
+  readonly delivers: readonly Channel[];
   /** Variables every function of the service has. */
   readonly shared: Readonly<Record<string, string>>;
 }
@@ -71,6 +73,7 @@ export function functionPlan(catalog: CatalogShape, name: string, options: { sta
     memoryMB: spec.memoryMB ?? FUNCTION_DEFAULTS.memoryMB,
     timeoutSeconds: spec.timeoutSeconds ?? (isHttp(spec) ? FUNCTION_DEFAULTS.httpTimeoutSeconds : FUNCTION_DEFAULTS.asyncTimeoutSeconds),
     bindings,
+    delivers: spec.delivers ?? [],
     shared: { POWERTOOLS_SERVICE_NAME: SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, STAGE: options.stage },
   };
 }

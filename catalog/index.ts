@@ -88,6 +88,9 @@ export function checkCatalog(c: CatalogShape): string[] {
     for (const queue of f.queues ?? []) if (!c.queues[queue]) problems.push(`function ${n}: unknown queue ${queue}`);
     for (const secret of f.secrets ?? []) if (!c.secrets[secret]) problems.push(`function ${n}: unknown secret ${secret}`);
     for (const setting of f.settings ?? []) if (!c.settings[setting]) problems.push(`function ${n}: unknown setting ${setting}`);
+    if (f.delivers?.includes('email') && !(f.settings ?? []).includes('verificationEmailIdentity')) {
+      problems.push(`function ${n}: sending email needs the setting verificationEmailIdentity (its SES grant)`);
+    }
   }
   return problems;
 }

@@ -71,6 +71,9 @@ export interface SettingSpec {
   readonly default: string;
 }
 
+/** How a message reaches a person outside the service. */
+export type Channel = 'sms' | 'email';
+
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
 export type Trigger =
@@ -131,6 +134,12 @@ export interface FunctionSpec {
   readonly queues?: readonly string[];
   readonly secrets?: readonly string[];
   readonly settings?: readonly string[];
+  /**
+   * Sends messages to people outside the service: `sms` to phone numbers
+   * (Amazon SNS), `email` from the SES identity of the stage setting
+   * `verificationEmailIdentity` (Amazon SES).
+   */
+  readonly delivers?: readonly Channel[];
   /**
    * Serves a data subject their own data across data classes (the export).
    * Only a `user` route may say so; it is exempt from the rule that nothing

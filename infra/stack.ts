@@ -249,6 +249,13 @@ export class ConsentAudiencesStack extends Stack {
           break;
       }
     }
+    if (plan.delivers.includes('sms')) fn.allowSms();
+    if (plan.delivers.includes('email')) {
+      const identity = plan.bindings.find((b) => b.kind === 'setting' && b.name === 'verificationEmailIdentity');
+      // checkCatalog has vouched that an email sender binds the setting.
+      if (identity?.kind !== 'setting') throw new Error(`${plan.name} sends email without the verificationEmailIdentity setting`);
+      fn.allowEmail(identity.value);
+    }
     return fn;
   }
 

@@ -35,6 +35,8 @@ export interface TokenVerifier {
 export interface LocalRouteRequest {
   readonly method: string;
   readonly path: string;
+  /** The raw query string, without `?`. */
+  readonly query: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
 }
@@ -241,7 +243,7 @@ export function startGateway(options: GatewayOptions, listen: { port: number; ho
       const headers: Record<string, string | undefined> = {};
       for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(',') : value;
       try {
-        const answer = await options.localRoutes({ method, path: rawPath, headers, body });
+        const answer = await options.localRoutes({ method, path: rawPath, query: target.slice(rawPath.length + 1), headers, body });
         if (answer) {
           sendJson(res, answer.status, answer.body, answer.headers ?? {});
           return;

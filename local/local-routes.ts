@@ -11,6 +11,8 @@ import { Problem, badRequest, malformedJson, unsupportedMediaType, type FieldErr
 import { faultRequest, UnknownFunctionError, type FaultInjector } from './faults';
 import type { LocalRouteHandler, LocalRouteRequest, LocalRouteResponse } from './gateway';
 import type { LocalIdentity } from './identity';
+import type { LocalOutbox } from './outbox';
+import { normaliseEmail, normalisePhone } from '../functions/core/identifiers';
 
 export interface MovableClock {
   now(): Date;
@@ -27,6 +29,8 @@ export interface LocalRoutesDeps {
   settle(timeoutMs: number): Promise<boolean>;
   /** The health document, and whether every emulator and poller runs. */
   health(): { ok: boolean; body: Record<string, unknown> };
+  /** What the stack would have sent by SMS or email (`/_local/outbox`); without it the route does not exist. */
+  readonly outbox?: Pick<LocalOutbox, 'sentTo'>;
   /** Fault injection (`/_local/faults`); without it the route does not exist. */
   readonly faults?: Pick<FaultInjector, 'add' | 'clear' | 'state'>;
 }
@@ -116,6 +120,18 @@ export function localRoutes(deps: LocalRoutesDeps): LocalRouteHandler {
       },
     },
   };
+  const outbox = deps.outbox;
+  if (outbox) {
+    routes['/_local/outbox'] = {
+      GET: async (request) => {
+        const raw = new URLSearchParams(request.query).get('to') ?? '';
+        // As the sender addresses it: a number in E.164, an address trimmed and lower-cased.
+        const to = raw.includes('@') ? normaliseEmail(raw) : normalisePhone(raw);
+        if (!to) throw badRequest('The query is not valid.', [{ path: 'to', message: 'A phone number in international format or an email address' }]);
+        return { status: 200, body: { items: outbox.sentTo(to) } };
+      },
+    };
+  }
   const faults = deps.faults;
   if (faults) {
     routes['/_local/faults'] = {

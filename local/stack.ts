@@ -24,6 +24,7 @@ import { localRoutes } from './local-routes';
 import { consoleLog, describeError, type StackLog } from './log';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './names';
 import { loadFunction, type LocalFunction } from './functions';
+import { LocalOutbox } from './outbox';
 import { QueuePoller } from './queue-poller';
 import { createResources, type LocalResources } from './resources';
 import { BackgroundActivity } from './settle';
@@ -161,6 +162,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!client) throw new Error(`${path} does not export the ${service} client as ${exported}`);
       faults.instrument(service, client);
     }
+    // The verification sender's SMS and email go to the local outbox (`GET /_local/outbox`), never to AWS.
+    const outbox = new LocalOutbox(() => clock.now());
+    const delivery = (await import(pathToFileURL(resolve(rootDir, 'functions/shared/delivery.ts')).href)) as {
+      useTransport?: (t: LocalOutbox['transport']) => void;
+    };
+    if (!delivery.useTransport) throw new Error('functions/shared/delivery.ts does not export useTransport');
+    delivery.useTransport(outbox.transport);
     const removeBindingCheck = enforceBindings(log);
     stops.push(async () => removeBindingCheck());
     for (const plan of environment.plans.values()) loaded.set(plan.name, await loadFunction(rootDir, plan, log, region, faults));
@@ -256,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           sweep,
           settle: (timeoutMs) => activity.settle({ timeoutMs }),
           faults,
+          outbox,
           health: () => ({
             ok: !stopping && pollers.every((p) => p.running),
             body: {

@@ -5,6 +5,46 @@
 // Generated from the route contracts (functions/contract) by `npm run generate:api`, as client/api/openapi.json is.
 
 export interface paths {
+  '/v1/me/phone/verification': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a 6-digit code by SMS to a number the caller wants to bind
+     * @description Roles: user.
+     */
+    post: operations['startPhoneVerification'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/me/email/verification': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a 6-digit code by email to an address the caller wants to bind
+     * @description Roles: user.
+     */
+    post: operations['startEmailVerification'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/me/phone': {
     parameters: {
       query?: never;
@@ -14,7 +54,7 @@ export interface paths {
     };
     get?: never;
     /**
-     * Bind the caller's phone number (stored in E.164)
+     * Bind a verified number to the caller (stored in E.164); it moves from any account that held it
      * @description Roles: user.
      */
     put: operations['putPhone'];
@@ -34,7 +74,7 @@ export interface paths {
     };
     get?: never;
     /**
-     * Bind the caller's email address (trimmed, lower-cased)
+     * Bind a verified email address to the caller (trimmed, lower-cased); it moves from any account that held it
      * @description Roles: user.
      */
     put: operations['putEmail'];
@@ -522,7 +562,11 @@ export interface components {
     Email: {
       email: string;
     };
-    EmailUpdate: {
+    EmailConfirmation: {
+      verificationId: string;
+      code: string;
+    };
+    EmailVerificationRequest: {
       email: string;
     };
     ErasureReceipt: {
@@ -617,7 +661,11 @@ export interface components {
     Phone: {
       phoneNumber: string;
     };
-    PhoneUpdate: {
+    PhoneConfirmation: {
+      verificationId: string;
+      code: string;
+    };
+    PhoneVerificationRequest: {
       phoneNumber: string;
     };
     Policy: {
@@ -667,6 +715,15 @@ export interface components {
         audienceId: string;
         businessId: string;
       }[];
+    };
+    VerificationStarted: {
+      /** @description Opaque; send it back with the code */
+      verificationId: string;
+      /**
+       * Format: date-time
+       * @description When the code stops working (10 minutes after it was sent)
+       */
+      expiresAt: string;
     };
   };
   responses: {
@@ -743,6 +800,88 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  startPhoneVerification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PhoneVerificationRequest'];
+      };
+    };
+    responses: {
+      /** @description A code is on its way. The same answer whether or not another account holds the number. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['VerificationStarted'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      /** @description Too many verifications started by the account (per hour) or too many codes sent to this number or address (per day); see the Retry-After header (seconds) */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again */
+          'Retry-After'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      500: components['responses']['InternalError'];
+    };
+  };
+  startEmailVerification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['EmailVerificationRequest'];
+      };
+    };
+    responses: {
+      /** @description A code is on its way. The same answer whether or not another account holds the address. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['VerificationStarted'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      /** @description Too many verifications started by the account (per hour) or too many codes sent to this number or address (per day); see the Retry-After header (seconds) */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again */
+          'Retry-After'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      500: components['responses']['InternalError'];
+    };
+  };
   putPhone: {
     parameters: {
       query?: never;
@@ -752,7 +891,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['PhoneUpdate'];
+        'application/json': components['schemas']['PhoneConfirmation'];
       };
     };
     responses: {
@@ -765,11 +904,19 @@ export interface operations {
           'application/json': components['schemas']['Phone'];
         };
       };
-      400: components['responses']['BadRequest'];
+      /** @description A wrong code (the fifth wrong code is a 410), or a body that does not match the schema (see errors) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
-      /** @description The number is bound to another user */
-      409: {
+      /** @description The verification is unknown, expired, used, or its code was wrong five times: start a new one */
+      410: {
         headers: {
           [name: string]: unknown;
         };
@@ -791,7 +938,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['EmailUpdate'];
+        'application/json': components['schemas']['EmailConfirmation'];
       };
     };
     responses: {
@@ -804,11 +951,19 @@ export interface operations {
           'application/json': components['schemas']['Email'];
         };
       };
-      400: components['responses']['BadRequest'];
+      /** @description A wrong code (the fifth wrong code is a 410), or a body that does not match the schema (see errors) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
-      /** @description The address is bound to another user */
-      409: {
+      /** @description The verification is unknown, expired, used, or its code was wrong five times: start a new one */
+      410: {
         headers: {
           [name: string]: unknown;
         };

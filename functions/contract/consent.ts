@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { RouteContract } from '../shared/http';
 import { DECISIONS, PURPOSES } from '../core/consent';
-import { IsoTime, ProblemSchema, authErrors, bodyErrors } from './common';
+import { IsoTime, ProblemSchema, authErrors, bodyErrors, rateLimited } from './common';
 
 export const Purpose = z.enum(PURPOSES).meta({ id: 'Purpose', description: 'What the phone number may be used for' });
 export const Decision = z.enum(DECISIONS).meta({ id: 'Decision' });
@@ -32,25 +32,81 @@ export const Policy = z
 /** An Idempotency-Key header: 1-255 printable ASCII characters without spaces. */
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Must be 1-255 printable ASCII characters');
 
+const verificationStarted = z
+  .object({
+    verificationId: z.string().meta({ description: 'Opaque; send it back with the code' }),
+    expiresAt: IsoTime.meta({ description: 'When the code stops working (10 minutes after it was sent)' }),
+  })
+  .meta({ id: 'VerificationStarted' });
+
+const verificationErrors = {
+  ...bodyErrors,
+  ...authErrors,
+  429: rateLimited(
+    'Too many verifications started by the account (per hour) or too many codes sent to this number or address (per day); see the Retry-After header (seconds)',
+  ),
+} as const;
+
+export const startPhoneVerification = {
+  summary: 'Send a 6-digit code by SMS to a number the caller wants to bind',
+  body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }).meta({ id: 'PhoneVerificationRequest' }),
+  responses: {
+    202: {
+      description: 'A code is on its way. The same answer whether or not another account holds the number.',
+      schema: verificationStarted,
+    },
+    ...verificationErrors,
+  },
+} satisfies RouteContract;
+
+export const startEmailVerification = {
+  summary: 'Send a 6-digit code by email to an address the caller wants to bind',
+  body: z.strictObject({ email: z.string().min(1).max(320) }).meta({ id: 'EmailVerificationRequest' }),
+  responses: {
+    202: {
+      description: 'A code is on its way. The same answer whether or not another account holds the address.',
+      schema: verificationStarted,
+    },
+    ...verificationErrors,
+  },
+} satisfies RouteContract;
+
+const VERIFY_FIRST = (route: string) => `Required: start with POST ${route} and send back its verificationId with the code it sent`;
+
+const confirmation = (route: string, id: string) =>
+  z
+    .strictObject({
+      verificationId: z
+        .string({ error: VERIFY_FIRST(route) })
+        .min(1)
+        .max(128),
+      code: z.string({ error: 'Required: the 6-digit code that was sent' }).regex(/^[0-9]{6}$/, 'Must be the 6-digit code that was sent'),
+    })
+    .meta({ id });
+
+const confirmationErrors = {
+  ...bodyErrors,
+  ...authErrors,
+  410: { description: 'The verification is unknown, expired, used, or its code was wrong five times: start a new one', schema: ProblemSchema },
+} as const;
+
 export const putPhone = {
-  summary: "Bind the caller's phone number (stored in E.164)",
-  body: z.strictObject({ phoneNumber: z.string().min(1).max(64) }).meta({ id: 'PhoneUpdate' }),
+  summary: 'Bind a verified number to the caller (stored in E.164); it moves from any account that held it',
+  body: confirmation('/v1/me/phone/verification', 'PhoneConfirmation'),
   responses: {
     200: { description: 'The number as stored', schema: z.object({ phoneNumber: z.string() }).meta({ id: 'Phone' }) },
-    ...bodyErrors,
-    ...authErrors,
-    409: { description: 'The number is bound to another user', schema: ProblemSchema },
+    ...confirmationErrors,
+    400: { description: 'A wrong code (the fifth wrong code is a 410), or a body that does not match the schema (see errors)', schema: ProblemSchema },
   },
 } satisfies RouteContract;
 
 export const putEmail = {
-  summary: "Bind the caller's email address (trimmed, lower-cased)",
-  body: z.strictObject({ email: z.string().min(1).max(320) }).meta({ id: 'EmailUpdate' }),
+  summary: 'Bind a verified email address to the caller (trimmed, lower-cased); it moves from any account that held it',
+  body: confirmation('/v1/me/email/verification', 'EmailConfirmation'),
   responses: {
     200: { description: 'The address as stored', schema: z.object({ email: z.string() }).meta({ id: 'Email' }) },
-    ...bodyErrors,
-    ...authErrors,
-    409: { description: 'The address is bound to another user', schema: ProblemSchema },
+    ...confirmationErrors,
+    400: { description: 'A wrong code (the fifth wrong code is a 410), or a body that does not match the schema (see errors)', schema: ProblemSchema },
   },
 } satisfies RouteContract;
 

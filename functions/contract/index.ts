@@ -30,7 +30,12 @@ const tagged = (tag: ApiTag, contracts: Contracts): Contracts =>
 
 /** The contract of every HTTP function, by catalog name: the source of the OpenAPI document and of the generated client types. */
 export const routeContracts: Contracts = {
-  ...tagged('Identity', { putPhone: consent.putPhone, putEmail: consent.putEmail }),
+  ...tagged('Identity', {
+    startPhoneVerification: consent.startPhoneVerification,
+    putPhone: consent.putPhone,
+    startEmailVerification: consent.startEmailVerification,
+    putEmail: consent.putEmail,
+  }),
   ...tagged('Policies', { createPolicy: consent.createPolicy, getCurrentPolicy: consent.getCurrentPolicy }),
   ...tagged('Consent', { getConsent: consent.getConsent, putConsent: consent.putConsent, getConsentHistory: consent.getConsentHistory }),
   ...tagged('Data subject rights', { exportMe, eraseMe }),

@@ -28,6 +28,9 @@ export type CustomerFileSource = (typeof CUSTOMER_FILE_SOURCES)[number];
 
 export type Operation = 'add' | 'remove';
 
+/** The kind of identifier a match key was made from (phone first in a row). */
+export type MatchKeyKind = 'PHONE' | 'EMAIL';
+
 /** Rows a request may carry (more: 413). */
 export const MAX_ROWS = 10_000;
 /** Invalid rows named in a receipt, by index. */
@@ -120,17 +123,30 @@ function rowEnd(buffer: Buffer, at: number): number {
 
 /**
  * What the matcher needs of a chunk (base64): its row count and the rows'
- * match keys as the match index spells them (hex), in order.
+ * match keys as the match index spells them (hex), in order, with the kind
+ * of identifier each key came from (the row's flag byte says), so a
+ * membership can record what it was matched through.
  */
-export function decodeKeys(encoded: string): { rows: number; keys: string[] } {
+export function decodeKeys(encoded: string): { rows: number; keys: string[]; kinds: MatchKeyKind[] } {
   const buffer = Buffer.from(encoded, 'base64');
   const keys: string[] = [];
+  const kinds: MatchKeyKind[] = [];
   let rows = 0;
   for (let at = 0; at < buffer.length; rows++) {
     const end = rowEnd(buffer, at);
-    for (at += 1; at < end; at += KEY_BYTES) keys.push(buffer.toString('hex', at, at + KEY_BYTES));
+    const flags = buffer[at]!;
+    at += 1;
+    if (flags & PHONE_FLAG) {
+      keys.push(buffer.toString('hex', at, (at += KEY_BYTES)));
+      kinds.push('PHONE');
+    }
+    if (flags & EMAIL_FLAG) {
+      keys.push(buffer.toString('hex', at, (at += KEY_BYTES)));
+      kinds.push('EMAIL');
+    }
+    if (at !== end) throw new Error('Malformed chunk');
   }
-  return { rows, keys };
+  return { rows, keys, kinds };
 }
 
 /** Encodes rows given by their match keys (hex) as a chunk (base64): the inverse of decodeRows. */

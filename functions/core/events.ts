@@ -28,6 +28,20 @@ export const IdentifiersChanged = z.object({
   occurredAt: z.string(),
 });
 
+/**
+ * The account lost a phone number or email to another account that proved
+ * possession of it. It names the kind of identifier only, never the value:
+ * the match index reconciles from the identities, and the audience side
+ * removes the memberships matched only through that kind of identifier.
+ */
+export const IdentifierLost = z.object({
+  type: z.literal('IdentifierLost'),
+  eventId: z.string().min(1),
+  userId: z.string().min(1),
+  identifier: z.enum(['PHONE', 'EMAIL']),
+  occurredAt: z.string(),
+});
+
 export const AccountErased = z.object({
   type: z.literal('AccountErased'),
   eventId: z.string().min(1),
@@ -35,6 +49,6 @@ export const AccountErased = z.object({
   occurredAt: z.string(),
 });
 
-export const AccountEvent = z.discriminatedUnion('type', [ConsentChanged, IdentifiersChanged, AccountErased]);
+export const AccountEvent = z.discriminatedUnion('type', [ConsentChanged, IdentifiersChanged, IdentifierLost, AccountErased]);
 export type AccountEvent = z.infer<typeof AccountEvent>;
 export type AccountEventType = AccountEvent['type'];

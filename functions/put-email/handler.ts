@@ -1,13 +1,16 @@
 import { putEmail } from '../contract/consent';
-import { normaliseEmail } from '../core/identifiers';
-import { bindIdentifier } from '../services/identifiers';
+import { confirmVerification } from '../services/verification';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
-import { badRequest } from '../shared/problems';
+import { metrics } from '../shared/observability';
 
+/**
+ * PUT /v1/me/email `{verificationId, code}`: binds the address the code was
+ * sent to (services/verification.ts). A body with an address alone binds
+ * nothing: it fails validation, naming the verification it needs.
+ */
 export const handler = httpRoute('putEmail', putEmail, async ({ body, caller }) => {
-  const email = normaliseEmail(body.email);
-  if (!email) throw badRequest('email is not an email address.', [{ path: 'email', message: 'Not an email address' }]);
-  await bindIdentifier(caller.sub, 'email', email, clock.now());
+  const email = await confirmVerification(caller.sub, 'email', body.verificationId, body.code, clock.now());
+  metrics.addMetric('IdentifierVerified', 'Count', 1);
   return json(200, { email });
 });

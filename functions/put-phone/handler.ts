@@ -1,17 +1,16 @@
 import { putPhone } from '../contract/consent';
-import { normalisePhone } from '../core/identifiers';
-import { bindIdentifier } from '../services/identifiers';
+import { confirmVerification } from '../services/verification';
 import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
-import { badRequest } from '../shared/problems';
+import { metrics } from '../shared/observability';
 
+/**
+ * PUT /v1/me/phone `{verificationId, code}`: binds the number the code was
+ * sent to (services/verification.ts). A body with a number alone binds
+ * nothing: it fails validation, naming the verification it needs.
+ */
 export const handler = httpRoute('putPhone', putPhone, async ({ body, caller }) => {
-  const phoneNumber = normalisePhone(body.phoneNumber);
-  if (!phoneNumber) {
-    throw badRequest('phoneNumber is not a valid phone number.', [
-      { path: 'phoneNumber', message: 'Not a valid phone number in international format (+ and country code)' },
-    ]);
-  }
-  await bindIdentifier(caller.sub, 'phoneNumber', phoneNumber, clock.now());
+  const phoneNumber = await confirmVerification(caller.sub, 'phoneNumber', body.verificationId, body.code, clock.now());
+  metrics.addMetric('IdentifierVerified', 'Count', 1);
   return json(200, { phoneNumber });
 });

@@ -23,7 +23,13 @@ export function eventOf(raw: Record<string, unknown>): AccountEvent {
       occurredAt: receipt.recordedAt,
     });
   }
-  return AccountEvent.parse({ type: item.eventType, eventId: item.eventId, userId: item.userId, occurredAt: item.occurredAt });
+  return AccountEvent.parse({
+    type: item.eventType,
+    eventId: item.eventId,
+    userId: item.userId,
+    ...(item.identifier ? { identifier: item.identifier } : {}),
+    occurredAt: item.occurredAt,
+  });
 }
 
 /**

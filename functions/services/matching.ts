@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { bucketDeltas, chunkId, decodeKeys, expiresAtOf, expiryDay } from '../core/audiences';
-import type { ChunkMessage } from '../core/audiences';
+import type { ChunkMessage, MatchKeyKind } from '../core/audiences';
 import { afterCommit, attemptId, deadAttempts, leaseIdAt, planAdd, planRemove } from '../core/matching';
 import type { Candidate, Change } from '../core/matching';
 import { acquireLease, chunkCommitPart, dropPending, getAudienceRecord, LEASE_MS, markPending, releaseLease } from '../tables/audiences';
@@ -41,6 +41,8 @@ interface Prepared {
   readonly chunk: string;
   /** Users whose match keys are in the chunk. */
   readonly candidates: readonly string[];
+  /** The kinds of identifier each candidate was found through in this chunk. */
+  readonly kinds: ReadonlyMap<string, ReadonlySet<MatchKeyKind>>;
   /** For an add, the consent version each candidate is matched under (candidates who do not grant are absent). */
   readonly versions?: ReadonlyMap<string, number>;
   readonly membershipTtlDays: number;
@@ -92,12 +94,14 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number, me
     return 'dropped-stale';
   }
 
-  const found = await lookup(decodeKeys(message.rows).keys);
+  const decoded = decodeKeys(message.rows);
+  const found = await lookup(decoded.keys);
   const prepared: Prepared = {
     message,
     batch,
     chunk: chunkId(message.sessionId, message.batchSeq, message.chunk),
     candidates: [...new Set(Array.from(found.values(), (entry) => entry.userId))],
+    kinds: kindsOfCandidates(decoded, found),
     ...(message.operation === 'add' ? { versions: await matchedVersions(found) } : {}),
     membershipTtlDays,
   };
@@ -162,7 +166,7 @@ async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing
     const expiresAt = expiresAtOf(expiryDay(batch.uploadedAtMs, prepared.membershipTtlDays));
     const plan = planAdd(candidates, prepared.versions, audience.pending, attempt, expiresAt);
     const matchedAt = clock.now().toISOString();
-    writes = plan.writes.map((w) => ({ ...base, ...w, expiresAt, matchedAt }));
+    writes = plan.writes.map((w) => ({ ...base, ...w, expiresAt, matchedAt, matchedBy: matchedBy(existing.get(w.userId), prepared.kinds.get(w.userId)) }));
     changes = plan.changes;
   } else {
     const plan = planRemove(candidates, audience.pending, attempt);
@@ -291,6 +295,32 @@ async function matchedVersions(found: ReadonlyMap<string, IndexEntry>): Promise<
     for (const [userId, consent] of await consentOf(legacy)) if (consent.granted) versions.set(userId, consent.version);
   }
   return versions;
+}
+
+/** The kinds of identifier each candidate's keys in the chunk were made from. */
+function kindsOfCandidates(
+  decoded: { keys: readonly string[]; kinds: readonly MatchKeyKind[] },
+  found: ReadonlyMap<string, IndexEntry>,
+): Map<string, Set<MatchKeyKind>> {
+  const kinds = new Map<string, Set<MatchKeyKind>>();
+  decoded.keys.forEach((key, i) => {
+    const entry = found.get(key);
+    if (!entry) return;
+    const set = kinds.get(entry.userId) ?? new Set<MatchKeyKind>();
+    set.add(decoded.kinds[i]!);
+    kinds.set(entry.userId, set);
+  });
+  return kinds;
+}
+
+/**
+ * What a membership was matched through after this match: what it was
+ * matched through before (when it is a member and that is known) and this
+ * chunk's kinds, in a fixed order.
+ */
+function matchedBy(existing: Membership | undefined, now: ReadonlySet<MatchKeyKind> | undefined): MatchKeyKind[] {
+  const all = new Set<MatchKeyKind>([...(existing?.matchedBy ?? []), ...(now ?? [])]);
+  return (['PHONE', 'EMAIL'] as const).filter((k) => all.has(k));
 }
 
 /** Polls for the chunk's batch record: the upload function records a batch just after sending its chunks. */

@@ -23,3 +23,8 @@ export async function pepper(): Promise<Buffer> {
 export async function countNoiseKey(): Promise<Buffer> {
   return Buffer.from(await secretValue('countNoiseKey'), 'utf8');
 }
+
+/** The key that derives one-time codes and keys the identifier rate counters: only the verification functions hold it. */
+export async function verificationKey(): Promise<Buffer> {
+  return Buffer.from(await secretValue('verificationKey'), 'utf8');
+}

@@ -140,13 +140,20 @@ export const idempotencyPart = (userId: string, key: string, answer: StoredAnswe
     },
   });
 
-/** Marks the account erased: from now on its earlier grants apply to nothing. */
+/**
+ * Marks the account erased and resets its consent to undecided: every
+ * purpose denied, no policy version (so a decision is required), the version
+ * counter kept (it numbers the receipts, which stay as proof). From now on
+ * its earlier grants apply to nothing, and a later decision that leaves a
+ * purpose out does not bring an old grant back.
+ */
 export const erasedPart = (userId: string, now: string) =>
   part('erased', {
     Update: {
       TableName: table(),
       Key: stateKey(userId),
-      UpdateExpression: 'SET erasedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-      ExpressionAttributeValues: { ':now': now },
+      UpdateExpression:
+        'SET erasedAt = :now, createdAt = if_not_exists(createdAt, :now), purposes = :undecided, consentPolicyVersion = :none, consentUpdatedAt = :now',
+      ExpressionAttributeValues: { ':now': now, ':undecided': { ...NEVER_DECIDED.purposes }, ':none': null },
     },
   });

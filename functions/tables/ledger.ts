@@ -43,7 +43,9 @@ const OutboxEventItem = z.object({
   userId: z.string().min(1),
   sk: z.string().startsWith(EVENT),
   kind: z.literal('event'),
-  eventType: z.enum(['IdentifiersChanged', 'AccountErased']),
+  eventType: z.enum(['IdentifiersChanged', 'IdentifierLost', 'AccountErased']),
+  /** The kind of identifier an `IdentifierLost` event is about (never its value). */
+  identifier: z.enum(['PHONE', 'EMAIL']).optional(),
   eventId: z.string(),
   occurredAt: z.string(),
   expiresAt: z.number().int(),
@@ -85,17 +87,29 @@ export const receiptPart = (userId: string, receipt: Receipt) =>
     },
   });
 
-/** An account event that is not a decision, for the outbox. */
-export function outboxEventPart(userId: string, eventType: Exclude<AccountEventType, 'ConsentChanged'>, now: Date) {
+/**
+ * An account event that is not a decision, for the outbox. `name` tells two
+ * events of one transaction apart; `identifier` is the kind an
+ * `IdentifierLost` event is about.
+ */
+export function outboxEventPart(
+  userId: string,
+  eventType: Exclude<AccountEventType, 'ConsentChanged'>,
+  now: Date,
+  options: { name?: string; identifier?: 'PHONE' | 'EMAIL' } = {},
+) {
   const eventId = randomUUID();
   const occurredAt = now.toISOString();
-  return part('outbox', {
+  if ((eventType === 'IdentifierLost') !== (options.identifier !== undefined))
+    throw new Error('An IdentifierLost event, and only it, names an identifier kind');
+  return part(options.name ?? 'outbox', {
     Put: {
       TableName: table(),
       Item: OutboxEventItem.parse({
         ...outboxEventKey(userId, occurredAt, eventId),
         kind: 'event',
         eventType,
+        ...(options.identifier ? { identifier: options.identifier } : {}),
         eventId,
         occurredAt,
         expiresAt: Math.floor(now.getTime() / 1000) + OUTBOX_EVENT_TTL_SECONDS,

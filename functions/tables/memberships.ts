@@ -4,11 +4,12 @@
  * enumerates an audience's members. `expiresAt` (TTL) is the end of the UTC
  * day 540 days after the upload that last matched the user. Each item also
  * remembers the matcher attempt that last wrote it and its expiry before that
- * write (see core/audiences.ts). User ids only: no identifier or key.
+ * write (see core/audiences.ts), and the kinds of identifier (`PHONE`,
+ * `EMAIL`) it was matched through. User ids only: no identifier or key.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { effectiveExpiry } from '../core/audiences';
-import type { MembershipItem } from '../core/audiences';
+import type { MatchKeyKind, MembershipItem } from '../core/audiences';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
 import { batchGetAll, batchWriteAll } from './batch';
@@ -30,7 +31,15 @@ export interface Membership extends MembershipItem {
   /** The consent version of the item's state before the matcher attempt that last wrote it (core/matching.ts). */
   readonly prevConsentVersion?: number;
   readonly matchedAt: string;
+  /**
+   * The kinds of identifier the user was matched through, across the
+   * uploads that matched them; absent on items written before memberships
+   * recorded it (unknown: treated as matched through any).
+   */
+  readonly matchedBy?: readonly MatchKeyKind[];
 }
+
+const isKind = (value: unknown): value is MatchKeyKind => value === 'PHONE' || value === 'EMAIL';
 
 /** Hot path of matching (thousands of items a chunk): read field by field rather than through a schema. */
 export function membershipOf(item: Item): Membership {
@@ -49,8 +58,12 @@ export function membershipOf(item: Item): Membership {
     ...(typeof item.prevExpiresAt === 'number' ? { prevExpiresAt: item.prevExpiresAt } : {}),
     ...(typeof item.prevConsentVersion === 'number' ? { prevConsentVersion: item.prevConsentVersion } : {}),
     ...(item.removing ? { removing: true } : {}),
+    ...(Array.isArray(item.matchedBy) && item.matchedBy.every(isKind) ? { matchedBy: item.matchedBy } : {}),
   };
 }
+
+/** Whether the membership was matched through no other kind of identifier than `kind` (unknown counts as only). */
+export const matchedOnlyThrough = (m: Membership, kind: MatchKeyKind): boolean => m.matchedBy === undefined || m.matchedBy.every((k) => k === kind);
 
 export const membershipItem = (m: Membership): Item => ({ ...membershipKey(m.userId, m.audienceId), ...m });
 

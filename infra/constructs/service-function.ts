@@ -173,6 +173,40 @@ export class ServiceFunction extends Construct {
     queue.grantSendMessages(this.fn);
   }
 
+  /**
+   * Sending SMS by publishing straight to phone numbers (Amazon SNS). Such a
+   * publish has no resource to name (a phone number has no ARN), so the
+   * grant is `sns:Publish` on "*", and a deny on every SNS topic and
+   * platform endpoint ARN keeps it to phone numbers.
+   */
+  allowSms(): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['sns:Publish'],
+        resources: [Stack.of(this).formatArn({ service: 'sns', region: '*', account: '*', resource: '*' })],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only actions without resource-level permissions use "*": xray:PutTraceSegments and xray:PutTelemetryRecords ' +
+        '(active tracing) and sns:Publish to phone numbers (an SMS has no ARN; a deny on every SNS topic and endpoint ARN ' +
+        'keeps the grant to phone numbers). test/infra asserts no other action gets "*".',
+    });
+  }
+
+  /** Sending email from one verified Amazon SES identity (domain or address), and nothing else of SES. */
+  allowEmail(identity: string): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail'],
+        resources: [Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: identity })],
+      }),
+    );
+  }
+
   /** The secret's ARN (never its value) in `env`, and read access to it. */
   bindSecret(secret: ISecret, env: string): void {
     this.setEnv(env, secret.secretArn);

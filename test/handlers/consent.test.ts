@@ -4,10 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { handler as putConsent } from '../../functions/put-consent/handler';
 import { handler as getConsent } from '../../functions/get-consent/handler';
 import { handler as history } from '../../functions/get-consent-history/handler';
-import { handler as putPhone } from '../../functions/put-phone/handler';
 import { handler as getPolicy } from '../../functions/get-current-policy/handler';
 import { idempotencyKey, stateKey } from '../../functions/tables/consent-states';
-import { claimKey, identityKey } from '../../functions/tables/identities';
 import { receiptKey } from '../../functions/tables/ledger';
 import { CURRENT_POLICY_KEY } from '../../functions/tables/policies';
 import { invokeHttp } from '../support/events';
@@ -230,49 +228,5 @@ describe('GET /v1/me/consent and history', () => {
     ddb.on(GetCommand).resolves({});
     const res = await invokeHttp(getPolicy, { claims: { sub: 'b-1', role: 'business' } });
     expect(res.status).toBe(404);
-  });
-});
-
-describe('PUT /v1/me/phone', () => {
-  it('stores E.164 and claims it, releasing the old number and writing an outbox event, in one transaction', async () => {
-    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: { ...identityKey('u-1'), phoneNumber: '+14155550100' } });
-    ddb.on(TransactWriteCommand).resolves({});
-    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+1 (415) 555-0123' } });
-    expect(res).toEqual(expect.objectContaining({ status: 200, json: { phoneNumber: '+14155550123' } }));
-    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items.map((i) => Object.keys(i)[0])).toEqual(['Put', 'Update', 'Delete', 'Put']);
-    expect(items.slice(0, 3).map((i) => Object.values(i)[0]!.TableName)).toEqual(['test-identities', 'test-identities', 'test-identities']);
-    expect(items[0]!.Put!.Item).toEqual(expect.objectContaining({ ...claimKey('phoneNumber', '+14155550123'), userId: 'u-1' }));
-    expect(items[1]!.Update).toEqual(
-      expect.objectContaining({
-        Key: identityKey('u-1'),
-        ExpressionAttributeValues: expect.objectContaining({ ':v': '+14155550123', ':old': '+14155550100' }),
-      }),
-    );
-    expect(items[2]!.Delete!.Key).toEqual(claimKey('phoneNumber', '+14155550100'));
-    expect(items[3]!.Put).toEqual(expect.objectContaining({ TableName: 'test-ledger', Item: expect.objectContaining({ eventType: 'IdentifiersChanged' }) }));
-    expect(JSON.stringify(items[3]!.Put!.Item)).not.toContain('4155550');
-  });
-
-  it('answers 409 when another user holds the number', async () => {
-    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({});
-    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'None']));
-    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
-    expect(res.status).toBe(409);
-    expect(JSON.stringify(res.json)).not.toContain('4155550123');
-  });
-
-  it('answers 400 for a number that is not valid, without echoing it', async () => {
-    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+1 555' } });
-    expect(res.status).toBe(400);
-    expect(JSON.stringify(res.json)).not.toContain('555');
-    expect(ddb.calls()).toHaveLength(0);
-  });
-
-  it('does nothing for the number the user already has', async () => {
-    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: { ...identityKey('u-1'), phoneNumber: '+14155550123' } });
-    const res = await invokeHttp(putPhone, { method: 'PUT', body: { phoneNumber: '+14155550123' } });
-    expect(res.status).toBe(200);
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 });

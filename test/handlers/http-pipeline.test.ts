@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler as putEmail } from '../../functions/put-email/handler';
+import { handler as putEmail } from '../../functions/start-email-verification/handler';
 import { handler as createPolicy } from '../../functions/create-policy/handler';
 import { handler as notFound } from '../../functions/not-found/handler';
 import { invokeHttp } from '../support/events';

@@ -78,8 +78,22 @@ describe('data classes in the synthesized prod template', () => {
     expect(rewrites).toEqual([]);
   });
 
-  it('reads identities only where identifiers are bound, erased, exported, looked up or keyed', () => {
-    expect(holders('identities')).toEqual(['applyMatchIndex', 'eraseMe', 'exportMe', 'putEmail', 'putPhone', 'sendMessage']);
+  it('reads identities only where identifiers are verified, bound, sent a code, erased, exported, looked up or keyed', () => {
+    expect(holders('identities')).toEqual([
+      'applyMatchIndex',
+      'eraseMe',
+      'exportMe',
+      'putEmail',
+      'putPhone',
+      'sendMessage',
+      'sendVerification',
+      'startEmailVerification',
+      'startPhoneVerification',
+    ]);
+  });
+
+  it('gives the verification key only to the functions that start, check or send verifications', () => {
+    expect(holders('verificationKey')).toEqual(['putEmail', 'putPhone', 'sendVerification', 'startEmailVerification', 'startPhoneVerification']);
   });
 
   it('gives the pepper only to the functions that key identifiers, and of them only the match-index keeper reads identities', () => {

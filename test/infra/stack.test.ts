@@ -246,9 +246,29 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
         ...(spec.trigger.kind === 'stream' || (spec.streams ?? []).length > 0 ? ['dynamodb:ListStreams'] : []),
+        ...((spec.delivers ?? []).includes('sms') ? ['sns:Publish'] : []),
       ].sort();
 
       expect(starActions).toEqual(expected);
+    });
+
+    it.each(fns)('%s: SMS and email grants only as its catalog entry delivers, SMS kept to phone numbers, email to one SES identity', (name, spec) => {
+      // Prepare
+      const statements = statementsOf(name);
+      const allows = (action: string) => statements.filter((st) => st.Effect === 'Allow' && actionsOf(st).includes(action));
+      const delivers = spec.delivers ?? [];
+      // Assess: SNS publish to "*" only for SMS senders, and then with a deny on every topic and endpoint ARN
+      expect(allows('sns:Publish').filter((st) => st.Resource === '*').length > 0).toBe(delivers.includes('sms'));
+      const denies = statements.filter((st) => st.Effect === 'Deny' && actionsOf(st).includes('sns:Publish'));
+      expect(denies.length > 0).toBe(delivers.includes('sms'));
+      for (const deny of denies) expect(JSON.stringify(deny.Resource)).toContain(':sns:*:*:*');
+      // SES: SendEmail only, on the stage's identity only
+      const ses = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('ses:')));
+      expect(ses.length > 0).toBe(delivers.includes('email'));
+      for (const st of ses) {
+        expect(actionsOf(st)).toEqual(['ses:SendEmail']);
+        expect(JSON.stringify(st.Resource)).toContain(`:identity/${catalog.settings.verificationEmailIdentity!.default}`);
+      }
     });
 
     it('no managed policies on function roles', () => {

@@ -70,6 +70,7 @@ const stubPlan = (name: string, timeoutSeconds: number): FunctionPlan => ({
   memoryMB: 256,
   timeoutSeconds,
   bindings: [],
+  delivers: [],
   shared: {},
 });
 import { hs256Token, LOCAL_AUDIENCE, LOCAL_ISSUER, otherSigningKey, signToken, unsecuredToken, validClaims } from './support/tokens';

@@ -131,7 +131,7 @@ describe('chunks: keyed rows on the queue', () => {
   it('round-trips rows with one or both keys', () => {
     const rows = [{ phone: key(1) }, { email: key(2) }, { phone: key(3), email: key(4) }];
     expect(decodeRows(encodeRows(rows))).toEqual(rows);
-    expect(decodeKeys(encodeRows(rows))).toEqual({ rows: 3, keys: [key(1), key(2), key(3), key(4)] });
+    expect(decodeKeys(encodeRows(rows))).toEqual({ rows: 3, keys: [key(1), key(2), key(3), key(4)], kinds: ['PHONE', 'EMAIL', 'PHONE', 'EMAIL'] });
   });
 
   it('keeps every message of a full 10,000-row two-key batch under the 256 KB SQS limit, rows whole and in order', () => {

@@ -101,6 +101,7 @@ describe('functionPlan', () => {
         { kind: 'setting', name: 'limit', env: 'LIMIT', value: '10' },
         { kind: 'setting', name: 'window', env: 'WINDOW_SECONDS', value: '60' },
       ],
+      delivers: [],
       shared: { POWERTOOLS_SERVICE_NAME: SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, STAGE: 'dev' },
     });
   });

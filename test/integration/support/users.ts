@@ -6,7 +6,7 @@
  * uses a private stack (`startStack()`).
  */
 import { createHash } from 'node:crypto';
-import { api, newId, tokenFor } from './index';
+import { api, eventually, newId, tokenFor, type ApiResponse } from './index';
 
 export const FIXTURE_POLICY = {
   version: '2016-08-25',
@@ -60,6 +60,63 @@ async function expectOk(res: { status: number; text: string }, what: string) {
   if (res.status !== 200) throw new Error(`${what} failed with ${res.status}: ${res.text}`);
 }
 
+/** What the local stack would have sent (`GET /_local/outbox?to=`), newest first. */
+export interface OutboxEntry {
+  channel: 'sms' | 'email';
+  to: string;
+  text: string;
+  code: string;
+  sentAt: string;
+}
+
+export async function outbox(to: string, baseUrl?: string): Promise<OutboxEntry[]> {
+  const res = await api<{ items: OutboxEntry[] }>('GET', `/_local/outbox?to=${encodeURIComponent(to)}`, baseUrl ? { baseUrl } : {});
+  if (res.status !== 200) throw new Error(`GET /_local/outbox answered ${res.status}: ${res.text}`);
+  return res.json.items;
+}
+
+export type VerifiedKind = 'phone' | 'email';
+const START: Record<VerifiedKind, string> = { phone: '/v1/me/phone/verification', email: '/v1/me/email/verification' };
+const BIND: Record<VerifiedKind, string> = { phone: '/v1/me/phone', email: '/v1/me/email' };
+const FIELD: Record<VerifiedKind, string> = { phone: 'phoneNumber', email: 'email' };
+
+/** Starts a verification of `value` as the caller; the 202 answer (or whatever came back). */
+export const startVerification = (kind: VerifiedKind, token: string, value: string, baseUrl?: string): Promise<ApiResponse> =>
+  api('POST', START[kind], { token, body: { [FIELD[kind]]: value }, baseUrl });
+
+/** Sends back a code for a verification; the answer of `PUT /v1/me/phone` or `/v1/me/email`. */
+export const confirmVerification = (kind: VerifiedKind, token: string, verificationId: string, code: string, baseUrl?: string): Promise<ApiResponse> =>
+  api('PUT', BIND[kind], { token, body: { verificationId, code }, baseUrl });
+
+/**
+ * The code of the next message to `to`: waits until the outbox holds more
+ * than `seen` messages to it and returns the newest one's code.
+ */
+export async function nextCode(to: string, seen: number, baseUrl?: string): Promise<string> {
+  return eventually(
+    async () => {
+      const items = await outbox(to, baseUrl);
+      if (items.length <= seen) throw new Error(`no new code sent to the ${items.length > 0 ? 'same' : 'new'} destination yet`);
+      return items[0]!.code;
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+}
+
+/**
+ * The whole verification flow as a client does it: start, read the code
+ * from the local outbox, send it back. Returns the bind answer (200 and the
+ * stored value when it worked). Verifications of one destination must not
+ * run at the same time (the newest code is taken).
+ */
+export async function verify(kind: VerifiedKind, token: string, value: string, baseUrl?: string): Promise<ApiResponse> {
+  const seen = (await outbox(value, baseUrl)).length;
+  const started = await startVerification(kind, token, value, baseUrl);
+  if (started.status !== 202) return started;
+  const code = await nextCode(value, seen, baseUrl);
+  return confirmVerification(kind, token, started.json.verificationId, code, baseUrl);
+}
+
 /** A user with a phone number and/or email and, optionally, a recorded decision. */
 export async function createUser(options: UserOptions = {}): Promise<TestUser> {
   const { baseUrl } = options;
@@ -68,14 +125,14 @@ export async function createUser(options: UserOptions = {}): Promise<TestUser> {
   const user: TestUser = { userId, token };
   if (options.phone !== false) {
     const phoneNumber = typeof options.phone === 'string' ? options.phone : uniquePhone();
-    const res = await api('PUT', '/v1/me/phone', { token, body: { phoneNumber }, baseUrl });
-    await expectOk(res, 'PUT /v1/me/phone');
+    const res = await verify('phone', token, phoneNumber, baseUrl);
+    await expectOk(res, 'Verifying a phone number');
     user.phoneNumber = res.json.phoneNumber;
   }
   if (options.email) {
     const email = typeof options.email === 'string' ? options.email : `${userId}@example.com`;
-    const res = await api('PUT', '/v1/me/email', { token, body: { email }, baseUrl });
-    await expectOk(res, 'PUT /v1/me/email');
+    const res = await verify('email', token, email, baseUrl);
+    await expectOk(res, 'Verifying an email address');
     user.email = res.json.email;
   }
   if (options.ads || options.friends) {
