@@ -31,17 +31,17 @@ describe('POST /v1/me/phone/verification', () => {
     // Assess
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ verificationId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), expiresAt: expect.any(String) });
-    expect(Date.parse(res.json.expiresAt) - Date.now()).toBeGreaterThan(590_000);
+    expect(Date.parse(res.json.expiresAt as string) - Date.now()).toBeGreaterThan(590_000);
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items.map((i) => i.Put!.Item!.pk)).toEqual([
       limitKey('account', 'u-1').pk,
       limitKey('identifier', identifierTag(KEY, 'phoneNumber', NUMBER)).pk,
-      verificationKey(res.json.verificationId).pk,
+      verificationKey((res.json.verificationId as string)).pk,
     ]);
     expect(JSON.stringify(items.slice(0, 2))).not.toContain('4155550123');
-    expect(JSON.stringify(items[2])).not.toContain(verificationCode(KEY, res.json.verificationId));
+    expect(JSON.stringify(items[2])).not.toContain(verificationCode(KEY, (res.json.verificationId as string)));
     const queued = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
-    expect(JSON.parse(queued.MessageBody!)).toEqual({ verificationId: res.json.verificationId });
+    expect(JSON.parse(queued.MessageBody!)).toEqual({ verificationId: (res.json.verificationId as string) });
   });
 
   it('answers 429 with Retry-After and writes nothing when the account started 5 in the last hour', async () => {

@@ -6,8 +6,8 @@
  * - cross-business access answers 404, exactly as a missing resource;
  * - tokens whose claims the functions must refuse (the gateway's refusals of
  *   alg none, wrong key, issuer, audience and expiry are in local-stack.test.ts);
- * - no phone number, email, hash, match key, ciphertext, pepper or token in
- *   the logs of a private stack running every function at DEBUG.
+ * - no phone number, email, hash, match key, ciphertext, pepper, token,
+ *   one-time code or verification id in the logs of a private stack running every function at DEBUG.
  *
  * The table runs on the shared stack: requests are harmless (empty bodies,
  * made-up ids, fresh callers), so no policy is ever published here.
@@ -20,7 +20,7 @@ import { catalog, type FunctionSpec, type Role } from '../../catalog';
 import { accountMatchKeys, emailSha256, phoneSha256 } from '../../functions/core/identifiers';
 import { api, closeAwsClients, eventually, newId, REPO_ROOT, startStack, tableName, tokenFor, type ApiResponse, type PrivateStack } from './support';
 import { signToken, validClaims } from './support/tokens';
-import { createUser, ensurePolicy, uniquePhone } from './support/users';
+import { confirmVerification, createUser, ensurePolicy, nextCode, outbox, startVerification, uniquePhone } from './support/users';
 import { stateKey } from '../../functions/tables/consent-states';
 import { appliedKey } from '../../functions/tables/match-index';
 
@@ -186,7 +186,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     await stack?.stop();
   });
 
-  it('holds no phone number, email, hash, match key, ciphertext, pepper or bearer token', async () => {
+  it('holds no phone number, email, hash, match key, ciphertext, pepper, bearer token, one-time code or verification id', async () => {
     const baseUrl = stack.url;
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     // A user with a phone (typed with separators) and an email, who grants both purposes
@@ -197,12 +197,32 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     const ana = await createUser({ baseUrl, phone: typed, email: ` ${email.toUpperCase()} `, ads: 'granted', friends: 'granted' });
     expect(ana.phoneNumber).toBe(phone);
     const tokens = [ana.token];
-    // Refusals that carry the same identifiers: a taken number, a malformed one, a malformed address
+    const codes = (await outbox(phone, baseUrl)).concat(await outbox(email, baseUrl)).map((m) => m.code);
+    expect(codes).toHaveLength(2);
+    // Verifications that carry the same identifiers: a held number started again, a wrong and a foreign code, a plain PUT,
+    // a malformed number and address; then a number that moves to another account (its holder loses it)
     const bob = await createUser({ baseUrl, phone: false });
     tokens.push(bob.token);
-    expect((await stack.api('PUT', '/v1/me/phone', { token: bob.token, body: { phoneNumber: typed } })).status).toBe(409);
-    expect((await stack.api('PUT', '/v1/me/phone', { token: bob.token, body: { phoneNumber: `${phone}999` } })).status).toBe(400);
-    expect((await stack.api('PUT', '/v1/me/email', { token: bob.token, body: { email: `${email}@@` } })).status).toBe(400);
+    const verificationIds: string[] = [];
+    const started = await startVerification('phone', bob.token, typed, baseUrl);
+    expect(started.status).toBe(202);
+    verificationIds.push(started.json.verificationId);
+    const bobCode = await nextCode(phone, 1, baseUrl);
+    codes.push(bobCode);
+    const wrong = bobCode === '000000' ? '000001' : '000000';
+    expect((await confirmVerification('phone', bob.token, started.json.verificationId, wrong, baseUrl)).status).toBe(400);
+    expect((await confirmVerification('phone', ana.token, started.json.verificationId, bobCode, baseUrl)).status).toBe(410);
+    expect((await stack.api('PUT', '/v1/me/phone', { token: bob.token, body: { phoneNumber: typed } })).status).toBe(400);
+    expect((await stack.api('POST', '/v1/me/phone/verification', { token: bob.token, body: { phoneNumber: `${phone}999` } })).status).toBe(400);
+    expect((await stack.api('POST', '/v1/me/email/verification', { token: bob.token, body: { email: `${email}@@` } })).status).toBe(400);
+    const cat = await createUser({ baseUrl, phone: false });
+    tokens.push(cat.token);
+    const spare = uniquePhone();
+    const spareStart = await startVerification('phone', cat.token, spare, baseUrl);
+    verificationIds.push(spareStart.json.verificationId);
+    const spareCode = await nextCode(spare, 0, baseUrl);
+    codes.push(spareCode);
+    expect((await confirmVerification('phone', cat.token, spareStart.json.verificationId, spareCode, baseUrl)).status).toBe(200);
     // The fan-out keys the identifiers with the pepper
     const keys = accountMatchKeys(Buffer.from(pepper, 'utf8'), { phoneNumber: phone, email });
     const { ddb } = await stack.clients();
@@ -273,6 +293,8 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
       },
       { timeoutMs: 30_000 },
     );
+    // The number moves to bob, who proved he holds it: ana loses it, through the account events
+    expect((await confirmVerification('phone', bob.token, started.json.verificationId, bobCode, baseUrl)).status).toBe(200);
     // Erasure, when it exists: its events flow through every consumer too
     if (present('eraseMe')) {
       expect((await stack.api('DELETE', '/v1/me', { token: ana.token })).status).toBe(202);
@@ -292,9 +314,11 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     expect(output).toContain('"level":"INFO"'); // the functions' own logs were captured
     const digits = phone.slice(1);
     const secrets: Record<string, string[]> = {
-      'phone (E.164)': [phone],
+      'phone (E.164)': [phone, spare],
+      'one-time codes': codes,
+      'verification ids': verificationIds,
       'phone as typed': [typed],
-      'phone digits': [digits, phone.slice(2)],
+      'phone digits': [digits, phone.slice(2), spare.slice(1)],
       email: [email, email.toUpperCase()],
       'SHA-256 of the phone': [phoneSha256(phone), sha(phone)],
       'SHA-256 of the email': [emailSha256(email)],

@@ -17,6 +17,7 @@ import { run } from '../../cli/main';
 import { randomInt } from 'node:crypto';
 import { waitForMatchIndex } from './audiences.helpers';
 import { api, eventually, newId, stackUrl, startStack, tokenFor, type PrivateStack } from './support';
+import { verify, verifyWith, type Caller } from './support/users';
 
 interface Ran {
   code: number;
@@ -57,8 +58,9 @@ describe('CLI over the local stack', () => {
 
   async function register(user: TestUser): Promise<void> {
     const token = await stack.tokenFor('user', user.id);
-    if (user.phone) expect((await stack.api('PUT', '/v1/me/phone', { token, body: { phoneNumber: user.phone } })).status).toBe(200);
-    if (user.email) expect((await stack.api('PUT', '/v1/me/email', { token, body: { email: user.email } })).status).toBe(200);
+    const call: Caller = (method, path, options) => stack.api(method, path, options);
+    if (user.phone) expect((await verifyWith(call, 'phone', token, user.phone)).status).toBe(200);
+    if (user.email) expect((await verifyWith(call, 'email', token, user.email)).status).toBe(200);
     const consent = await stack.api('PUT', '/v1/me/consent', {
       token,
       body: { policyVersion, purposes: { ads_targeting: user.adsTargeting, friend_suggestions: 'denied' }, source: 'settings' },
@@ -244,7 +246,7 @@ describe('CLI messages over the local stack', () => {
     const userToken = await tokenFor('user', userId);
     // A random number, so the shared stack's other users never hold it.
     const national = `(646) ${randomInt(200, 999)}-${randomInt(1000, 9999)}`;
-    const registered = await api('PUT', '/v1/me/phone', { token: userToken, body: { phoneNumber: `+1 ${national}` } });
+    const registered = await verify('phone', userToken, `+1 ${national}`);
     expect(registered.status).toBe(200);
 
     const dir = mkdtempSync(join(tmpdir(), 'cli-messages-'));

@@ -3,7 +3,7 @@ import { ListTopicsCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, tableName, tokenFor, topicName } from './support';
 import type { AwsClients } from './support';
-import { createUser, ensurePolicy, FIXTURE_POLICY, phoneHash, uniquePhone } from './support/users';
+import { createUser, ensurePolicy, FIXTURE_POLICY, phoneHash, uniquePhone, verify } from './support/users';
 import { stateKey } from '../../functions/tables/consent-states';
 import { appliedKey, indexKey } from '../../functions/tables/match-index';
 
@@ -40,23 +40,23 @@ describe('policies', () => {
 });
 
 describe('phone and email', () => {
-  it('stores the phone number in E.164 and refuses a number bound to another user', async () => {
+  it('stores a verified number in E.164; a number alone binds nothing', async () => {
     const phone = uniquePhone();
     const national = `+1 (${phone.slice(2, 5)}) ${phone.slice(5, 8)}-${phone.slice(8)}`;
     const ana = await createUser({ phone: false });
-    const res = await api('PUT', '/v1/me/phone', { token: ana.token, body: { phoneNumber: national } });
+    const plain = await api('PUT', '/v1/me/phone', { token: ana.token, body: { phoneNumber: national } });
+    expect(plain.status).toBe(400);
+    expect(plain.text).not.toContain(phone.slice(2));
+    expect((await api('GET', '/v1/me/export', { token: ana.token })).json.account.phoneNumber).toBeNull();
+    const res = await verify('phone', ana.token, national);
     expect(res).toEqual(expect.objectContaining({ status: 200, json: { phoneNumber: phone } }));
-    const bob = await createUser({ phone: false });
-    const taken = await api('PUT', '/v1/me/phone', { token: bob.token, body: { phoneNumber: phone } });
-    expect(taken.status).toBe(409);
-    expect(taken.text).not.toContain(phone.slice(2));
   });
 
-  it('normalises the email address and refuses what is not one', async () => {
+  it('normalises a verified email address and refuses what is not one', async () => {
     const ana = await createUser({ phone: false });
-    const res = await api('PUT', '/v1/me/email', { token: ana.token, body: { email: `  ${ana.userId.toUpperCase()}@Example.COM ` } });
+    const res = await verify('email', ana.token, `  ${ana.userId.toUpperCase()}@Example.COM `);
     expect(res.json).toEqual({ email: `${ana.userId}@example.com` });
-    expect((await api('PUT', '/v1/me/email', { token: ana.token, body: { email: 'not an address' } })).status).toBe(400);
+    expect((await api('POST', '/v1/me/email/verification', { token: ana.token, body: { email: 'not an address' } })).status).toBe(400);
   });
 });
 
@@ -157,7 +157,7 @@ describe('fan-out of consent changes', () => {
     const ana = await createUser({ ads: 'granted' });
     await eventually(async () => expect((await indexStateOf(ana.userId))?.keys).toHaveLength(1));
     const [oldKey] = (await indexStateOf(ana.userId))!.keys as string[];
-    await api('PUT', '/v1/me/phone', { token: ana.token, body: { phoneNumber: uniquePhone() } });
+    expect((await verify('phone', ana.token, uniquePhone())).status).toBe(200);
     await eventually(async () => {
       const keys = (await indexStateOf(ana.userId))!.keys as string[];
       expect(keys).toHaveLength(1);

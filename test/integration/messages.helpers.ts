@@ -9,6 +9,7 @@ import { normalisePhone } from '../../functions/core/identifiers';
 import { api, awsClients, newId, tableName, tokenFor } from './support';
 import type { ApiOptions, ApiResponse, AwsClients } from './support';
 import { statusKey } from '../../functions/tables/message-status';
+import { verifyWith } from './support/users';
 
 /** One stack's API: the shared one by default, or a private stack from `startStack()`. */
 export interface StackApi {
@@ -54,12 +55,10 @@ export async function newBusiness(stack: StackApi): Promise<Party> {
 export async function newRecipient(stack: StackApi): Promise<Recipient> {
   const sub = newId('user');
   const token = await stack.tokenFor('user', sub);
-  for (let attempt = 0; ; attempt++) {
-    const phone = freshPhone();
-    const bound = await stack.api('PUT', '/v1/me/phone', { token, body: { phoneNumber: phone.typed } });
-    if (bound.status === 200) return { sub, token, phone };
-    if (bound.status !== 409 || attempt > 3) throw new Error(`PUT /v1/me/phone answered ${bound.status}: ${bound.text}`);
-  }
+  const phone = freshPhone();
+  const bound = await verifyWith((method, path, options) => stack.api(method, path, options), 'phone', token, phone.typed);
+  if (bound.status !== 200) throw new Error(`Verifying a phone number answered ${bound.status}: ${bound.text}`);
+  return { sub, token, phone };
 }
 
 /** Random bytes as standard base64: a stand-in for a sealed message. */

@@ -16,6 +16,7 @@ import { normaliseEmail, normalisePhoneCell } from '../../client/identifiers';
 import { REPO_ROOT, eventually, startStack, tableName } from './support';
 import type { PrivateStack } from './support';
 import { appliedKey } from '../../functions/tables/match-index';
+import { verifyWith, type Caller } from './support/users';
 
 jest.setTimeout(120_000);
 
@@ -56,8 +57,9 @@ it('follows the seed story', async () => {
     },
   });
   expect(policy.status).toBe(201);
-  expect((await stack.api('PUT', '/v1/me/phone', { token: ana, body: { phoneNumber: '+1 (415) 555-0101' } })).json).toEqual({ phoneNumber: '+14155550101' });
-  expect((await stack.api('PUT', '/v1/me/phone', { token: bob, body: { phoneNumber: '+1 415 555 0102' } })).status).toBe(200);
+  const call: Caller = (method, path, options) => stack.api(method, path, options);
+  expect((await verifyWith(call, 'phone', ana, '+1 (415) 555-0101')).json).toEqual({ phoneNumber: '+14155550101' });
+  expect((await verifyWith(call, 'phone', bob, '+1 415 555 0102')).status).toBe(200);
   expect((await stack.api('GET', '/v1/me/consent', { token: ana })).json).toEqual(
     expect.objectContaining({ version: 0, decisionRequired: true, purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }),
   );

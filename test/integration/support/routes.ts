@@ -35,8 +35,10 @@ export const HEX = 'a'.repeat(64);
 
 /** Valid bodies of the routes that take one; mutations of them probe one field at a time. Routes not listed start from {}. */
 export const TEMPLATES: Record<string, unknown> = {
-  putPhone: { phoneNumber: '+14155550123' },
-  putEmail: { email: 'ana@example.com' },
+  startPhoneVerification: { phoneNumber: '+14155550123' },
+  startEmailVerification: { email: 'ana@example.com' },
+  putPhone: { verificationId: 'AAAAAAAAAAAAAAAAAAAAAA', code: '123456' },
+  putEmail: { verificationId: 'AAAAAAAAAAAAAAAAAAAAAA', code: '123456' },
   createPolicy: { version: '2030-01-01', purposes: ['ads_targeting'], summary: 'A summary' },
   putConsent: { policyVersion: '2016-08-25', purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, source: 'settings' },
   createAudience: { name: 'Flower shop', customerFileSource: 'USER_PROVIDED_ONLY' },

@@ -88,15 +88,32 @@ export const startVerification = (kind: VerifiedKind, token: string, value: stri
 export const confirmVerification = (kind: VerifiedKind, token: string, verificationId: string, code: string, baseUrl?: string): Promise<ApiResponse> =>
   api('PUT', BIND[kind], { token, body: { verificationId, code }, baseUrl });
 
+/** How a helper calls the API: the shared stack's `api`, or a private stack's. */
+export type Caller = (method: string, path: string, options?: { token?: string; body?: unknown }) => Promise<ApiResponse>;
+const callerFor =
+  (baseUrl?: string): Caller =>
+  (method, path, options = {}) =>
+    api(method, path, { ...options, baseUrl });
+
 /**
  * The code of the next message to `to`: waits until the outbox holds more
  * than `seen` messages to it and returns the newest one's code.
  */
 export async function nextCode(to: string, seen: number, baseUrl?: string): Promise<string> {
+  return nextCodeWith(callerFor(baseUrl), to, seen);
+}
+
+async function outboxWith(call: Caller, to: string): Promise<OutboxEntry[]> {
+  const res = await call('GET', `/_local/outbox?to=${encodeURIComponent(to)}`);
+  if (res.status !== 200) throw new Error(`GET /_local/outbox answered ${res.status}: ${res.text}`);
+  return res.json.items as OutboxEntry[];
+}
+
+async function nextCodeWith(call: Caller, to: string, seen: number): Promise<string> {
   return eventually(
     async () => {
-      const items = await outbox(to, baseUrl);
-      if (items.length <= seen) throw new Error(`no new code sent to the ${items.length > 0 ? 'same' : 'new'} destination yet`);
+      const items = await outboxWith(call, to);
+      if (items.length <= seen) throw new Error('no new code sent to that destination yet');
       return items[0]!.code;
     },
     { timeoutMs: 30_000, intervalMs: 50 },
@@ -110,11 +127,15 @@ export async function nextCode(to: string, seen: number, baseUrl?: string): Prom
  * run at the same time (the newest code is taken).
  */
 export async function verify(kind: VerifiedKind, token: string, value: string, baseUrl?: string): Promise<ApiResponse> {
-  const seen = (await outbox(value, baseUrl)).length;
-  const started = await startVerification(kind, token, value, baseUrl);
+  return verifyWith(callerFor(baseUrl), kind, token, value);
+}
+
+export async function verifyWith(call: Caller, kind: VerifiedKind, token: string, value: string): Promise<ApiResponse> {
+  const seen = (await outboxWith(call, value)).length;
+  const started = await call('POST', START[kind], { token, body: { [FIELD[kind]]: value } });
   if (started.status !== 202) return started;
-  const code = await nextCode(value, seen, baseUrl);
-  return confirmVerification(kind, token, started.json.verificationId, code, baseUrl);
+  const code = await nextCodeWith(call, value, seen);
+  return call('PUT', BIND[kind], { token, body: { verificationId: started.json.verificationId, code } });
 }
 
 /** A user with a phone number and/or email and, optionally, a recorded decision. */
