@@ -8,13 +8,18 @@
  * 1. Starts a local stack in this process (or uses `--url`, loopback only),
  *    with the per-business message rate raised (MESSAGE_SEND_RATE_PER_BUSINESS,
  *    unless set), and creates through the API a pool of users (phone, email,
- *    a first decision) and businesses (with audiences when those routes exist).
+ *    a first decision; numbers and addresses bound through the verification
+ *    flow, the codes read from the stack's outbox) and businesses (with audiences when those routes exist).
  * 2. For `--duration` seconds (default 60), autocannon against 127.0.0.1 with
  *    `--connections` connections (default 8), at most `--max-requests`
  *    requests, mixes consent changes (alternating choices, never two in
  *    flight for one user), message sends, acknowledgements and audience
  *    uploads (small batches of hashed rows of known users).
- * 3. Then waits up to `--settle` seconds (default 180) and checks that nothing
+ * 3. A verification burst: one account starts 30 phone verifications at
+ *    once while 10 other accounts start one each; the burst must get 5
+ *    accepted and 25 refused (429 with Retry-After: the account limit) and
+ *    every other account must be served.
+ * 4. Then waits up to `--settle` seconds (default 180) and checks that nothing
  *    was lost: every accepted consent change (200) is in the user's ledger
  *    (history), and the consumers (match index, suggestions) applied each
  *    user's final version; every accepted batch (202) was matched (its session
@@ -22,8 +27,8 @@
  *    acknowledged (status `delivered`).
  *
  * Prints a summary (requests, errors by status, 429s apart, p50/p99 latency,
- * lost) and writes it to `--out` (default load-results.json). Exits 1 when
- * anything was lost.
+ * lost, the burst) and writes it to `--out` (default load-results.json).
+ * Exits 1 when anything was lost or the burst was not limited.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -82,6 +87,8 @@ function percentile(sorted: readonly number[], p: number): number {
 interface Call {
   status: number;
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON from the wire
+  /** The Retry-After header, when there is one. */
+  retryAfter?: string;
 }
 
 function client(baseUrl: string) {
@@ -95,12 +102,67 @@ function client(baseUrl: string) {
           signal: AbortSignal.timeout(30_000),
         });
         const text = await res.text();
-        return { status: res.status, json: text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined };
+        const retryAfter = res.headers.get('retry-after');
+        return {
+          status: res.status,
+          json: text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined,
+          ...(retryAfter ? { retryAfter } : {}),
+        };
       } catch (error) {
         if (attempt >= 3) throw error;
         await sleep(500 * attempt);
       }
     }
+  };
+}
+
+type CallFn = ReturnType<typeof client>;
+const VERIFY = { phone: ['/v1/me/phone/verification', '/v1/me/phone', 'phoneNumber'], email: ['/v1/me/email/verification', '/v1/me/email', 'email'] } as const;
+
+/** The verification flow: start, read the code from the local stack's outbox, send it back; the answer of the last step. */
+async function verify(call: CallFn, token: string, kind: 'phone' | 'email', value: string): Promise<Call> {
+  const [start, bind, field] = VERIFY[kind];
+  const sent = async () => (await call('GET', `/_local/outbox?to=${encodeURIComponent(value)}`)).json.items as { code: string }[];
+  const seen = (await sent()).length;
+  const started = await call('POST', start, token, { [field]: value });
+  if (started.status !== 202) return started;
+  for (let waited = 0; ; waited += 50) {
+    const items = await sent();
+    if (items.length > seen) return call('PUT', bind, token, { verificationId: started.json.verificationId, code: items[0]!.code });
+    if (waited > 30_000) throw new Error('no code reached the local outbox within 30 s');
+    await sleep(50);
+  }
+}
+
+/**
+ * The verification limits under a burst: one account starts `burst`
+ * verifications at once while `others` accounts start one each. The burst
+ * must be refused beyond the account limit (429 with Retry-After) while
+ * every other account is served.
+ */
+async function verificationBurst(call: CallFn, token: (role: string, sub: string) => Promise<string>, runId: string, burst: number, others: number) {
+  const number = (i: number, j: number) =>
+    normalisePhone(`+1415${String(200 + ((i * 37 + j) % 800))}${String((i * 7919 + j * 104_729) % 10_000).padStart(4, '0')}`)!;
+  const attacker = await token('user', `load-${runId}-burst`);
+  const bystanders = await Promise.all(Array.from({ length: others }, (_, i) => token('user', `load-${runId}-other${i}`)));
+  const started = Date.now();
+  const [burstAnswers, otherAnswers] = await Promise.all([
+    Promise.all(Array.from({ length: burst }, (_, j) => call('POST', '/v1/me/phone/verification', attacker, { phoneNumber: number(1, j) }))),
+    Promise.all(bystanders.map((t, i) => call('POST', '/v1/me/phone/verification', t, { phoneNumber: number(2 + i, 0) }))),
+  ]);
+  const count = (answers: Call[]) => {
+    const byStatus: Record<string, number> = {};
+    for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+    return byStatus;
+  };
+  return {
+    burstFromOneAccount: {
+      sent: burst,
+      byStatus: count(burstAnswers),
+      refusedWithRetryAfter: burstAnswers.filter((a) => a.status === 429 && Number(a.retryAfter) > 0).length,
+    },
+    otherAccounts: { sent: others, byStatus: count(otherAnswers) },
+    ms: Date.now() - started,
   };
 }
 
@@ -218,21 +280,16 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
   const users = await mapLimit(Array.from({ length: options.users }), 8, async (_, i): Promise<User> => {
     const id = `load-${runId}-u${i}`;
     const userToken = await token('user', id);
-    let phone: string;
-    for (let attempt = 0; ; attempt++) {
-      const candidate = normalisePhone(
-        `+1${areas[randomBytes(1)[0]! % areas.length]}${200 + (randomBytes(2).readUInt16BE() % 800)}${String(randomBytes(2).readUInt16BE() % 10_000).padStart(4, '0')}`,
-      );
-      if (!candidate) continue;
-      const bound = await call('PUT', '/v1/me/phone', userToken, { phoneNumber: candidate });
-      if (bound.status === 200) {
-        phone = bound.json.phoneNumber;
-        break;
-      }
-      if (bound.status !== 409 || attempt > 5) throw new Error(`PUT /v1/me/phone answered ${bound.status}`);
-    }
+    const candidate = normalisePhone(
+      `+1${areas[randomBytes(1)[0]! % areas.length]}${200 + (randomBytes(2).readUInt16BE() % 800)}${String(randomBytes(2).readUInt16BE() % 10_000).padStart(4, '0')}`,
+    );
+    if (!candidate) throw new Error('made an invalid phone number');
+    // Bound as a client binds them: a code sent to each (the local outbox shows it), sent back.
+    const bound = await verify(call, userToken, 'phone', candidate);
+    if (bound.status !== 200) throw new Error(`Verifying a phone number answered ${bound.status}`);
+    const phone = bound.json.phoneNumber as string;
     const email = `${id}@example.com`;
-    if ((await call('PUT', '/v1/me/email', userToken, { email })).status !== 200) throw new Error('PUT /v1/me/email failed');
+    if ((await verify(call, userToken, 'email', email)).status !== 200) throw new Error('Verifying an email address failed');
     const first = await call('PUT', '/v1/me/consent', userToken, {
       policyVersion,
       purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' },
@@ -435,6 +492,15 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
   });
   say(`sent ${result.requests.sent} requests in ${result.duration.toFixed(1)} s; now checking that nothing was lost (up to ${options.settle} s)`);
 
+  // --- the verification limits under a burst from one account
+  const burst = await verificationBurst(call, token, runId, 30, 10);
+  const limitHeld =
+    burst.burstFromOneAccount.byStatus['202'] === 5 && burst.burstFromOneAccount.refusedWithRetryAfter === 25 && burst.otherAccounts.byStatus['202'] === 10;
+  say(
+    `verification burst: one account sent 30 at once, ${burst.burstFromOneAccount.byStatus['202'] ?? 0} accepted, ${burst.burstFromOneAccount.byStatus['429'] ?? 0} refused (429); ` +
+      `10 other accounts: ${burst.otherAccounts.byStatus['202'] ?? 0} accepted`,
+  );
+
   // --- verification
   const deadline = Date.now() + options.settle * 1000;
   const untilDeadline = async <T>(check: () => Promise<T[]>): Promise<T[]> => {
@@ -565,6 +631,7 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
       messagesDelivered: delivered,
     },
     lost: { total: lostTotal, ...lost },
+    verificationLimits: { ...burst, limitHeld },
     stackLog,
   };
   const out = resolve(process.cwd(), options.out);
@@ -581,10 +648,11 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
   line('429 (rate limited)', summary.rateLimited429);
   line('accepted', summary.accepted);
   line('checked', summary.checked);
+  line('verification burst', { ...burst.burstFromOneAccount, otherAccounts: burst.otherAccounts.byStatus, limitHeld });
   line('lost', summary.lost.total);
   if (lostTotal > 0) line('lost detail', { ...lost, examples: [...missingReceipts, ...consumersBehind, ...notMatched, ...unaccounted].slice(0, 10) });
   line('written to', out);
-  return lostTotal === 0 ? 0 : 1;
+  return lostTotal === 0 && limitHeld ? 0 : 1;
 }
 
 if (require.main === module) {

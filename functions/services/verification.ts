@@ -36,7 +36,7 @@ import { jittered, optimistic, retry } from '../shared/retry';
 import { verificationKey } from '../shared/secrets';
 import { sqs } from '../shared/sqs';
 
-const ATTEMPTS = 6;
+const ATTEMPTS = 12;
 
 export interface VerificationLimits {
   readonly accountLimit: number;
