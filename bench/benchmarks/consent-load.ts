@@ -22,7 +22,7 @@ import { childEnv, lastJson, runNode } from '../lib/proc';
 import type { Figure } from '../lib/report';
 import { median } from '../lib/stats';
 import { rawConsentDecisions } from '../lib/raw';
-import { ensurePolicy, mapLimit, type BenchStack } from '../lib/stack';
+import { ensurePolicy, mapLimit, verifyPhone, type BenchStack } from '../lib/stack';
 import type { LoadOutcome, LoadRequest, LoadSpec } from '../children/load';
 
 const USERS_PER_CONNECTION = 8;
@@ -52,8 +52,8 @@ async function consentUsers(s: BenchStack, count: number): Promise<{ userId: str
     async (i) => {
       const userId = `bench-consent-${i}`;
       const token = await s.token('user', userId);
-      const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber: userPhone(600_000 + i) } });
-      if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
+      const res = await verifyPhone(s, token, userPhone(600_000 + i));
+      if (res.status !== 200) throw new Error(`Verifying a phone number answered ${res.status}: ${res.text}`);
       return { userId, token };
     },
   );

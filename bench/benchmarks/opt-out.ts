@@ -23,7 +23,7 @@ import type { BenchContext } from '../lib/context';
 import { phoneHash, userPhone } from '../lib/fixtures';
 import type { Figure } from '../lib/report';
 import { stackPepper } from '../lib/seed';
-import { ensurePolicy, mapLimit, sleep, type BenchStack } from '../lib/stack';
+import { ensurePolicy, mapLimit, sleep, verifyPhone, type BenchStack } from '../lib/stack';
 import { percentile } from '../lib/stats';
 
 interface OptOutUser {
@@ -73,8 +73,8 @@ export async function optOut(ctx: BenchContext) {
       const userId = `bench-optout-${i}`;
       const token = await s.token('user', userId);
       const phoneNumber = userPhone(700_000 + i);
-      const res = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
-      if (res.status !== 200) throw new Error(`PUT /v1/me/phone answered ${res.status}: ${res.text}`);
+      const res = await verifyPhone(s, token, phoneNumber);
+      if (res.status !== 200) throw new Error(`Verifying a phone number answered ${res.status}: ${res.text}`);
       return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
     },
   );

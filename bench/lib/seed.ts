@@ -22,7 +22,7 @@ import { appliedKey, indexKey } from '../../functions/tables/match-index';
 import type { BenchContext } from './context';
 import { benchUserId, userPhone } from './fixtures';
 import { rawBatchPut } from './raw';
-import { ensurePolicy, sleep, type BenchStack } from './stack';
+import { ensurePolicy, sleep, verifyPhone, type BenchStack } from './stack';
 
 const POLICY = '2016-08-25';
 
@@ -84,7 +84,7 @@ async function checkShapes(ctx: BenchContext, s: BenchStack): Promise<string[]> 
     const userId = `bench-shape-${i}`;
     const phoneNumber = userPhone(650_000 + i);
     const token = await s.token('user', userId);
-    const phone = await s.api('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
+    const phone = await verifyPhone(s, token, phoneNumber);
     const consent = await s.api('PUT', '/v1/me/consent', {
       token,
       body: { policyVersion: policy, purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, source: 'notification' },

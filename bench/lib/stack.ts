@@ -165,4 +165,22 @@ export async function ensurePolicy(s: BenchStack, version = '2016-08-25'): Promi
   return version;
 }
 
+/**
+ * Binds a phone number to the user as a client does: a verification, the
+ * code read from the local stack's outbox, sent back. The answer of the last
+ * step (200 `{phoneNumber}` when it worked).
+ */
+export async function verifyPhone(s: BenchStack, token: string, phoneNumber: string): Promise<ApiResult<{ phoneNumber: string }>> {
+  const outbox = async () => (await s.api<{ items: { code: string }[] }>('GET', `/_local/outbox?to=${encodeURIComponent(phoneNumber)}`)).json.items;
+  const seen = (await outbox()).length;
+  const started = await s.api<{ verificationId: string }>('POST', '/v1/me/phone/verification', { token, body: { phoneNumber } });
+  if (started.status !== 202) return started as unknown as ApiResult<{ phoneNumber: string }>;
+  for (let waited = 0; ; waited += 20) {
+    const items = await outbox();
+    if (items.length > seen) return s.api('PUT', '/v1/me/phone', { token, body: { verificationId: started.json.verificationId, code: items[0]!.code } });
+    if (waited > 30_000) throw new Error('no verification code reached the local outbox within 30 s');
+    await sleep(20);
+  }
+}
+
 export { mapLimit, sleep };
