@@ -36,12 +36,12 @@ describe('POST /v1/me/phone/verification', () => {
     expect(items.map((i) => i.Put!.Item!.pk)).toEqual([
       limitKey('account', 'u-1').pk,
       limitKey('identifier', identifierTag(KEY, 'phoneNumber', NUMBER)).pk,
-      verificationKey((res.json.verificationId as string)).pk,
+      verificationKey(res.json.verificationId as string).pk,
     ]);
     expect(JSON.stringify(items.slice(0, 2))).not.toContain('4155550123');
-    expect(JSON.stringify(items[2])).not.toContain(verificationCode(KEY, (res.json.verificationId as string)));
+    expect(JSON.stringify(items[2])).not.toContain(verificationCode(KEY, res.json.verificationId as string));
     const queued = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
-    expect(JSON.parse(queued.MessageBody!)).toEqual({ verificationId: (res.json.verificationId as string) });
+    expect(JSON.parse(queued.MessageBody!)).toEqual({ verificationId: res.json.verificationId as string });
   });
 
   it('answers 429 with Retry-After and writes nothing when the account started 5 in the last hour', async () => {
