@@ -124,6 +124,8 @@ export interface SizeRelease {
   /** 1 for an audience's first release, then one more for each fresh one. */
   readonly seq: number;
   readonly countedAtMs: number;
+  /** How many accepted batches of the audience it covers (AudienceReleaseState.batches when its count was read). */
+  readonly basis: number;
   readonly lower: number;
   readonly upper: number;
   readonly targetable: boolean;
@@ -134,10 +136,14 @@ export function releaseSeed(noiseKey: Buffer, audienceId: string, seq: number): 
   return createHmac('sha256', noiseKey).update(`size-release/v1\0${audienceId}\0${seq}`).digest();
 }
 
-/** The release of count n drawn with `seed`: a range that contains n (audience-count.ts). */
-export function drawRelease(n: number, minSize: number, seed: Buffer, seq: number, countedAtMs: number): SizeRelease {
+/**
+ * The release of count n drawn with `seed`: a range that contains n
+ * (audience-count.ts). n and `basis` come from one read of the audience: its
+ * exact count and its number of accepted batches at that moment.
+ */
+export function drawRelease(n: number, minSize: number, seed: Buffer, seq: number, countedAtMs: number, basis: number): SizeRelease {
   const { approximateCount, targetable } = reportCount(n, minSize, seed);
-  return { seq, countedAtMs, lower: approximateCount.lower, upper: approximateCount.upper, targetable };
+  return { seq, countedAtMs, basis, lower: approximateCount.lower, upper: approximateCount.upper, targetable };
 }
 
 // ------------------------------------------------------------------ settling
@@ -187,7 +193,9 @@ export interface AudienceReleaseState {
   readonly last?: SizeRelease;
   /** This audience's fresh releases (ReleaseLog of its windows). */
   readonly log: ReleaseLog;
-  /** When the latest batch of rows (add or remove) was accepted; undefined if none ever was. */
+  /** Batches of rows (add or remove) accepted so far. */
+  readonly batches: number;
+  /** When the latest of them was accepted; undefined if none ever was. */
   readonly lastBatchAtMs?: number;
   /** Every accepted chunk has been matched (chunksMatched === chunksExpected). */
   readonly matched: boolean;
@@ -202,7 +210,14 @@ export interface BusinessReleaseState {
 }
 
 /** A new audience: no release, no batch. */
-export const newAudienceState = (audienceId: string): AudienceReleaseState => ({ audienceId, log: [], matched: true, settleUntilMs: 0, expiryDays: [] });
+export const newAudienceState = (audienceId: string): AudienceReleaseState => ({
+  audienceId,
+  log: [],
+  batches: 0,
+  matched: true,
+  settleUntilMs: 0,
+  expiryDays: [],
+});
 
 /**
  * The audience after a batch of rows is accepted (what the upload path
@@ -218,6 +233,7 @@ export function batchAccepted(
   const day = expiryDay(batch.atMs, ttlDays);
   return {
     ...audience,
+    batches: audience.batches + 1,
     lastBatchAtMs: batch.atMs,
     matched: audience.matched && batch.chunks === 0,
     settleUntilMs: settleUntil(audience.settleUntilMs, batch.atMs, batch.chunks, settings),
@@ -231,11 +247,16 @@ export type ReleaseDecision =
   | { readonly fresh: true; readonly seq: number; readonly countedAtMs: number }
   | { readonly fresh: false; readonly reason: StaleReason; readonly nextCountAtMs: number };
 
-/** When the audience first changed visibly after its last release (or since creation, before the first); undefined if it has not. */
+/**
+ * Whether the audience changed visibly since its last release (a batch it
+ * does not cover, or an expiry day begun after it), and if so, when (the
+ * latest such batch, or the earliest such expiry day, whichever is earlier:
+ * what orders a listing); undefined if it has not.
+ */
 export function pendingSince(audience: AudienceReleaseState, nowMs: number): number | undefined {
   const since = audience.last?.countedAtMs;
   let first: number | undefined;
-  if (audience.lastBatchAtMs !== undefined && (since === undefined || audience.lastBatchAtMs > since)) first = audience.lastBatchAtMs;
+  if (audience.batches > (audience.last?.basis ?? 0)) first = audience.lastBatchAtMs ?? 0;
   if (since !== undefined) {
     for (const day of audience.expiryDays) {
       const at = day * DAY_MS;
