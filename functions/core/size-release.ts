@@ -57,7 +57,7 @@
 import { createHmac } from 'node:crypto';
 import { distinguishingBound, reportCount } from './audience-count';
 import { expiryDay, sessionClosed } from './audiences';
-import type { Operation, SessionStage, SessionState } from './audiences';
+import type { AudienceStatus, Operation, SessionStage, SessionState } from './audiences';
 
 export const DAY_MS = 86_400_000;
 
@@ -158,6 +158,12 @@ export function visibleSessionStage(session: SessionState & { readonly settleUnt
   if (!sessionClosed(session, nowMs)) return 'receiving';
   if (session.chunksMatched < session.chunksExpected) return 'processing';
   return nowMs < (session.settleUntilMs ?? 0) ? 'processing' : 'done';
+}
+
+/** An audience's status as shown: `processing` until its latest batch has settled, like its sessions. */
+export function visibleAudienceStatus(audience: Pick<AudienceReleaseState, 'batches' | 'matched' | 'settleUntilMs'>, nowMs: number): AudienceStatus {
+  if (audience.batches === 0) return 'empty';
+  return !audience.matched || nowMs < audience.settleUntilMs ? 'processing' : 'ready';
 }
 
 // ------------------------------------------------------------------ the budget

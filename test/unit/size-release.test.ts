@@ -23,6 +23,7 @@ import {
   settleUntil,
   sizeView,
   spanBound,
+  visibleAudienceStatus,
   visibleSessionStage,
 } from '../../functions/core/size-release';
 import type { AudienceReleaseState, BusinessReleaseState, ReleaseDecision, ReleaseSettings, SizeRelease } from '../../functions/core/size-release';
@@ -187,6 +188,15 @@ describe('sessions and the settle time', () => {
     expect(visibleSessionStage(session(1), T0 + 32_000)).toBe('done');
     // Matching that overruns the settle time shows: the documented residual, and the reason for a generous settle time.
     expect(visibleSessionStage(session(0), T0 + 40_000)).toBe('processing');
+  });
+
+  it('shows an audience processing until its latest batch has settled, then ready; empty before any batch', () => {
+    const empty = newAudienceState('aud-s');
+    expect(visibleAudienceStatus(empty, T0)).toBe('empty');
+    const accepted = batchAccepted(empty, { atMs: T0, chunks: 1, operation: 'add' }, settings, TTL_DAYS);
+    expect(visibleAudienceStatus({ ...accepted, matched: true }, T0 + 1_000)).toBe('processing');
+    expect(visibleAudienceStatus({ ...accepted, matched: true }, accepted.settleUntilMs)).toBe('ready');
+    expect(visibleAudienceStatus(accepted, accepted.settleUntilMs)).toBe('processing');
   });
 
   it("takes the latest settle time of a session's batches", () => {
