@@ -19,15 +19,18 @@
  * enumerated from the rule), and guesses "member" when the product is above
  * 1 (a coin on ties). No test does better with the same releases. Strategies:
  *
- *   junk-one-audience   one audience of its P accounts and T; then one-row
- *                       junk uploads, hourly, reading after each settles
- *   many-audiences      new audiences of its P accounts and T, as many a day
- *                       as it likes up to the quota, reading each
- *   combined            both at once, every day
+ *   junk-one-audience   one audience of its P accounts and T; then a one-row
+ *                       junk upload whenever a fresh count could follow it
+ *   many-audiences      five new audiences a day of its P accounts and T, up
+ *                       to the quota, reading each
+ *   combined            ten new audiences a day and junk to every released one
  *   padding-walk        the padding attack: own accounts one at a time until
- *                       the answer turns targetable, one back, then T; it
- *                       guesses from "targetable after T" (the classic rule)
+ *                       the answer turns targetable (threshold) or changes
+ *                       (grid), one back, a look, T, a look; the classic
+ *                       guess (not Bayes): "targetable after T" or "changed"
  *   no budget: ...      the issue's two attacks against releases without a budget
+ *
+ * (The clock moves hour by hour, day by day, as `/_local/clock` would move it.)
  *
  * Every strategy reads at the times `nextCountAt` names, so it loses no
  * release it could have had.
@@ -311,41 +314,51 @@ const combined: Strategy = (trial, own, days) => {
 
 /**
  * The padding attack under the budget: from `start` own accounts, one more
- * per upload until an answer is targetable, then one back and T; the classic
- * guess is "member" if the answer after T is targetable. Each step costs a
- * release, so the walk moves at the budget's pace; when the span ends first
- * the attacker guesses from what it has.
+ * per upload until the answer turns targetable (threshold) or changes (grid),
+ * then, in a new audience, one account fewer, a look, T's row, a look; the
+ * classic guess is "member" if the answer after T is targetable (threshold)
+ * or differs from the one before it (grid). Each step costs a release, so the
+ * walk moves at the budget's pace; when the span ends first the attacker
+ * guesses with a coin.
  */
-const paddingWalk: Strategy = (trial, start, days) => {
-  const { service } = trial;
-  const end = T0 + days * DAY_MS;
-  let audience = service.create()!;
-  let own = start;
-  let at = T0;
-  service.upload(audience, at, { own, target: false, targetIsMember: trial.member });
-  const readWhenDue = (): SizeRelease | undefined => {
+const paddingWalk =
+  (mode: 'threshold' | 'grid'): Strategy =>
+  (trial, start, days) => {
+    const { service } = trial;
+    const end = T0 + days * DAY_MS;
+    const settle = service.settings.settleBaseMs + service.settings.settlePerChunkMs;
+    let audience = service.create()!;
+    let at = T0;
+    const readWhenDue = (): SizeRelease | undefined => {
+      for (;;) {
+        const ready = Math.max(at + settle, audience.nextCountAtMs);
+        if (ready >= end) return undefined;
+        at = Math.max(ready, at + 1);
+        const release = service.read(audience, at);
+        if (release) return release;
+      }
+    };
+    const same = (a: SizeRelease, b: SizeRelease) => a.lower === b.lower && a.upper === b.upper && a.targetable === b.targetable;
+    let own = start;
+    service.upload(audience, at, { own, target: false, targetIsMember: trial.member });
+    let previous = readWhenDue();
     for (;;) {
-      const ready = Math.max(at + service.settings.settleBaseMs + service.settings.settlePerChunkMs, audience.nextCountAtMs);
-      if (ready >= end) return undefined;
-      at = Math.max(ready, at + 1);
-      const release = service.read(audience, at);
-      if (release) return release;
+      if (!previous) return trial.coin() < 0.5;
+      if (mode === 'threshold' && previous.targetable) break;
+      own += 1;
+      service.upload(audience, at, { own: 1, target: false, targetIsMember: trial.member });
+      const now = readWhenDue();
+      if (now && mode === 'grid' && !same(now, previous)) break;
+      previous = now;
     }
+    audience = service.create() ?? audience;
+    service.upload(audience, at, { own: own - 1, target: false, targetIsMember: trial.member });
+    const before = readWhenDue();
+    service.upload(audience, at, { own: 0, target: true, targetIsMember: trial.member });
+    const after = readWhenDue();
+    if (!before || !after) return trial.coin() < 0.5;
+    return mode === 'threshold' ? after.targetable : !same(after, before);
   };
-  for (;;) {
-    const release = readWhenDue();
-    if (!release) return trial.coin() < 0.5;
-    if (release.targetable) break;
-    own += 1;
-    service.upload(audience, at, { own: 1, target: false, targetIsMember: trial.member });
-  }
-  // One back: a new audience of own - 1 accounts (a removal would be the same), then T.
-  audience = service.create() ?? audience;
-  service.upload(audience, at, { own: own - 1, target: true, targetIsMember: trial.member });
-  const release = readWhenDue();
-  if (!release) return trial.coin() < 0.5;
-  return release.targetable;
-};
 
 // ------------------------------------------------------------------ running
 
@@ -429,8 +442,8 @@ for (const days of [30, 365]) {
     add(run('many-audiences', manyAudiences(5), settings, own, days, days === 30 ? TRIALS : Math.floor(TRIALS / 4)));
     add(run('combined', combined, settings, own, days, heavy));
   }
-  add(run('padding-walk (threshold)', paddingWalk, settings, 40, days, heavy));
-  add(run('padding-walk (grid)', paddingWalk, settings, 150, days, heavy));
+  add(run('padding-walk (threshold)', paddingWalk('threshold'), settings, 40, days, heavy));
+  add(run('padding-walk (grid)', paddingWalk('grid'), settings, 150, days, heavy));
 }
 // The issue's attacks, without a budget, for contrast: 400 junk uploads in a day; 300 audiences in a day.
 const issueJunk: Strategy = (trial, own) => {

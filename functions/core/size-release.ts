@@ -153,11 +153,29 @@ export function settleUntil(previousMs: number | undefined, acceptedAtMs: number
   return Math.max(previousMs ?? 0, acceptedAtMs + settings.settleBaseMs + chunks * settings.settlePerChunkMs);
 }
 
-/** A session's stage as shown: `done` only once it is closed, matched, and its settle time has passed. */
-export function visibleSessionStage(session: SessionState & { readonly settleUntilMs?: number }, nowMs: number): SessionStage {
+/**
+ * When matching visibly ends. Normally the settle time, whatever matched. If
+ * matching overran it (a backlog), the end of the settle-length period in
+ * which it finished: the overrun shows, but only to that resolution, so the
+ * few milliseconds that writing a matched row takes change what is seen only
+ * when they cross a period's end. `matchedAtMs` is when the last chunk was
+ * committed (0 if none was needed).
+ */
+export function visibleMatchedAt(settleUntilMs: number, matchedAtMs: number, settings: ReleaseSettings): number {
+  if (matchedAtMs <= settleUntilMs) return settleUntilMs;
+  const period = Math.max(1_000, settings.settleBaseMs);
+  return settleUntilMs + Math.ceil((matchedAtMs - settleUntilMs) / period) * period;
+}
+
+/** A session's stage as shown: `done` only once it is closed, matched, and matching is visibly over (visibleMatchedAt). */
+export function visibleSessionStage(
+  session: SessionState & { readonly settleUntilMs?: number; readonly matchedAtMs?: number },
+  nowMs: number,
+  settings: ReleaseSettings,
+): SessionStage {
   if (!sessionClosed(session, nowMs)) return 'receiving';
   if (session.chunksMatched < session.chunksExpected) return 'processing';
-  return nowMs < (session.settleUntilMs ?? 0) ? 'processing' : 'done';
+  return nowMs < visibleMatchedAt(session.settleUntilMs ?? 0, session.matchedAtMs ?? 0, settings) ? 'processing' : 'done';
 }
 
 /** An audience's status as shown: `processing` until its latest batch has settled, like its sessions. */
@@ -203,7 +221,11 @@ export interface AudienceReleaseState {
   readonly batches: number;
   /** When the latest of them was accepted; undefined if none ever was. */
   readonly lastBatchAtMs?: number;
-  /** Every accepted chunk has been matched (chunksMatched === chunksExpected). */
+  /**
+   * Every accepted chunk has been matched (chunksMatched === chunksExpected)
+   * and matching is visibly over: now >= visibleMatchedAt(settleUntilMs, the
+   * time the last chunk was committed).
+   */
   readonly matched: boolean;
   /** The latest settle time of its batches (settleUntil). */
   readonly settleUntilMs: number;

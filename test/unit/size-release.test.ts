@@ -24,6 +24,7 @@ import {
   sizeView,
   spanBound,
   visibleAudienceStatus,
+  visibleMatchedAt,
   visibleSessionStage,
 } from '../../functions/core/size-release';
 import type { AudienceReleaseState, BusinessReleaseState, ReleaseDecision, ReleaseSettings, SizeRelease } from '../../functions/core/size-release';
@@ -182,12 +183,27 @@ describe('sessions and the settle time', () => {
   });
 
   it('shows done only at the settle time, however quickly the rows matched', () => {
-    expect(visibleSessionStage(session(0), T0 + 1_000)).toBe('processing');
-    expect(visibleSessionStage(session(1), T0 + 1_000)).toBe('processing');
-    expect(visibleSessionStage(session(1), T0 + 31_999)).toBe('processing');
-    expect(visibleSessionStage(session(1), T0 + 32_000)).toBe('done');
-    // Matching that overruns the settle time shows: the documented residual, and the reason for a generous settle time.
-    expect(visibleSessionStage(session(0), T0 + 40_000)).toBe('processing');
+    expect(visibleSessionStage(session(0), T0 + 1_000, settings)).toBe('processing');
+    expect(visibleSessionStage({ ...session(1), matchedAtMs: T0 + 200 }, T0 + 1_000, settings)).toBe('processing');
+    expect(visibleSessionStage({ ...session(1), matchedAtMs: T0 + 9_000 }, T0 + 31_999, settings)).toBe('processing');
+    expect(visibleSessionStage({ ...session(1), matchedAtMs: T0 + 200 }, T0 + 32_000, settings)).toBe('done');
+    expect(visibleSessionStage({ ...session(1), matchedAtMs: T0 + 9_000 }, T0 + 32_000, settings)).toBe('done');
+    expect(visibleSessionStage(session(0), T0 + 40_000, settings)).toBe('processing');
+  });
+
+  it('shows an overrun only to the settle period: matching that ends 10 ms later looks the same unless it crosses a period end', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 * 60_000 }), fc.integer({ min: 0, max: 50 }), (overrun, extra) => {
+        const settleAt = T0 + 32_000;
+        const a = visibleMatchedAt(settleAt, settleAt + overrun, settings);
+        const b = visibleMatchedAt(settleAt, settleAt + overrun + extra, settings);
+        expect(a).toBeGreaterThanOrEqual(settleAt + overrun);
+        expect((a - settleAt) % settings.settleBaseMs).toBe(0);
+        // The two differ only if a period's end falls between the two finishing times.
+        const crossed = Math.ceil(overrun / settings.settleBaseMs) !== Math.ceil((overrun + extra) / settings.settleBaseMs);
+        expect(a !== b).toBe(crossed);
+      }),
+    );
   });
 
   it('shows an audience processing until its latest batch has settled, then ready; empty before any batch', () => {
