@@ -518,23 +518,24 @@ console.log(
 );
 console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(
-  OUT,
-  `${JSON.stringify(
-    {
-      generatedBy: 'scripts/simulate-releases.ts',
-      trials: TRIALS,
-      settings: { ...settings, audienceQuota: QUOTA, membershipTtlDays: TTL_DAYS },
-      leakPerRelease: leak,
-      rows,
-      analytic,
-      tradeOff,
-      withinBound: inconsistent.length === 0,
-    },
-    null,
-    2,
-  )}\n`,
-);
-console.log(`Wrote ${OUT}`);
+/** The JSON as the repository's Prettier settings format it, so `npm run lint` passes over a committed run. */
+async function writeResults() {
+  const json = JSON.stringify({
+    generatedBy: 'scripts/simulate-releases.ts',
+    trials: TRIALS,
+    settings: { ...settings, audienceQuota: QUOTA, membershipTtlDays: TTL_DAYS },
+    leakPerRelease: leak,
+    rows,
+    analytic,
+    tradeOff,
+    withinBound: inconsistent.length === 0,
+  });
+  const prettier = await import('prettier');
+  const options = (await prettier.resolveConfig(OUT)) ?? {};
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, await prettier.format(json, { ...options, parser: 'json' }));
+  console.log(`Wrote ${OUT}`);
+}
+
+void writeResults();
 if (inconsistent.length > 0) process.exitCode = 1;
