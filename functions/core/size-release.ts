@@ -19,7 +19,9 @@
  *     reason, never on their own;
  *   - it has settled: every accepted chunk is matched and the settle time of
  *     its latest batch has passed (`settleUntil`: a fixed delay per batch
- *     from its acceptance, by chunk count, never by how many rows matched);
+ *     from its acceptance, by chunk count, never by how many rows matched).
+ *     Matching that overruns it (a backlog) shows only to the settle period
+ *     (`visibleMatchedAt`): the one residual path, measured as a metric;
  *   - the budget allows it: fewer than `limit` fresh releases in the last
  *     `days` days for every window of the audience and of the business.
  * Every input of that decision is something the business itself did or can
@@ -178,7 +180,7 @@ export function visibleSessionStage(
   return nowMs < visibleMatchedAt(session.settleUntilMs ?? 0, session.matchedAtMs ?? 0, settings) ? 'processing' : 'done';
 }
 
-/** An audience's status as shown: `processing` until its latest batch has settled, like its sessions. */
+/** An audience's status as shown: `empty` before any batch with a known cell, then `processing` until its latest batch has settled, like its sessions. */
 export function visibleAudienceStatus(audience: Pick<AudienceReleaseState, 'batches' | 'matched' | 'settleUntilMs'>, nowMs: number): AudienceStatus {
   if (audience.batches === 0) return 'empty';
   return !audience.matched || nowMs < audience.settleUntilMs ? 'processing' : 'ready';
@@ -250,7 +252,8 @@ export const newAudienceState = (audienceId: string): AudienceReleaseState => ({
 /**
  * The audience after a batch of rows is accepted (what the upload path
  * records): when, its settle time, and, for an add batch, the day its
- * memberships will expire. Nothing here depends on what the rows match.
+ * memberships will expire. Nothing here depends on what the rows match. A
+ * batch with no known cell (no chunk) can change no count: it is no change.
  */
 export function batchAccepted(
   audience: AudienceReleaseState,
@@ -258,12 +261,13 @@ export function batchAccepted(
   settings: ReleaseSettings,
   ttlDays: number,
 ): AudienceReleaseState {
+  if (batch.chunks === 0) return audience;
   const day = expiryDay(batch.atMs, ttlDays);
   return {
     ...audience,
     batches: audience.batches + 1,
     lastBatchAtMs: batch.atMs,
-    matched: audience.matched && batch.chunks === 0,
+    matched: false,
     settleUntilMs: settleUntil(audience.settleUntilMs, batch.atMs, batch.chunks, settings),
     expiryDays: batch.operation === 'add' && !audience.expiryDays.includes(day) ? [...audience.expiryDays, day].sort((a, b) => a - b) : audience.expiryDays,
   };

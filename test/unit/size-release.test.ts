@@ -122,10 +122,12 @@ describe('a new audience', () => {
     expect(decideRelease(audience, business, settings, T0 + DAY_MS)).toMatchObject({ fresh: true, seq: 1 });
   });
 
-  it('is not counted before any batch, and an empty-celled batch still counts as a visible change', () => {
+  it('is not counted before any batch with a known cell: a batch of unknown or invalid cells changes nothing', () => {
     expect(decideRelease(newAudienceState('aud-c'), { log: [] }, settings, T0)).toMatchObject({ fresh: false, reason: 'unchanged' });
     const zeroChunks = batchAccepted(newAudienceState('aud-c'), { atMs: T0, chunks: 0, operation: 'add' }, settings, TTL_DAYS);
-    expect(decideRelease(zeroChunks, { log: [] }, settings, zeroChunks.settleUntilMs)).toMatchObject({ fresh: true, seq: 1 });
+    expect(zeroChunks).toEqual(newAudienceState('aud-c'));
+    expect(decideRelease(zeroChunks, { log: [] }, settings, T0 + DAY_MS)).toMatchObject({ fresh: false, reason: 'unchanged' });
+    expect(visibleAudienceStatus(zeroChunks, T0 + DAY_MS)).toBe('empty');
   });
 });
 
