@@ -69,7 +69,6 @@
  * not a member), so every release is another draw, and enough of them pin n.
  * Only their number can be bounded: core/size-release.ts rations them.
  */
-import { createHmac } from 'node:crypto';
 
 export interface ApproximateCount {
   readonly lower: number;
@@ -88,11 +87,6 @@ const LADDER_START = 5 * BASE_WIDTH;
 
 /** The widest range the contract allows for a count. */
 export const widthLimit = (n: number): number => Math.max(BASE_WIDTH, Math.floor(n / 5));
-
-/** The seed of one audience state. Never logged or returned. */
-export function countSeed(key: Buffer, audienceId: string, revision: number, expired: number): Buffer {
-  return createHmac('sha256', key).update(`approximate-count/v1\0${audienceId}\0${revision}\0${expired}`).digest();
-}
 
 /** Three independent uniforms in [0, 1) from disjoint 48-bit slices of the seed. */
 export function seedUniforms(seed: Buffer): Uniforms {

@@ -45,9 +45,19 @@ async function create(claims = b1, name = 'Flowers') {
   expect(res.status).toBe(201);
   return res.json as { id: string };
 }
-/** Exact counts as the matcher leaves them: every accepted chunk matched. */
+/** Exact counts as the matcher leaves them after one settled batch: every accepted chunk matched, the settle time passed. */
 const setCount = (businessId: string, id: string, count: number, extra: Record<string, unknown> = {}) =>
-  updateAudience(businessId, id, { expiring: { [later]: count }, revision: 5, chunksExpected: 2, chunksMatched: 2, ...extra });
+  updateAudience(businessId, id, {
+    expiring: { [later]: count },
+    revision: 5,
+    chunksExpected: 2,
+    chunksMatched: 2,
+    batches: 1,
+    lastBatchAtMs: Date.now() - 60_000,
+    settleUntilMs: Date.now() - 30_000,
+    matchedAtMs: Date.now() - 50_000,
+    ...extra,
+  });
 const get = (id: string, claims = b1) => invokeHttp(getAudience, { pathParameters: { id }, claims });
 
 describe('POST /v1/audiences', () => {
@@ -63,8 +73,10 @@ describe('POST /v1/audiences', () => {
       name: 'Flower shop mailing list',
       customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED',
       status: 'empty',
-      approximateCount: { lower: 0, upper: 100 },
-      targetable: false,
+      approximateCount: null,
+      targetable: null,
+      countedAt: null,
+      nextCountAt: expect.any(String),
       createdAt: expect.any(String),
     });
     expect(res.headers.location).toBe(`/v1/audiences/${res.json.id}`);
@@ -103,11 +115,20 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
     expect((res.json.items as { id: string }[]).map((i) => i.id)).toEqual([a.id]);
   });
 
-  it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
+  it('shows nothing counted on a new audience, and when its first count can come', async () => {
     const { id } = await create();
+    const res = await get(id);
+    expect(res.json).toEqual(expect.objectContaining({ status: 'empty', approximateCount: null, targetable: null, countedAt: null }));
+    expect(Date.parse(res.json.nextCountAt as string)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
     for (const count of [0, 40, 99, 150, 1_234, 98_765]) {
-      await setCount(b1.sub, id, count);
-      const res = await get(id);
+      // One business and audience each: every one gets its first count at once.
+      const business = { sub: uniqueId('b'), role: 'business' };
+      const { id } = await create(business);
+      await setCount(business.sub, id, count);
+      const res = await get(id, business);
       const { lower, upper } = res.json.approximateCount as { lower: number; upper: number };
       expect(res.json.status).toBe('ready');
       expect(lower).toBeLessThanOrEqual(count);
@@ -116,7 +137,8 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
       else expect({ lower, upper }).toEqual({ lower: 0, upper: 100 });
       if (count < 50) expect(res.json.targetable).toBe(false);
       if (count >= 100) expect(res.json.targetable).toBe(true);
-      expect(JSON.stringify(res.json)).not.toMatch(/"(count|exact|revision|expiring)"/);
+      expect(res.json.countedAt).toEqual(expect.any(String));
+      expect(JSON.stringify(res.json)).not.toMatch(/"(count|exact|revision|expiring|release|releaseLog|batches)"/);
     }
   });
 
@@ -182,8 +204,8 @@ describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
       chunksMatched: 0,
       rev: 2,
     };
-    await store.transact([sessionPart(b1.sub, id, 42, session, 0, Math.floor(Date.now() / 1000) + 86_400)]);
-    await store.transact([chunkMatchedPart(id, 42)]); // one of its two chunks matched
+    await store.transact([sessionPart(b1.sub, id, 42, { ...session, settleUntilMs: Date.now() - 1_000 }, 0, Math.floor(Date.now() / 1000) + 86_400)]);
+    await store.transact([chunkMatchedPart(id, 42, Date.now())]); // one of its two chunks matched
     const res = await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b1 });
     expect(res.json).toEqual({ sessionId: 42, stage: 'processing', batchesReceived: 2, numReceived: 1_500, numInvalid: 3 });
     expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b2 })).status).toBe(404);
@@ -196,6 +218,14 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
   const membership = (audienceId: string, businessId: string, extra: { expiresAt?: number; lastChunk?: string; prevExpiresAt?: number } = {}) =>
     givenMembership({ userId, audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
   const lookup = (id = userId) => invokeHttp(userAudiences, { pathParameters: { userId: id }, claims: operator });
+  /** The audience as a release left it: one batch, shown by a release that says `targetable`. */
+  const released = (businessId: string, id: string, targetable = true, extra: Record<string, unknown> = {}) =>
+    updateAudience(businessId, id, {
+      batches: 1,
+      release: { seq: 1, countedAtMs: Date.now() - 1_000, basis: 1, lower: 100, upper: 300, targetable },
+      releaseLog: [Date.now() - 1_000],
+      ...extra,
+    });
 
   it('lists the audiences the user is in now, from one Query of their memberships', async () => {
     // Prepare
@@ -212,6 +242,14 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
     await membership(expired.id, b1.sub, { expiresAt: (today - 1) * 86_400 });
     await membership(uncommitted.id, b1.sub, { lastChunk: attempt, prevExpiresAt: 0 });
     await setCount(b1.sub, uncommitted.id, 0, { pending: new Set([attempt]) });
+    for (const [business, audience] of [
+      [b1, live],
+      [b2, other],
+      [b1, deleted],
+      [b1, expired],
+      [b1, uncommitted],
+    ] as const)
+      await released(business.sub, audience.id);
     await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id: deleted.id }, claims: b1 });
     functionCalls.resetHistory();
     // Act
@@ -223,6 +261,25 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
     const names = functionCalls.calls().map((c) => (c.args[0] as object).constructor.name);
     expect(names.filter((n) => n === 'QueryCommand')).toHaveLength(1);
     expect(names).not.toContain('ScanCommand');
+  });
+
+  it('follows the release shown, not the live count: not targetable, or shrunk by the business since, is not delivered', async () => {
+    // Prepare: five audiences the user is in, each released as targetable but one
+    await givenConsent(userId, { granted: true, version: 3 });
+    const [shown, notTargetable, removedSince, expiredSince, neverCounted] = [await create(), await create(), await create(), await create(), await create()];
+    for (const a of [shown, notTargetable, removedSince, expiredSince, neverCounted]) await membership(a.id, b1.sub);
+    await released(b1.sub, shown.id);
+    await released(b1.sub, notTargetable.id, false);
+    await released(b1.sub, removedSince.id, true, { batches: 2, lastRemoveBatch: 2 });
+    // Released yesterday; memberships of one of its uploads expired at the start of today.
+    await released(b1.sub, expiredSince.id, true, { expiryDays: new Set([today]) });
+    await updateAudience(b1.sub, expiredSince.id, {
+      release: { seq: 1, countedAtMs: today * 86_400_000 - 1_000, basis: 1, lower: 100, upper: 300, targetable: true },
+    });
+    // Act
+    const res = await lookup();
+    // Assess: a withdrawal-free shrink the business caused waits for its next release
+    expect((res.json.items as { audienceId: string }[]).map((i) => i.audienceId)).toEqual([shown.id]);
   });
 
   it('lists none for a user who does not grant ads targeting, even before their memberships are removed', async () => {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   BASE_WIDTH,
-  countSeed,
   distinguishingBound,
   ladderWidth,
   noisyThreshold,
@@ -10,6 +9,7 @@ import {
   seedUniforms,
   widthLimit,
 } from '../../functions/core/audience-count';
+import { releaseSeed } from '../../functions/core/size-release';
 
 /** Deterministic "random" seeds and counts, so every run checks the same cases. */
 const seedOf = (label: string) => createHash('sha256').update(`count-test:${label}`).digest();
@@ -107,16 +107,11 @@ describe('reportCount: the range always holds the truth and is never too wide', 
     expect(lowQuarter).toBeLessThan(0.27);
   });
 
-  it('seeds each audience state separately: another revision, audience or pepper is a fresh draw', () => {
-    const pepper = Buffer.from('p'.repeat(40));
-    const base = countSeed(pepper, 'aud-1', 7, 0);
-    expect(countSeed(pepper, 'aud-1', 7, 0)).toEqual(base);
-    for (const other of [
-      countSeed(pepper, 'aud-1', 8, 0),
-      countSeed(pepper, 'aud-2', 7, 0),
-      countSeed(pepper, 'aud-1', 7, 1),
-      countSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7, 0),
-    ]) {
+  it('seeds each release separately: another sequence number, audience or key is a fresh draw', () => {
+    const key = Buffer.from('p'.repeat(40));
+    const base = releaseSeed(key, 'aud-1', 7);
+    expect(releaseSeed(key, 'aud-1', 7)).toEqual(base);
+    for (const other of [releaseSeed(key, 'aud-1', 8), releaseSeed(key, 'aud-2', 7), releaseSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7)]) {
       expect(other.equals(base)).toBe(false);
     }
   });

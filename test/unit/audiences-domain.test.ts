@@ -4,7 +4,6 @@ import {
   ChunkMessage,
   INVALID_SAMPLES,
   admitBatch,
-  audienceStatus,
   batchDigest,
   bucketCounts,
   bucketDeltas,
@@ -18,8 +17,8 @@ import {
   keyBatch,
   parseSessionId,
   sessionAfter,
-  sessionStage,
 } from '../../functions/core/audiences';
+import { DEFAULT_RELEASE_SETTINGS, visibleSessionStage } from '../../functions/core/size-release';
 import type { SessionState } from '../../functions/core/audiences';
 import { emailSha256, matchKey, phoneSha256 } from '../../functions/core/identifiers';
 import { Problem } from '../../functions/shared/problems';
@@ -203,6 +202,8 @@ describe('upload sessions', () => {
     admitBatch(s, request(seq, last), now, timeout);
     return sessionAfter(s, request(seq, last), { numReceived: 10, numInvalid: 1, chunks: 2 }, now, timeout);
   };
+  /** The stage as shown, with no settle time to wait for (size-release.test.ts tests the settle time). */
+  const stage = (s: SessionState, now: number) => visibleSessionStage({ ...s, settleUntilMs: 0, matchedAtMs: 0 }, now, DEFAULT_RELEASE_SETTINGS);
   const expectConflict = (fn: () => void, slug: string) => {
     try {
       fn();
@@ -218,22 +219,22 @@ describe('upload sessions', () => {
   it('is receiving until the last batch and every earlier one are in, then processing until matched, then done', () => {
     // Prepare and Act
     let s = after(undefined, 1);
-    expect(sessionStage(s, t0)).toBe('receiving');
+    expect(stage(s, t0)).toBe('receiving');
     s = after(s, 3, true);
-    expect(sessionStage(s, t0)).toBe('receiving'); // batch 2 is missing
+    expect(stage(s, t0)).toBe('receiving'); // batch 2 is missing
     s = after(s, 2);
     // Assess
     expect(s).toEqual(expect.objectContaining({ batchesReceived: 3, numReceived: 30, numInvalid: 3, chunksExpected: 6, lastBatchSeq: 3, maxSeq: 3, rev: 3 }));
-    expect(sessionStage(s, t0)).toBe('processing');
-    expect(sessionStage({ ...s, chunksMatched: 6 }, t0)).toBe('done');
+    expect(stage(s, t0)).toBe('processing');
+    expect(stage({ ...s, chunksMatched: 6 }, t0)).toBe('done');
   });
 
   it('closes 90 minutes after its first batch even if the last batch never arrives', () => {
     const s = after(after(undefined, 1, false, t0), 2, false, t0 + 30 * MIN);
     expect(s.deadlineAtMs).toBe(t0 + timeout);
-    expect(sessionStage(s, t0 + 89 * MIN)).toBe('receiving');
-    expect(sessionStage(s, t0 + 90 * MIN)).toBe('processing');
-    expect(sessionStage({ ...s, chunksMatched: 4 }, t0 + 90 * MIN)).toBe('done');
+    expect(stage(s, t0 + 89 * MIN)).toBe('receiving');
+    expect(stage(s, t0 + 90 * MIN)).toBe('processing');
+    expect(stage({ ...s, chunksMatched: 4 }, t0 + 90 * MIN)).toBe('done');
     expectConflict(() => admitBatch(s, request(3), t0 + 90 * MIN, timeout), 'session-closed');
   });
 
@@ -252,55 +253,5 @@ describe('upload sessions', () => {
     expect(parseSessionId('42')).toBe(42);
     expect(parseSessionId('0')).toBe(0);
     for (const bad of ['-1', '1.5', 'abc', '', '99999999999999999']) expect(parseSessionId(bad)).toBeUndefined();
-  });
-});
-
-describe('audience status', () => {
-  it('is empty before any keyed row, processing while chunks wait, then ready, whatever matched', () => {
-    expect(audienceStatus({ chunksExpected: 0, chunksMatched: 0, revision: 0 })).toBe('empty');
-    expect(audienceStatus({ chunksExpected: 3, chunksMatched: 1, revision: 1 })).toBe('processing');
-    expect(audienceStatus({ chunksExpected: 3, chunksMatched: 3, revision: 3 })).toBe('ready');
-  });
-});
-
-describe('expiry buckets and membership states', () => {
-  const DAY = 86_400;
-  const upload = Date.UTC(2026, 0, 10, 15, 30);
-
-  it('expires a membership at the end of the UTC day 540 days after the upload', () => {
-    const expiresAt = expiresAtOf(expiryDay(upload, 540));
-    const elapsedDays = (expiresAt * 1000 - upload) / 86_400_000;
-    expect(elapsedDays).toBeGreaterThan(540);
-    expect(elapsedDays).toBeLessThanOrEqual(541);
-    expect(expiresAt % DAY).toBe(0);
-  });
-
-  it('counts alive members exactly from per-day buckets', () => {
-    const today = Math.floor(upload / 1000 / DAY);
-    const buckets = { [today - 1]: 4, [today]: 2, [today + 1]: 5, [today + 540]: 7 };
-    expect(bucketCounts(buckets, today * DAY + 10)).toEqual({ alive: 12, expired: 6 });
-  });
-
-  it('turns (before, after) states into per-day changes that cancel out', () => {
-    const d = (day: number) => day * DAY;
-    const deltas = bucketDeltas([
-      { before: null, after: d(10) },
-      { before: d(5), after: d(10) },
-      { before: d(10), after: d(10) },
-      { before: d(7), after: null },
-    ]);
-    expect(Object.fromEntries(deltas)).toEqual({ 5: -1, 7: -1, 10: 2 });
-  });
-
-  it('reads an item written by a chunk that has not committed as its previous state', () => {
-    const item = { userId: 'u', expiresAt: 2000 * DAY, lastChunk: '1:1:0', prevExpiresAt: 1500 * DAY };
-    expect(effectiveExpiry(item, new Set())).toBe(2000 * DAY);
-    expect(effectiveExpiry(item, new Set(['1:1:0']))).toBe(1500 * DAY);
-    expect(effectiveExpiry({ ...item, prevExpiresAt: 0 }, new Set(['1:1:0']))).toBeNull();
-    expect(effectiveExpiry({ ...item, removing: true }, new Set())).toBeNull();
-    expect(effectiveExpiry({ ...item, removing: true }, new Set(['1:1:0']))).toBe(1500 * DAY);
-    expect(effectiveExpiry(undefined, new Set())).toBeNull();
-    expect(isMemberNow(item, new Set(), 1999 * DAY)).toBe(true);
-    expect(isMemberNow(item, new Set(), 2000 * DAY)).toBe(false);
   });
 });

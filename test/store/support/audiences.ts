@@ -36,7 +36,9 @@ export async function givenAudience(businessId: string, audienceId: string, extr
     chunksExpected: 1,
     chunksMatched: 0,
   });
-  await store.put('audiences', { ...item, ...extra });
+  // Shown to its business as targetable, so that the ops lookup goes by memberships alone (core/size-release.ts, deliverable).
+  const release = { seq: 1, countedAtMs: Date.now() - 1_000, basis: 0, lower: 100, upper: 300, targetable: true };
+  await store.put('audiences', { ...item, release, releaseLog: [release.countedAtMs], ...extra });
 }
 
 /** The audience item as stored now. */
@@ -186,6 +188,7 @@ export async function givenBatch(f: BatchFixture): Promise<ChunkMessage> {
       chunksExpected: 1,
       chunksMatched: 0,
       rev: 1,
+      settleUntilMs: 0,
     };
     await store.transact([sessionPart(f.businessId, f.audienceId, sessionId, session, 0, expiresAt)]);
   }
