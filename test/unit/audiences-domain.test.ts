@@ -255,3 +255,45 @@ describe('upload sessions', () => {
     for (const bad of ['-1', '1.5', 'abc', '', '99999999999999999']) expect(parseSessionId(bad)).toBeUndefined();
   });
 });
+
+describe('expiry buckets and membership states', () => {
+  const DAY = 86_400;
+  const upload = Date.UTC(2026, 0, 10, 15, 30);
+
+  it('expires a membership at the end of the UTC day 540 days after the upload', () => {
+    const expiresAt = expiresAtOf(expiryDay(upload, 540));
+    const elapsedDays = (expiresAt * 1000 - upload) / 86_400_000;
+    expect(elapsedDays).toBeGreaterThan(540);
+    expect(elapsedDays).toBeLessThanOrEqual(541);
+    expect(expiresAt % DAY).toBe(0);
+  });
+
+  it('counts alive members exactly from per-day buckets', () => {
+    const today = Math.floor(upload / 1000 / DAY);
+    const buckets = { [today - 1]: 4, [today]: 2, [today + 1]: 5, [today + 540]: 7 };
+    expect(bucketCounts(buckets, today * DAY + 10)).toEqual({ alive: 12, expired: 6 });
+  });
+
+  it('turns (before, after) states into per-day changes that cancel out', () => {
+    const d = (day: number) => day * DAY;
+    const deltas = bucketDeltas([
+      { before: null, after: d(10) },
+      { before: d(5), after: d(10) },
+      { before: d(10), after: d(10) },
+      { before: d(7), after: null },
+    ]);
+    expect(Object.fromEntries(deltas)).toEqual({ 5: -1, 7: -1, 10: 2 });
+  });
+
+  it('reads an item written by a chunk that has not committed as its previous state', () => {
+    const item = { userId: 'u', expiresAt: 2000 * DAY, lastChunk: '1:1:0', prevExpiresAt: 1500 * DAY };
+    expect(effectiveExpiry(item, new Set())).toBe(2000 * DAY);
+    expect(effectiveExpiry(item, new Set(['1:1:0']))).toBe(1500 * DAY);
+    expect(effectiveExpiry({ ...item, prevExpiresAt: 0 }, new Set(['1:1:0']))).toBeNull();
+    expect(effectiveExpiry({ ...item, removing: true }, new Set())).toBeNull();
+    expect(effectiveExpiry({ ...item, removing: true }, new Set(['1:1:0']))).toBe(1500 * DAY);
+    expect(effectiveExpiry(undefined, new Set())).toBeNull();
+    expect(isMemberNow(item, new Set(), 1999 * DAY)).toBe(true);
+    expect(isMemberNow(item, new Set(), 2000 * DAY)).toBe(false);
+  });
+});
