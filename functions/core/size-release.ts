@@ -375,29 +375,6 @@ export function sizeView(audience: AudienceReleaseState, business: BusinessRelea
   };
 }
 
-// ------------------------------------------------------------------ ad delivery
-
-/**
- * Whether ad delivery may use the audience now. Targetability follows the
- * release, not the live count: the audience is delivered to only while the
- * release shown says targetable and nothing the business did since could
- * have shrunk it below what that release showed (a removal batch after the
- * release, or a day on which memberships of its uploads expire, begun since).
- * Consent withdrawals and erasures never change it on their own (each
- * withdrawn user leaves delivery at once, by the consent check), so delivery
- * tells the business no more than the release does; a business that shrinks
- * its audience waits for its next release, which its next read makes as the
- * budget allows.
- */
-export function deliverable(
-  audience: { readonly release?: SizeRelease; readonly lastRemoveBatch: number; readonly expiryDays: readonly number[] },
-  nowMs: number,
-): boolean {
-  const { release } = audience;
-  if (!release?.targetable || audience.lastRemoveBatch > release.basis) return false;
-  return !audience.expiryDays.some((day) => day * DAY_MS > release.countedAtMs && day * DAY_MS <= nowMs);
-}
-
 // ------------------------------------------------------------------ the bound
 
 /** The most one release can differ between counts P and P+1, over every P (audience-count.ts). */

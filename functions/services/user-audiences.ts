@@ -1,5 +1,4 @@
 import { isMemberNow } from '../core/audiences';
-import { deliverable } from '../core/size-release';
 import { audienceKey, audienceOf, audiencesTable } from '../tables/audiences';
 import type { AudienceRecord } from '../tables/audiences';
 import { batchGetAll } from '../tables/batch';
@@ -13,9 +12,7 @@ import { membershipsOfUser } from '../tables/memberships';
  *   read from the consent state, so this holds from the moment the denial
  *   is committed, before the withdrawal consumer has removed the items;
  * - deleted audiences are left out (one batched read of the audiences found),
- *   before their memberships are cleaned up, and so are audiences that are
- *   not deliverable: targetability follows the size release the business
- *   was shown, not the live count (core/size-release.ts, deliverable);
+ *   before their memberships are cleaned up;
  * - expired memberships (TTL deletes them only within days) and items of
  *   matcher attempts that have not committed are left out.
  */
@@ -31,7 +28,7 @@ export async function audiencesOfUserNow(userId: string, nowSeconds: number): Pr
   return memberships
     .filter((m) => {
       const audience = audiences.get(`${m.businessId}\0${m.audienceId}`);
-      return audience !== undefined && !audience.deletedAt && deliverable(audience, nowSeconds * 1000) && isMemberNow(m, audience.pending, nowSeconds);
+      return audience !== undefined && !audience.deletedAt && isMemberNow(m, audience.pending, nowSeconds);
     })
     .map((m) => ({ audienceId: m.audienceId, businessId: m.businessId }));
 }

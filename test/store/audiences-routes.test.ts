@@ -218,15 +218,6 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
   const membership = (audienceId: string, businessId: string, extra: { expiresAt?: number; lastChunk?: string; prevExpiresAt?: number } = {}) =>
     givenMembership({ userId, audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
   const lookup = (id = userId) => invokeHttp(userAudiences, { pathParameters: { userId: id }, claims: operator });
-  /** The audience as a release left it: one batch, shown by a release that says `targetable`. */
-  const released = (businessId: string, id: string, targetable = true, extra: Record<string, unknown> = {}) =>
-    updateAudience(businessId, id, {
-      batches: 1,
-      release: { seq: 1, countedAtMs: Date.now() - 1_000, basis: 1, lower: 100, upper: 300, targetable },
-      releaseLog: [Date.now() - 1_000],
-      ...extra,
-    });
-
   it('lists the audiences the user is in now, from one Query of their memberships', async () => {
     // Prepare
     await givenConsent(userId, { granted: true, version: 3 });
@@ -242,14 +233,6 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
     await membership(expired.id, b1.sub, { expiresAt: (today - 1) * 86_400 });
     await membership(uncommitted.id, b1.sub, { lastChunk: attempt, prevExpiresAt: 0 });
     await setCount(b1.sub, uncommitted.id, 0, { pending: new Set([attempt]) });
-    for (const [business, audience] of [
-      [b1, live],
-      [b2, other],
-      [b1, deleted],
-      [b1, expired],
-      [b1, uncommitted],
-    ] as const)
-      await released(business.sub, audience.id);
     await invokeHttp(deleteAudience, { method: 'DELETE', pathParameters: { id: deleted.id }, claims: b1 });
     functionCalls.resetHistory();
     // Act
@@ -261,25 +244,6 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
     const names = functionCalls.calls().map((c) => (c.args[0] as object).constructor.name);
     expect(names.filter((n) => n === 'QueryCommand')).toHaveLength(1);
     expect(names).not.toContain('ScanCommand');
-  });
-
-  it('follows the release shown, not the live count: not targetable, or shrunk by the business since, is not delivered', async () => {
-    // Prepare: five audiences the user is in, each released as targetable but one
-    await givenConsent(userId, { granted: true, version: 3 });
-    const [shown, notTargetable, removedSince, expiredSince, neverCounted] = [await create(), await create(), await create(), await create(), await create()];
-    for (const a of [shown, notTargetable, removedSince, expiredSince, neverCounted]) await membership(a.id, b1.sub);
-    await released(b1.sub, shown.id);
-    await released(b1.sub, notTargetable.id, false);
-    await released(b1.sub, removedSince.id, true, { batches: 2, lastRemoveBatch: 2 });
-    // Released yesterday; memberships of one of its uploads expired at the start of today.
-    await released(b1.sub, expiredSince.id, true, { expiryDays: new Set([today]) });
-    await updateAudience(b1.sub, expiredSince.id, {
-      release: { seq: 1, countedAtMs: today * 86_400_000 - 1_000, basis: 1, lower: 100, upper: 300, targetable: true },
-    });
-    // Act
-    const res = await lookup();
-    // Assess: a withdrawal-free shrink the business caused waits for its next release
-    expect((res.json.items as { audienceId: string }[]).map((i) => i.audienceId)).toEqual([shown.id]);
   });
 
   it('lists none for a user who does not grant ads targeting, even before their memberships are removed', async () => {

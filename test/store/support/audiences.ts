@@ -36,9 +36,7 @@ export async function givenAudience(businessId: string, audienceId: string, extr
     chunksExpected: 1,
     chunksMatched: 0,
   });
-  // Shown to its business as targetable, so that the ops lookup goes by memberships alone (core/size-release.ts, deliverable).
-  const release = { seq: 1, countedAtMs: Date.now() - 1_000, basis: 0, lower: 100, upper: 300, targetable: true };
-  await store.put('audiences', { ...item, release, releaseLog: [release.countedAtMs], ...extra });
+  await store.put('audiences', { ...item, ...extra });
 }
 
 /** The audience item as stored now. */
