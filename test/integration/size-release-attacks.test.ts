@@ -1,34 +1,41 @@
 /**
  * Membership inference against the size-release budget, tried on the local
- * stack as a business would try it, with the stage defaults: minimum size
- * 100, one fresh count a day per audience, five a day and twelve in any 365
- * days per business, a batch settled 2 s after it was accepted (the stage
- * default is 30 s plus 2 s a chunk; only its length differs here).
+ * stack as a business would try it, with the stage defaults of the budget:
+ * one fresh count a day per audience, five a day and twelve in any 365 days
+ * per business; a batch settles 2 s after it was accepted (the stage default
+ * is 30 s plus 2 s a chunk; only its length differs here), and the minimum
+ * audience size is 20 (the dev stage's).
  *
- * The attacker controls 150 consenting accounts (OWN) and wants to know
+ * The attacker controls 30 consenting accounts (OWN) and wants to know
  * whether one more person (the target) is a member. Every audience it builds
- * holds its 150 accounts plus the target's row; the target matches only if
- * the target is a member, so each count is of 151 or of 150.
+ * holds its 30 accounts plus the target's row; the target matches only if
+ * the target is a member, so each count is of 31 or of 30. Both are above
+ * the noisy threshold's band (10 to 20), where a count is a range of 200 at
+ * a random offset and one fresh count tells 30 from 31 with probability
+ * 1/200, exactly as for 150 and 151 under the default minimum of 100 (the
+ * issue's attack): the same leak at a fifth of the rows to match. (The worst
+ * count to hold, inside the band, is the simulation's: README, "Size
+ * releases".)
  *
- * What it sees of one count is a range of 200 at a random offset. Both
- * hypotheses give every range that contains both counts the same
+ * Both hypotheses give every range that contains both counts the same
  * probability (1/200, the offset that produces it), and a range that holds
  * only one of them proves it; so the Bayes-optimal attacker intersects
  * everything it was shown and guesses by a coin when the intersection still
  * holds both (`bayesGuess`). That attacker is right at most
  * 1/2 + (1 - (1 - 1/200)^k) / 2 of the time after k fresh counts: 52.9% for
- * the k = 12 the budget allows (core/size-release.ts, spanBound), against
- * 93.3% for the 400 fresh counts it got before the budget.
+ * the k = 12 the budget allows, against 93.3% for the 400 fresh counts that
+ * 400 junk uploads gave it before the budget.
  *
  * Many businesses attack in lockstep, each with a fair coin for whether its
  * target is a member (trials), so the stack does each day's work for all of
- * them at once. The clock is moved day by day (`/_local/clock`) once the
- * day's uploads are matched (`/_local/settle`), so a day costs what its
- * uploads cost, not 24 hours nor the settle time. Each test reports its
- * accuracy, its trials and the 95% Wilson interval; it asserts the accuracy
- * stays under the bound plus 2.33 standard errors (a one-sided 99% check),
- * and that the interval's top is far below what the same attack reached
- * without a budget.
+ * them at once. The clock is moved day by day (`/_local/clock`), so a day
+ * costs what its uploads cost, not 24 hours. Each statistical test reports
+ * its accuracy, its trials and the 95% Wilson interval; it asserts the
+ * accuracy stays under the bound plus 2.33 standard errors (a one-sided 99%
+ * check), and that the interval's top is below what the same attack reaches
+ * without a budget. With 40 trials that tells the budget's 52.9% from the
+ * 93% of no budget, not 52.9% from 50%: the exact figures are the
+ * simulation's (`npm run simulate:releases`).
  */
 import { randomInt } from 'node:crypto';
 import { startStack } from './support';
@@ -36,15 +43,17 @@ import type { PrivateStack } from './support';
 import { ensurePolicy, mapLimit } from './support/users';
 import { call, createAudience, createPeople, newBusiness, newSessionId, rowOf, strangerRow, upload, waitForMatchIndex } from './audiences.helpers';
 import type { Business, Person, Stack } from './audiences.helpers';
+import { distinguishingBound } from '../../functions/core/audience-count';
 import { advantageAfter, DEFAULT_RELEASE_SETTINGS, spanBound } from '../../functions/core/size-release';
 
 jest.setTimeout(600_000);
 
-const OWN = 150;
+const OWN = 30;
+const MIN_SIZE = 20;
 const SETTLE_SECONDS = 2;
 /** Trials (businesses) per statistical attack; ATTACK_TRIALS overrides both for a longer run. */
-const JUNK_TRIALS = Number(process.env.ATTACK_TRIALS ?? 100);
-const AUDIENCE_TRIALS = Number(process.env.ATTACK_TRIALS ?? 60);
+const JUNK_TRIALS = Number(process.env.ATTACK_TRIALS ?? 40);
+const AUDIENCE_TRIALS = Number(process.env.ATTACK_TRIALS ?? 40);
 const DAY_SECONDS = 86_400;
 
 let stack: PrivateStack;
@@ -58,7 +67,7 @@ const report: string[] = [];
 beforeAll(async () => {
   stack = await startStack({
     env: {
-      MIN_AUDIENCE_SIZE: '100',
+      MIN_AUDIENCE_SIZE: String(MIN_SIZE),
       SIZE_RELEASES_PER_AUDIENCE_PER_DAY: '1',
       SIZE_RELEASES_PER_BUSINESS_PER_DAY: '5',
       SIZE_RELEASE_BUDGET: '12',
@@ -161,10 +170,11 @@ function wilson(right: number, trials: number): [number, number] {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** What a year of the default budget allows at 150 own accounts: 12 fresh counts, each telling 150 from 151 with probability at most 1/200. */
-const BOUND = spanBound(365, DEFAULT_RELEASE_SETTINGS, 500);
-/** The bound about counts of 150 and 151: above the threshold band only the grid leaks, 1/200 a count. */
-const GRID_BOUND = 0.5 + advantageAfter(BOUND.releases, 1 / 200);
+/** What a year of the default budget allows: 12 fresh counts. */
+const BOUND = spanBound(365, { ...DEFAULT_RELEASE_SETTINGS, minAudienceSize: MIN_SIZE }, 500);
+/** The bound about counts of 30 and 31: above the threshold band only the grid leaks, 1/200 a count (distinguishingBound). */
+const LEAK = distinguishingBound(OWN, MIN_SIZE);
+const GRID_BOUND = 0.5 + advantageAfter(BOUND.releases, LEAK);
 
 function judge(name: string, guesses: readonly { member: boolean; guess: boolean }[], unbudgetedCounts: number): void {
   const trials = guesses.length;
@@ -172,7 +182,7 @@ function judge(name: string, guesses: readonly { member: boolean; guess: boolean
   const accuracy = right / trials;
   const [low, high] = wilson(right, trials);
   const sigma = Math.sqrt((GRID_BOUND * (1 - GRID_BOUND)) / trials);
-  const unbudgeted = 0.5 + advantageAfter(unbudgetedCounts, 1 / 200);
+  const unbudgeted = 0.5 + advantageAfter(unbudgetedCounts, LEAK);
   report.push(
     `${name}: right ${right} of ${trials} (${pct(accuracy)}, 95% interval ${pct(low)}-${pct(high)}); ` +
       `bound ${pct(GRID_BOUND)} after ${BOUND.releases} fresh counts, checked at ${pct(GRID_BOUND + 2.33 * sigma)} (99%, one-sided); ` +
@@ -238,7 +248,7 @@ describe('two worlds in lockstep, the person a member in one and nobody in the o
     const seen = [new Map<string, Shown>(), new Map<string, Shown>()];
     const freshPerDay: number[][] = [[], []];
     let withdrawnAtMs = Number.POSITIVE_INFINITY;
-    let shownBeforeWithdrawal: Shown[] | undefined;
+    const countShown = (a: Shown) => ({ id: a.id, status: a.status, approximateCount: a.approximateCount, targetable: a.targetable, countedAt: a.countedAt });
 
     for (let day = 0; day < 10; day++) {
       // Act: a new audience from the list, and a one-row junk upload to the first one
@@ -258,16 +268,6 @@ describe('two worlds in lockstep, the person a member in one and nobody in the o
       );
       if (Date.now() - startedAt < SETTLE_SECONDS * 1000 - 200) expect(stagesNow.flat().every((s) => s === 'processing')).toBe(true);
       await settle();
-      if (day === 5) {
-        // The person withdraws consent mid-way: nothing shown may move until a count comes for another reason.
-        shownBeforeWithdrawal = await list(worlds[0]!.business);
-        const policyVersion = await ensurePolicy(stack.url);
-        const denied = await call(at, 'PUT', '/v1/me/consent', withdrawing.token, { policyVersion, purposes: { ads_targeting: 'denied' }, source: 'settings' });
-        expect(denied.status).toBe(200);
-        withdrawnAtMs = await serverNow();
-        await settle();
-        expect(await list(worlds[0]!.business)).toEqual(shownBeforeWithdrawal);
-      }
       await nextDay();
       const now = await serverNow();
       const stagesLater = await Promise.all(
@@ -293,6 +293,16 @@ describe('two worlds in lockstep, the person a member in one and nobody in the o
         expect(Math.abs(Date.parse(a.nextCountAt) - Date.parse(b.nextCountAt))).toBeLessThan(5_000);
         expect(Date.parse(a.nextCountAt)).toBeGreaterThanOrEqual(now - 5_000);
       });
+      if (day === 5) {
+        // The person withdraws consent mid-way: nothing shown may move until a count comes for another reason.
+        const before = shown[0]!.map(countShown);
+        const policyVersion = await ensurePolicy(stack.url);
+        const denied = await call(at, 'PUT', '/v1/me/consent', withdrawing.token, { policyVersion, purposes: { ads_targeting: 'denied' }, source: 'settings' });
+        expect(denied.status).toBe(200);
+        withdrawnAtMs = await serverNow();
+        await settle();
+        expect((await list(worlds[0]!.business)).map(countShown)).toEqual(before);
+      }
       // Every range holds the true count at its countedAt.
       shown.forEach((items, i) => {
         for (const a of items) {
@@ -313,6 +323,7 @@ describe('two worlds in lockstep, the person a member in one and nobody in the o
 });
 
 describe('repeated junk uploads to one audience, the clock moved day by day for a month', () => {
+  // Uploads are not waited for day by day: one still matching at the next look is counted a day later, which only helps the budget.
   it('tells a member from a non-member no better than the bound', async () => {
     // Prepare: one audience per business, its list plus the target's row if the coin says member
     const trials = await mapLimit(Array.from({ length: JUNK_TRIALS }), 8, async () => {
@@ -323,7 +334,7 @@ describe('repeated junk uploads to one audience, the clock moved day by day for 
       return { business, member, audienceId, seen: new Map<string, Shown>(), looks: 0 };
     });
     await settle();
-    // Act: every day a look, then a one-row junk upload (and a look within the same day on the first days); thirty days
+    // Act: every day a look and a one-row junk upload, for thirty days (on the first three, a second look once the upload settled)
     for (let day = 0; day < 30; day++) {
       await nextDay();
       await mapLimit(trials, 8, async (t) => {
@@ -331,8 +342,8 @@ describe('repeated junk uploads to one audience, the clock moved day by day for 
         await add(t.business, t.audienceId, [strangerRow()]);
         t.looks += 1;
       });
-      await settle();
       if (day < 3) {
+        await settle();
         await stack.api('POST', '/_local/clock', { body: { advanceSeconds: 60 } });
         await mapLimit(trials, 8, async (t) => {
           freshOnes(t.seen, [await get(t.business, t.audienceId)]);
@@ -340,6 +351,7 @@ describe('repeated junk uploads to one audience, the clock moved day by day for 
         });
       }
     }
+    await settle();
     await nextDay();
     await mapLimit(trials, 8, async (t) => void freshOnes(t.seen, [await get(t.business, t.audienceId)]));
     // Assess: one fresh count a day at most, twelve in all, whatever the junk; then the Bayes guess
