@@ -135,7 +135,8 @@ export const audiencesSettings = {
   },
   uploadSettleSeconds: {
     env: 'UPLOAD_SETTLE_SECONDS',
-    description: "A batch's matching shows as over this long after it was accepted (plus the per-chunk time), whatever matched",
+    description:
+      "A batch's matching shows as over this long after it was accepted (plus the per-chunk time), whatever matched; 0 with a per-chunk time of 0 shows matching when it ends (benchmarks only)",
     default: '30',
   },
   uploadSettleSecondsPerChunk: {

@@ -165,6 +165,8 @@ export function settleUntil(previousMs: number | undefined, acceptedAtMs: number
  */
 export function visibleMatchedAt(settleUntilMs: number, matchedAtMs: number, settings: ReleaseSettings): number {
   if (matchedAtMs <= settleUntilMs) return settleUntilMs;
+  // No settle time at all (benchmarks and load runs, never a stage): matching shows when it ends.
+  if (settings.settleBaseMs === 0 && settings.settlePerChunkMs === 0) return matchedAtMs;
   const period = Math.max(1_000, settings.settleBaseMs);
   return settleUntilMs + Math.ceil((matchedAtMs - settleUntilMs) / period) * period;
 }

@@ -208,6 +208,14 @@ describe('sessions and the settle time', () => {
     );
   });
 
+  it('hides nothing with no settle time at all (benchmarks): matching shows when it ends', () => {
+    const none = { ...settings, settleBaseMs: 0, settlePerChunkMs: 0 };
+    expect(visibleMatchedAt(T0, T0 + 1_234, none)).toBe(T0 + 1_234);
+    expect(visibleMatchedAt(T0 + 5_000, T0 + 1_234, none)).toBe(T0 + 5_000);
+    // A settle time without a base keeps the one-second period.
+    expect(visibleMatchedAt(T0, T0 + 1_234, { ...settings, settleBaseMs: 0 })).toBe(T0 + 2_000);
+  });
+
   it('shows an audience processing until its latest batch has settled, then ready; empty before any batch', () => {
     const empty = newAudienceState('aud-s');
     expect(visibleAudienceStatus(empty, T0)).toBe('empty');
