@@ -19,8 +19,10 @@ const sk = { name: 'sk', type: 'S' } as const;
 export const audiencesTables = {
   /**
    * Audiences keyed by their business (name, source, exact counts per
-   * expiry day, revision, matching lease, deletion tombstone) and each
-   * business's audience quota (functions/tables/audiences.ts).
+   * expiry day, revision, matching lease, deletion tombstone, the size
+   * release shown and what the release rule records of its batches), each
+   * business's audience quota and its size-release budget
+   * (functions/tables/audiences.ts).
    */
   audiences: {
     env: 'AUDIENCES_TABLE',
