@@ -19,8 +19,10 @@ const sk = { name: 'sk', type: 'S' } as const;
 export const audiencesTables = {
   /**
    * Audiences keyed by their business (name, source, exact counts per
-   * expiry day, revision, matching lease, deletion tombstone) and each
-   * business's audience quota (functions/tables/audiences.ts).
+   * expiry day, revision, matching lease, deletion tombstone, the size
+   * release shown and what the release rule records of its batches), each
+   * business's audience quota and its size-release budget
+   * (functions/tables/audiences.ts).
    */
   audiences: {
     env: 'AUDIENCES_TABLE',
@@ -113,9 +115,51 @@ export const audiencesSettings = {
     description: 'A membership expires this many days after the upload that last matched it (end of that UTC day)',
     default: '540',
   },
+  sizeReleasesPerAudiencePerDay: {
+    env: 'SIZE_RELEASES_PER_AUDIENCE_PER_DAY',
+    description: 'Fresh size counts of one audience in any 24 hours (core/size-release.ts)',
+    default: '1',
+  },
+  sizeReleasesPerBusinessPerDay: {
+    env: 'SIZE_RELEASES_PER_BUSINESS_PER_DAY',
+    description: "Fresh size counts of all a business's audiences in any 24 hours",
+    default: '5',
+  },
+  sizeReleaseBudget: {
+    env: 'SIZE_RELEASE_BUDGET',
+    description: "Fresh size counts of all a business's audiences in any SIZE_RELEASE_BUDGET_DAYS days: what bounds membership inference (README)",
+    default: '12',
+  },
+  sizeReleaseBudgetDays: {
+    env: 'SIZE_RELEASE_BUDGET_DAYS',
+    description: 'The window of SIZE_RELEASE_BUDGET, in days (36500 for a lifetime allowance)',
+    default: '365',
+  },
+  uploadSettleSeconds: {
+    env: 'UPLOAD_SETTLE_SECONDS',
+    description:
+      "A batch's matching shows as over this long after it was accepted (plus the per-chunk time), whatever matched; 0 with a per-chunk time of 0 shows matching when it ends (benchmarks only)",
+    default: '30',
+  },
+  uploadSettleSecondsPerChunk: {
+    env: 'UPLOAD_SETTLE_SECONDS_PER_CHUNK',
+    description: 'Added to UPLOAD_SETTLE_SECONDS for each chunk of a batch',
+    default: '2',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 const business = ['business'] as const;
+
+/** What the size-release rule reads (functions/services/size-releases.ts): every function that shows a size, a stage or records a batch gets all of them. */
+const releaseSettings = [
+  'minAudienceSize',
+  'sizeReleasesPerAudiencePerDay',
+  'sizeReleasesPerBusinessPerDay',
+  'sizeReleaseBudget',
+  'sizeReleaseBudgetDays',
+  'uploadSettleSeconds',
+  'uploadSettleSecondsPerChunk',
+] as const;
 
 export const audiencesFunctions = {
   createAudience: {
@@ -124,25 +168,25 @@ export const audiencesFunctions = {
     description: 'POST /v1/audiences: create a custom audience within the quota',
     trigger: { kind: 'http', method: 'POST', path: '/v1/audiences', auth: business },
     tables: { audiences: 'readWrite' },
-    settings: ['audienceQuota', 'minAudienceSize'],
+    settings: ['audienceQuota', ...releaseSettings],
   },
   listAudiences: {
     entry: 'functions/list-audiences/handler.ts',
     side: 'audience',
-    description: "GET /v1/audiences: the caller's audiences with approximate counts",
+    description: "GET /v1/audiences: the caller's audiences with their size releases (fresh ones made within the budget)",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences', auth: business },
-    tables: { audiences: 'read' },
+    tables: { audiences: 'readWrite' },
     secrets: ['countNoiseKey'],
-    settings: ['minAudienceSize'],
+    settings: releaseSettings,
   },
   getAudience: {
     entry: 'functions/get-audience/handler.ts',
     side: 'audience',
-    description: 'GET /v1/audiences/{id}: one audience with its approximate count',
+    description: 'GET /v1/audiences/{id}: one audience with its size release (a fresh one made within the budget)',
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}', auth: business },
-    tables: { audiences: 'read' },
+    tables: { audiences: 'readWrite' },
     secrets: ['countNoiseKey'],
-    settings: ['minAudienceSize'],
+    settings: releaseSettings,
   },
   deleteAudience: {
     entry: 'functions/delete-audience/handler.ts',
@@ -161,7 +205,7 @@ export const audiencesFunctions = {
     tables: { audiences: 'readWrite', uploadSessions: 'readWrite' },
     queues: ['audienceMatching'],
     secrets: ['pepper'],
-    settings: ['sessionTimeoutMinutes', 'membershipTtlDays'],
+    settings: ['sessionTimeoutMinutes', 'membershipTtlDays', ...releaseSettings],
   },
   removeAudienceUsers: {
     entry: 'functions/remove-audience-users/handler.ts',
@@ -172,7 +216,7 @@ export const audiencesFunctions = {
     tables: { audiences: 'readWrite', uploadSessions: 'readWrite' },
     queues: ['audienceMatching'],
     secrets: ['pepper'],
-    settings: ['sessionTimeoutMinutes', 'membershipTtlDays'],
+    settings: ['sessionTimeoutMinutes', 'membershipTtlDays', ...releaseSettings],
   },
   getUploadSession: {
     entry: 'functions/get-upload-session/handler.ts',
@@ -180,6 +224,7 @@ export const audiencesFunctions = {
     description: "GET /v1/audiences/{id}/sessions/{sessionId}: an upload session's stage and counters",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}/sessions/{sessionId}', auth: business },
     tables: { audiences: 'read', uploadSessions: 'read' },
+    settings: releaseSettings,
   },
   getUserAudiences: {
     entry: 'functions/get-user-audiences/handler.ts',

@@ -237,6 +237,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const stackLog = { warnings: 0, errors: 0 };
   if (!baseUrl) {
     process.env.MESSAGE_SEND_RATE_PER_BUSINESS ??= options.rate;
+    // "Every batch reached done" means matched: no settle time to wait for (core/size-release.ts).
+    process.env.UPLOAD_SETTLE_SECONDS ??= '0';
+    process.env.UPLOAD_SETTLE_SECONDS_PER_CHUNK ??= '0';
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     const log: StackLog = {
       info: () => {},

@@ -3,26 +3,58 @@ import { type Command, Option } from 'commander';
 import { customerFileSourceValues } from '../../client/api';
 import { api, type Audience, type CustomerFileSource, type UploadSession } from '../api';
 import { type CommonFlags, type Context, count, execute, makeClient, table, withCommonOptions } from '../context';
-import { UsageError } from '../errors';
+import { CliError, UsageError } from '../errors';
 import { parseSessionId } from '../upload';
 
+const NOT_COUNTED = 'not counted yet';
+
 function describeSize(audience: Audience): string {
+  if (!audience.approximateCount) return NOT_COUNTED;
   const { lower, upper } = audience.approximateCount;
   return lower === 0 && !audience.targetable ? `fewer than ${count(upper)} (below the minimum audience size)` : `between ${count(lower)} and ${count(upper)}`;
 }
 
-export function audienceLines(audience: Audience): string[] {
+/** "in 3 h 5 min", "in 40 s": how far `at` is from `nowMs`, roughly. */
+function inTime(at: number, nowMs: number): string {
+  const seconds = Math.max(1, Math.round((at - nowMs) / 1000));
+  if (seconds < 120) return `in ${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `in ${hours} h ${minutes % 60} min`;
+  return `in ${Math.round(hours / 24)} days`;
+}
+
+/**
+ * When a newer count can come. The service counts again only after a change
+ * (an upload or removal, or the day memberships of an upload expire), once
+ * it has settled and the business's size-release budget allows; a time in
+ * the past means the budget allows one now and no change is waiting.
+ */
+function describeNextCount(audience: Audience, nowMs: number): string {
+  const at = Date.parse(audience.nextCountAt);
+  if (Number.isNaN(at) || at <= nowMs) return 'after your next change (an upload or removal)';
+  return `not before ${audience.nextCountAt} (${inTime(at, nowMs)})`;
+}
+
+export function audienceLines(audience: Audience, nowMs = Date.now()): string[] {
   return [
     `Audience ${audience.id}: ${JSON.stringify(audience.name)}`,
     ...table([
       ['status', audience.status],
       ['size', describeSize(audience)],
-      ['targetable', audience.targetable ? 'yes' : 'no'],
+      ['targetable', audience.targetable === null ? NOT_COUNTED : audience.targetable ? 'yes' : 'no'],
+      ['counted', audience.countedAt ?? 'never'],
+      ['next count', describeNextCount(audience, nowMs)],
       ['source', audience.customerFileSource],
       ['created', audience.createdAt],
     ]),
   ];
 }
+
+/** How long `status --wait` waits at most, and how often it looks. */
+const WAIT_LIMIT_MS = 15 * 60_000;
+const WAIT_INTERVAL_MS = 1_000;
 
 export function registerAudienceCommands(program: Command, ctx: Context): void {
   withCommonOptions(
@@ -58,13 +90,25 @@ export function registerAudienceCommands(program: Command, ctx: Context): void {
       .command('status')
       .description("show an audience's status and approximate size, and optionally an upload session's stage")
       .argument('<audience-id>', 'the audience id')
-      .option('--session <id>', 'also show this upload session (the id `audiences upload` printed)'),
-  ).action(async (audienceId: string, flags: CommonFlags & { session?: string }) => {
+      .option('--session <id>', 'also show this upload session (the id `audiences upload` printed)')
+      .option('--wait', 'wait (up to 15 minutes) until the audience is no longer processing and the session, if given, is done'),
+  ).action(async (audienceId: string, flags: CommonFlags & { session?: string; wait?: boolean }) => {
     await execute(ctx, flags, async () => {
       const sessionId = flags.session === undefined ? undefined : parseSessionId(flags.session);
       const client = makeClient(ctx, flags);
-      const audience = await api.getAudience(client, audienceId);
-      const session: UploadSession | undefined = sessionId === undefined ? undefined : await api.getSession(client, audienceId, sessionId);
+      const sleep = ctx.io.client?.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
+      const started = Date.now();
+      let audience: Audience;
+      let session: UploadSession | undefined;
+      for (;;) {
+        // The session first: once it is done, the audience read after it shows its settled state.
+        session = sessionId === undefined ? undefined : await api.getSession(client, audienceId, sessionId);
+        audience = await api.getAudience(client, audienceId);
+        const waiting = audience.status === 'processing' || (session !== undefined && session.stage !== 'done');
+        if (!flags.wait || !waiting) break;
+        if (Date.now() - started >= WAIT_LIMIT_MS) throw new CliError('The audience was still processing after 15 minutes; look again later.');
+        await sleep(WAIT_INTERVAL_MS);
+      }
       const text = audienceLines(audience);
       if (session) {
         text.push(

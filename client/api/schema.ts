@@ -464,14 +464,25 @@ export interface components {
       id: string;
       name: string;
       customerFileSource: components['schemas']['CustomerFileSource'];
-      /** @enum {string} */
+      /**
+       * @description `empty` before any batch with a known cell; `processing` until its latest batch has settled (a fixed time after it was accepted, whatever matched); then `ready`
+       * @enum {string}
+       */
       status: 'empty' | 'processing' | 'ready';
-      /** @description A range that contains the number of members; {0, min size} below the minimum audience size. Never an exact count. */
+      /** @description A range that contained the number of members at `countedAt`; {0, min size} below the minimum audience size. Never an exact count. Null before the first count. */
       approximateCount: {
         lower: number;
         upper: number;
-      };
-      targetable: boolean;
+      } | null;
+      /** @description Whether the audience could be targeted at `countedAt`; null before the first count */
+      targetable: boolean | null;
+      /** @description When the count shown was made; null before the first */
+      countedAt: string | null;
+      /**
+       * Format: date-time
+       * @description The earliest time a newer count can be shown: after a change (an upload, or the day memberships of an upload expire) once it has settled, within the size-release budget
+       */
+      nextCountAt: string;
       /**
        * Format: date-time
        * @description ISO 8601 UTC time

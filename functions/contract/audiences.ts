@@ -31,11 +31,20 @@ export const AudienceView = z
     id: z.string(),
     name: z.string(),
     customerFileSource: CustomerFileSource,
-    status: z.enum(['empty', 'processing', 'ready']),
-    approximateCount: z
-      .object({ lower: z.number().int(), upper: z.number().int() })
-      .meta({ description: 'A range that contains the number of members; {0, min size} below the minimum audience size. Never an exact count.' }),
-    targetable: z.boolean(),
+    status: z.enum(['empty', 'processing', 'ready']).meta({
+      description:
+        '`empty` before any batch with a known cell; `processing` until its latest batch has settled (a fixed time after it was accepted, whatever matched); then `ready`',
+    }),
+    approximateCount: z.object({ lower: z.number().int(), upper: z.number().int() }).nullable().meta({
+      description:
+        'A range that contained the number of members at `countedAt`; {0, min size} below the minimum audience size. Never an exact count. Null before the first count.',
+    }),
+    targetable: z.boolean().nullable().meta({ description: 'Whether the audience could be targeted at `countedAt`; null before the first count' }),
+    countedAt: IsoTime.nullable().meta({ description: 'When the count shown was made; null before the first' }),
+    nextCountAt: IsoTime.meta({
+      description:
+        'The earliest time a newer count can be shown: after a change (an upload, or the day memberships of an upload expire) once it has settled, within the size-release budget',
+    }),
     createdAt: IsoTime,
   })
   .meta({ id: 'Audience' });

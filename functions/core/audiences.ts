@@ -214,12 +214,6 @@ export function sessionClosed(s: SessionState, nowMs: number): boolean {
   return (s.lastBatchSeq !== undefined && s.batchesReceived >= s.lastBatchSeq) || nowMs >= s.deadlineAtMs;
 }
 
-/** `done` once the session is closed and every chunk of its batches has been matched. */
-export function sessionStage(s: SessionState, nowMs: number): SessionStage {
-  if (!sessionClosed(s, nowMs)) return 'receiving';
-  return s.chunksMatched < s.chunksExpected ? 'processing' : 'done';
-}
-
 export interface BatchRequest {
   readonly operation: Operation;
   readonly batchSeq: number;
@@ -295,16 +289,6 @@ export function sessionAfter(
 // ------------------------------------------------------------------ audiences
 
 export type AudienceStatus = 'empty' | 'processing' | 'ready';
-
-/**
- * `processing` while chunks of accepted batches wait for the matcher; `empty`
- * before any batch with a known cell was accepted; `ready` otherwise. It
- * never depends on how many rows matched, so it reveals nothing about them.
- */
-export function audienceStatus(a: { chunksExpected: number; chunksMatched: number; revision: number }): AudienceStatus {
-  if (a.chunksMatched < a.chunksExpected) return 'processing';
-  return a.chunksExpected === 0 && a.revision === 0 ? 'empty' : 'ready';
-}
 
 // ------------------------------------------------------------------ expiry buckets
 

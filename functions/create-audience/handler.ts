@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createAudience } from '../contract/audiences';
-import { audienceView } from '../core/audience-view';
 import { clock } from '../shared/clock';
 import { intSetting } from '../shared/config';
 import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
-import { insertAudience } from '../tables/audiences';
+import { newAudienceView } from '../services/size-releases';
+import { insertAudience, newAudienceRecord } from '../tables/audiences';
 
 const QUOTA = intSetting('audienceQuota');
-const MIN_AUDIENCE_SIZE = intSetting('minAudienceSize');
 
 /**
  * Over the quota answers 409 (`audience-quota-exceeded`), not 429: the quota
@@ -29,7 +28,7 @@ export const handler = httpRoute('createAudience', createAudience, async ({ body
   };
   await insertAudience(record, QUOTA);
   metrics.addMetric('AudienceCreated', 'Count', 1);
-  return json(201, audienceView(record, undefined, MIN_AUDIENCE_SIZE, clock.nowSeconds()), {
+  return json(201, await newAudienceView(newAudienceRecord(record)), {
     location: `/v1/audiences/${record.audienceId}`,
   });
 });

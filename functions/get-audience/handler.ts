@@ -1,18 +1,16 @@
 import { getAudience } from '../contract/audiences';
-import { audienceView } from '../core/audience-view';
 import { AUDIENCE_ID } from '../core/audiences';
-import { clock } from '../shared/clock';
-import { intSetting } from '../shared/config';
+import { showAudience } from '../services/size-releases';
 import { httpRoute, json } from '../shared/http';
 import { notFound } from '../shared/problems';
-import { countNoiseKey } from '../shared/secrets';
-import { getAudienceRecord } from '../tables/audiences';
 
-const MIN_AUDIENCE_SIZE = intSetting('minAudienceSize');
-
-/** Unknown, malformed, deleted and other businesses' ids all answer the same 404. */
+/**
+ * The audience with its size release: a fresh one if a change is due and
+ * the budget allows (services/size-releases.ts), else the one stored.
+ * Unknown, malformed, deleted and other businesses' ids all answer the same 404.
+ */
 export const handler = httpRoute('getAudience', getAudience, async ({ params, caller }) => {
-  const record = AUDIENCE_ID.test(params.id) ? await getAudienceRecord(caller.sub, params.id) : undefined;
-  if (!record || record.deletedAt) throw notFound('No such audience.');
-  return json(200, audienceView(record, await countNoiseKey(), MIN_AUDIENCE_SIZE, clock.nowSeconds()));
+  const view = AUDIENCE_ID.test(params.id) ? await showAudience(caller.sub, params.id) : undefined;
+  if (!view) throw notFound('No such audience.');
+  return json(200, view);
 });

@@ -187,7 +187,8 @@ async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing
   }
 
   const releasesLease = removals.length === 0;
-  const committed = await commit(prepared, leaseId, attempt, bucketDeltas(changes), releasesLease);
+  const committedAtMs = clock.nowMs();
+  const committed = await commit(prepared, leaseId, attempt, bucketDeltas(changes), releasesLease, committedAtMs);
   if (committed === 'deleted') {
     // Deleted while this attempt held the lease: take back what it wrote.
     await deleteMemberships(
@@ -199,6 +200,8 @@ async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing
   if (committed === 'lease-lost') throw new Error('The audience lease expired before the chunk was committed');
   if (removals.length > 0) await deleteMemberships(message.audienceId, removals);
   if (writes.length > 0) await deleteWriteSet(message.audienceId, attempt);
+  // Matching past the settle time shows (to the settle period) in when the session is done and the audience counted: operators watch it.
+  if (audience.settleUntilMs > 0 && committedAtMs > audience.settleUntilMs) metrics.addMetric('UploadSettleOverrun', 'Count', 1);
   metrics.addMetric('AudienceChunkMatched', 'Count', 1);
   metrics.addMetric('AudienceRowsMatched', 'Count', decodeKeys(message.rows).rows);
   return { outcome: 'matched', released: releasesLease, recheck: prepared.versions ? writes : [] };
@@ -209,15 +212,24 @@ type CommitOutcome = 'committed' | 'deleted' | 'lease-lost';
 /**
  * One transaction: the audience's exact counts (per expiry day) and revision,
  * the attempt out of `pending` (and the lease released unless removals are
- * left to delete), the chunk's mark on its batch, the session's counter.
+ * left to delete), the chunk's mark on its batch, the session's counter, and
+ * on the audience and the session when this commit happened. No size release
+ * is made here (services/size-releases.ts).
  */
-async function commit(prepared: Prepared, leaseId: string, attempt: string, deltas: Map<number, number>, releasesLease: boolean): Promise<CommitOutcome> {
+async function commit(
+  prepared: Prepared,
+  leaseId: string,
+  attempt: string,
+  deltas: Map<number, number>,
+  releasesLease: boolean,
+  nowMs: number,
+): Promise<CommitOutcome> {
   const { message } = prepared;
   try {
     await transact([
-      chunkCommitPart(message.businessId, message.audienceId, leaseId, attempt, deltas, releasesLease),
+      chunkCommitPart(message.businessId, message.audienceId, leaseId, attempt, deltas, releasesLease, nowMs),
       chunkDonePart(message.audienceId, message.sessionId, message.batchSeq, message.chunk),
-      chunkMatchedPart(message.audienceId, message.sessionId),
+      chunkMatchedPart(message.audienceId, message.sessionId, nowMs),
     ]);
     return 'committed';
   } catch (error) {

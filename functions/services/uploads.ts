@@ -1,5 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { AUDIENCE_ID, MAX_ROWS, admitBatch, batchDigest, keyBatch, sessionAfter, DAY_SECONDS } from '../core/audiences';
+import { AUDIENCE_ID, MAX_ROWS, admitBatch, batchDigest, keyBatch, sessionAfter, DAY_SECONDS, expiryDay } from '../core/audiences';
+import { settleUntil } from '../core/size-release';
 import type { ChunkMessage, Operation, SchemaKey } from '../core/audiences';
 import { sqs } from '../shared/sqs';
 import { clock } from '../shared/clock';
@@ -7,17 +8,20 @@ import { intSetting, queueUrl } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
 import { conflict, notFound, payloadTooLarge } from '../shared/problems';
 import { pepper } from '../shared/secrets';
-import { chunksExpectedPart, getAudienceRecord } from '../tables/audiences';
+import { batchAcceptedPart, getAudienceRecord } from '../tables/audiences';
 import { transact, TransactionCancelled } from '../tables/dynamo';
 import { batchPart, getBatch, getSession, sessionPart } from '../tables/upload-sessions';
 import type { BatchRecord } from '../tables/upload-sessions';
-import { optimistic, retry } from '../shared/retry';
+import { jittered, optimistic, retry } from '../shared/retry';
+import { currentReleaseSettings } from './size-releases';
 
 const MATCHING_QUEUE = queueUrl('audienceMatching');
 const SESSION_TIMEOUT_MS = intSetting('sessionTimeoutMinutes') * 60_000;
 /** Sessions and batch receipts are kept as long as a membership they made can live, so a late retry stays a replay. */
-const RETENTION_SECONDS = (intSetting('membershipTtlDays') + 1) * DAY_SECONDS;
-const ATTEMPTS = 5;
+const TTL_DAYS = intSetting('membershipTtlDays');
+const RETENTION_SECONDS = (TTL_DAYS + 1) * DAY_SECONDS;
+/** Batches of one audience recorded at the same moment retry on its settle time: room for a few of them. */
+const ATTEMPTS = 8;
 
 export interface UploadBody {
   readonly session: { readonly id: number; readonly batchSeq: number; readonly lastBatch: boolean; readonly estimatedTotal?: number | undefined };
@@ -47,7 +51,10 @@ const receiptOf = (batch: Pick<BatchRecord, 'sessionId' | 'numReceived' | 'numIn
  * 2. A batchSeq the session already recorded answers its stored receipt and
  *    changes nothing.
  * 3. Send the keyed chunks to the matching queue, THEN record the batch (one
- *    transaction: batch, session counters, audience's chunks to match). If
+ *    transaction: batch, session counters and settle time, the audience's
+ *    chunks to match and what the size-release rule records of a batch:
+ *    core/size-release.ts, batchAccepted, nothing that depends on what the
+ *    rows match). If
  *    this function dies in between, the batch was not accepted (no 202 was
  *    given and nothing was counted): the matcher drops chunks whose batch was
  *    never recorded, and the client's retry sends and records them again. If
@@ -57,8 +64,9 @@ const receiptOf = (batch: Pick<BatchRecord, 'sessionId' | 'numReceived' | 'numIn
 export async function acceptBatch(operation: Operation, businessId: string, audienceId: string, body: UploadBody): Promise<BatchReceipt> {
   if (body.data.length > MAX_ROWS) throw payloadTooLarge(`A request carries at most ${MAX_ROWS} rows; send the rest in further batches.`);
   if (!AUDIENCE_ID.test(audienceId)) throw notFound('No such audience.');
-  const audience = await getAudienceRecord(businessId, audienceId);
-  if (!audience || audience.deletedAt) throw notFound('No such audience.');
+  const first = await getAudienceRecord(businessId, audienceId);
+  if (!first || first.deletedAt) throw notFound('No such audience.');
+  const settings = currentReleaseSettings();
 
   const keyed = keyBatch(await pepper(), body.schema, body.data);
   const chunks = keyed.chunks.map((chunk) => chunk.toString('base64'));
@@ -71,8 +79,13 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
   const send = once(() => sendChunks(chunks, { operation, businessId, audienceId, sessionId, batchSeq, batchDigest: digest }));
   return optimistic(
     { attempts: ATTEMPTS, exhausted: () => conflict('session-busy', 'Other batches of this session were being recorded at the same time; retry this batch.') },
-    async () => {
-      const [session, recorded] = await Promise.all([getSession(audienceId, sessionId), getBatch(audienceId, sessionId, batchSeq)]);
+    async (attempt) => {
+      const [session, recorded, audience] = await Promise.all([
+        getSession(audienceId, sessionId),
+        getBatch(audienceId, sessionId, batchSeq),
+        attempt === 1 ? first : getAudienceRecord(businessId, audienceId),
+      ]);
+      if (!audience || audience.deletedAt) throw notFound('No such audience.');
       if (recorded) {
         metrics.addMetric('AudienceBatchReplayed', 'Count', 1);
         return receiptOf(recorded);
@@ -88,6 +101,8 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
         SESSION_TIMEOUT_MS,
       );
       const expiresAt = Math.floor(next.firstBatchAtMs / 1000) + RETENTION_SECONDS;
+      // When this batch's matching shows as over, by its chunk count alone; the audience's and the session's settle times only rise.
+      const settle = chunks.length > 0 ? settleUntil(undefined, nowMs, chunks.length, settings) : 0;
       try {
         // One transaction: the batch (once per batchSeq), the session's counters (guarded by the
         // revision read before) and the audience's chunks to match (only if it is not deleted).
@@ -98,14 +113,29 @@ export async function acceptBatch(operation: Operation, businessId: string, audi
             { ...receipt, batchSeq, operation, chunkCount: chunks.length, batchDigest: digest, uploadedAtMs: nowMs },
             expiresAt,
           ),
-          sessionPart(businessId, audienceId, sessionId, next, session?.rev ?? 0, expiresAt),
-          chunksExpectedPart(businessId, audienceId, chunks.length),
+          sessionPart(
+            businessId,
+            audienceId,
+            sessionId,
+            { ...next, settleUntilMs: Math.max(session?.settleUntilMs ?? 0, settle) },
+            session?.rev ?? 0,
+            expiresAt,
+          ),
+          batchAcceptedPart(businessId, audienceId, {
+            chunks: chunks.length,
+            operation,
+            atMs: nowMs,
+            expiryDay: expiryDay(nowMs, TTL_DAYS),
+            ordinal: audience.batches + 1,
+            settleUntilMs: settle > audience.settleUntilMs ? settle : undefined,
+            previousSettleUntilMs: audience.settleUntilMs,
+          }),
         ]);
       } catch (error) {
         if (!(error instanceof TransactionCancelled)) throw error;
-        if (error.failedOn('audience') && !error.failedOn('batch')) throw notFound('No such audience.');
-        // Another batch of the session (or this one) was recorded meanwhile: decide again on fresh state.
-        return retry();
+        // Another batch of the session or of the audience (or this one) was recorded meanwhile, or the
+        // audience was deleted: decide again on fresh state.
+        return retry(error.failedOn('audience') ? jittered(20) : 0);
       }
       metrics.addMetric('AudienceBatchAccepted', 'Count', 1);
       metrics.addMetric('AudienceRowsReceived', 'Count', keyed.numReceived);

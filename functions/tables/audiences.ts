@@ -2,18 +2,26 @@
  * The audiences table:
  * - `b#<businessId>` / `a#<audienceId>`: one audience, keyed by its owner so
  *   another business's audience is simply not found. It holds the exact
- *   member counts by expiry day (`expiring`), the revision that seeds the
- *   reported range (core/audience-count.ts), the chunks accepted and
- *   matched, the matching lease and the set of matcher attempts that wrote
- *   without committing (`pending`, core/audiences.ts); `deletedAt` once
- *   deleted (a tombstone that expires);
- * - `b#<businessId>` / `quota`: how many audiences the business ever created.
+ *   member counts by expiry day (`expiring`), a change counter (`revision`),
+ *   the chunks accepted and matched, the matching lease and the set of
+ *   matcher attempts that wrote without committing (`pending`,
+ *   core/audiences.ts); what the size-release rule knows of it
+ *   (core/size-release.ts: accepted batches, when the latest was accepted and
+ *   settles, expiry days of its add batches, when its last chunk was
+ *   committed) and the release shown with its log (`release`, `releaseLog`,
+ *   written only where releases are made); `deletedAt` once deleted (a
+ *   tombstone that expires);
+ * - `b#<businessId>` / `quota`: how many audiences the business ever created;
+ * - `b#<businessId>` / `release-budget`: the business's fresh size releases
+ *   (their times, within the longest budget window) and a version that
+ *   guards every change of them.
  */
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { CUSTOMER_FILE_SOURCES } from '../core/audiences';
 import type { CustomerFileSource } from '../core/audiences';
+import type { SizeRelease } from '../core/size-release';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
 import { conflict } from '../shared/problems';
@@ -26,6 +34,7 @@ const BUSINESS = 'b#';
 const AUDIENCE = 'a#';
 export const audienceKey = (businessId: string, audienceId: string) => ({ pk: `${BUSINESS}${businessId}`, sk: `${AUDIENCE}${audienceId}` });
 export const quotaKey = (businessId: string) => ({ pk: `${BUSINESS}${businessId}`, sk: 'quota' });
+export const releaseBudgetKey = (businessId: string) => ({ pk: `${BUSINESS}${businessId}`, sk: 'release-budget' });
 
 export interface AudienceRecord {
   readonly businessId: string;
@@ -35,7 +44,7 @@ export interface AudienceRecord {
   readonly createdAt: string;
   /** Exact member counts by expiry day (days since the epoch). */
   readonly expiring: Record<string, number>;
-  /** Goes up with every change of rows or members. */
+  /** Goes up with every change of rows or members (a change counter; no size release depends on it). */
   readonly revision: number;
   readonly chunksExpected: number;
   readonly chunksMatched: number;
@@ -44,9 +53,47 @@ export interface AudienceRecord {
   /** Epoch ms until which a matcher holds the audience, if one does. */
   readonly leaseUntil?: number;
   readonly deletedAt?: string;
+  /** Accepted batches with at least one chunk (adds and removals). */
+  readonly batches: number;
+  /** The `batches` ordinal of the latest removal batch (0 if none). */
+  readonly lastRemoveBatch: number;
+  /** When the latest batch was accepted (epoch ms). */
+  readonly lastBatchAtMs?: number;
+  /** The latest settle time of its batches (epoch ms; 0 if none). */
+  readonly settleUntilMs: number;
+  /** Days on which memberships of its add batches expire, not yet shown by a release. */
+  readonly expiryDays: readonly number[];
+  /** When the matcher last committed a chunk (epoch ms; 0 if never). */
+  readonly matchedAtMs: number;
+  /** The size release shown now, if one was made. */
+  readonly release?: SizeRelease;
+  /** Times of this audience's fresh releases within its longest window. */
+  readonly releaseLog: readonly number[];
 }
 
-export type NewAudience = Omit<AudienceRecord, 'pending' | 'leaseUntil' | 'deletedAt'>;
+export type NewAudience = Omit<
+  AudienceRecord,
+  | 'pending'
+  | 'leaseUntil'
+  | 'deletedAt'
+  | 'batches'
+  | 'lastRemoveBatch'
+  | 'lastBatchAtMs'
+  | 'settleUntilMs'
+  | 'expiryDays'
+  | 'matchedAtMs'
+  | 'release'
+  | 'releaseLog'
+>;
+
+const Release = z.object({
+  seq: z.number().int().min(1),
+  countedAtMs: z.number(),
+  basis: z.number().int().min(0),
+  lower: z.number().int(),
+  upper: z.number().int(),
+  targetable: z.boolean(),
+});
 
 const AudienceItem = z.object({
   pk: z.string().startsWith(BUSINESS),
@@ -63,6 +110,14 @@ const AudienceItem = z.object({
   pending: z.set(z.string()).optional(),
   leaseUntil: z.number().optional(),
   deletedAt: z.string().optional(),
+  batches: z.number().optional(),
+  lastRemoveBatch: z.number().optional(),
+  lastBatchAtMs: z.number().optional(),
+  settleUntilMs: z.number().optional(),
+  expiryDays: z.set(z.number()).optional(),
+  matchedAtMs: z.number().optional(),
+  release: Release.optional(),
+  releaseLog: z.array(z.number()).optional(),
 });
 
 export function audienceOf(raw: Item): AudienceRecord {
@@ -80,11 +135,23 @@ export function audienceOf(raw: Item): AudienceRecord {
     pending: new Set(item.pending ?? []),
     ...(item.leaseUntil !== undefined ? { leaseUntil: item.leaseUntil } : {}),
     ...(item.deletedAt ? { deletedAt: item.deletedAt } : {}),
+    // An audience from before size releases with accepted chunks: one visible change, not yet shown.
+    batches: item.batches ?? ((item.chunksExpected ?? 0) > 0 ? 1 : 0),
+    lastRemoveBatch: item.lastRemoveBatch ?? 0,
+    ...(item.lastBatchAtMs !== undefined ? { lastBatchAtMs: item.lastBatchAtMs } : {}),
+    settleUntilMs: item.settleUntilMs ?? 0,
+    expiryDays: [...(item.expiryDays ?? [])].sort((a, b) => a - b),
+    matchedAtMs: item.matchedAtMs ?? 0,
+    ...(item.release ? { release: item.release } : {}),
+    releaseLog: item.releaseLog ?? [],
   };
 }
 
 /** The stored attributes of a new audience (the pending set is absent until a chunk writes). */
 export const newAudienceItem = (record: NewAudience): Item => AudienceItem.parse({ ...audienceKey(record.businessId, record.audienceId), ...record });
+
+/** A new audience as it reads once stored. */
+export const newAudienceRecord = (record: NewAudience): AudienceRecord => audienceOf(newAudienceItem(record));
 
 /**
  * Creates an audience if the business is within its quota, in one
@@ -232,13 +299,14 @@ export async function releaseLease(businessId: string, audienceId: string, lease
 
 /**
  * The update of an audience's exact counts: `expiring.<day> += delta` for
- * each day, and the revision up by one (a fresh seed for the reported range).
+ * each day, and the change counter up by one. No size release is touched:
+ * only the release paths write those (core/size-release.ts).
  */
-function countUpdate(deltas: ReadonlyMap<number, number>, extra: { adds?: string[]; removes?: string[]; deletes?: string[] } = {}) {
+function countUpdate(deltas: ReadonlyMap<number, number>, extra: { sets?: string[]; adds?: string[]; removes?: string[]; deletes?: string[] } = {}) {
   const names: Record<string, string> = deltas.size > 0 ? { '#expiring': 'expiring' } : {};
   // DynamoDB refuses values an expression does not use: `:zero` only comes with a day.
   const values: Record<string, NativeAttributeValue> = { ':one': 1, ...(deltas.size > 0 ? { ':zero': 0 } : {}) };
-  const sets: string[] = [];
+  const sets: string[] = [...(extra.sets ?? [])];
   let i = 0;
   for (const [day, delta] of deltas) {
     names[`#d${i}`] = String(day);
@@ -262,9 +330,9 @@ function countUpdate(deltas: ReadonlyMap<number, number>, extra: { adds?: string
 
 /**
  * A matcher attempt's commit on the audience: the exact count change, one
- * more chunk matched, the attempt out of `pending` and, unless removals are
- * left to delete, the lease released; on condition that the attempt still
- * holds the lease and the audience is not deleted.
+ * more chunk matched (and when: `matchedAtMs`), the attempt out of `pending`
+ * and, unless removals are left to delete, the lease released; on condition
+ * that the attempt still holds the lease and the audience is not deleted.
  */
 export function chunkCommitPart(
   businessId: string,
@@ -273,15 +341,21 @@ export function chunkCommitPart(
   attempt: string,
   deltas: ReadonlyMap<number, number>,
   releaseLease: boolean,
+  nowMs: number,
 ) {
-  const update = countUpdate(deltas, { adds: ['chunksMatched :one'], deletes: ['pending :attempt'], removes: releaseLease ? ['leaseId', 'leaseUntil'] : [] });
+  const update = countUpdate(deltas, {
+    sets: ['matchedAtMs = :matchedAt'],
+    adds: ['chunksMatched :one'],
+    deletes: ['pending :attempt'],
+    removes: releaseLease ? ['leaseId', 'leaseUntil'] : [],
+  });
   return part('audience', {
     Update: {
       TableName: audiencesTable(),
       Key: audienceKey(businessId, audienceId),
       ...update,
       ConditionExpression: 'leaseId = :lease AND attribute_not_exists(deletedAt)',
-      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':lease': leaseId, ':attempt': new Set([attempt]) },
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':lease': leaseId, ':attempt': new Set([attempt]), ':matchedAt': nowMs },
     },
   });
 }
@@ -310,14 +384,139 @@ export function memberLeftPart(businessId: string, audienceId: string, day: numb
   });
 }
 
-/** More chunks to match for an accepted batch, on condition that the audience exists and is not deleted. */
-export const chunksExpectedPart = (businessId: string, audienceId: string, chunks: number) =>
-  part('audience', {
+/**
+ * An accepted batch on its audience, on condition that the audience exists
+ * and is not deleted: more chunks to match and, for a batch with chunks, what
+ * the size-release rule records of it (core/size-release.ts, batchAccepted):
+ * one more batch, when it was accepted, the day its memberships expire (an
+ * add) or its ordinal (a removal), and its settle time. The settle time is
+ * only ever raised: `settleUntilMs` is set on condition that the stored one is
+ * `previousSettleUntilMs` (as read); when the stored one is later already,
+ * pass `settleUntilMs` undefined and it is left alone.
+ */
+export function batchAcceptedPart(
+  businessId: string,
+  audienceId: string,
+  batch: {
+    readonly chunks: number;
+    readonly operation: 'add' | 'remove';
+    readonly atMs: number;
+    readonly expiryDay: number;
+    readonly ordinal: number;
+    readonly settleUntilMs: number | undefined;
+    readonly previousSettleUntilMs: number;
+  },
+) {
+  const guard = 'attribute_exists(pk) AND attribute_not_exists(deletedAt)';
+  if (batch.chunks === 0) {
+    return part('audience', {
+      Update: {
+        TableName: audiencesTable(),
+        Key: audienceKey(businessId, audienceId),
+        UpdateExpression: 'ADD chunksExpected :n',
+        ConditionExpression: guard,
+        ExpressionAttributeValues: { ':n': 0 },
+      },
+    });
+  }
+  const sets = ['lastBatchAtMs = :at', ...(batch.operation === 'remove' ? ['lastRemoveBatch = :ordinal'] : [])];
+  const adds = ['chunksExpected :n', 'batches :one', ...(batch.operation === 'add' ? ['expiryDays :day'] : [])];
+  const values: Record<string, NativeAttributeValue> = {
+    ':n': batch.chunks,
+    ':one': 1,
+    ':at': batch.atMs,
+    ...(batch.operation === 'add' ? { ':day': new Set([batch.expiryDay]) } : { ':ordinal': batch.ordinal }),
+  };
+  let condition = guard;
+  if (batch.settleUntilMs !== undefined) {
+    sets.push('settleUntilMs = :settle');
+    values[':settle'] = batch.settleUntilMs;
+    values[':prevSettle'] = batch.previousSettleUntilMs;
+    condition += ' AND (attribute_not_exists(settleUntilMs) OR settleUntilMs = :prevSettle)';
+  }
+  return part('audience', {
     Update: {
       TableName: audiencesTable(),
       Key: audienceKey(businessId, audienceId),
-      UpdateExpression: 'ADD chunksExpected :n',
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletedAt)',
-      ExpressionAttributeValues: { ':n': chunks },
+      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+      ConditionExpression: condition,
+      ExpressionAttributeValues: values,
     },
   });
+}
+
+// ------------------------------------------------------------------ size releases
+
+export interface ReleaseBudget {
+  /** Times of the business's fresh releases within the longest window, ascending. */
+  readonly log: readonly number[];
+  /** 0 before the first release; one more with every change. */
+  readonly version: number;
+}
+
+const BudgetItem = z.object({ log: z.array(z.number()).optional(), version: z.number().optional() });
+
+const budgetOf = (raw: Item | undefined): ReleaseBudget => {
+  const item = raw ? BudgetItem.parse(raw) : {};
+  return { log: [...(item.log ?? [])].sort((a, b) => a - b), version: item.version ?? 0 };
+};
+
+export async function getReleaseBudget(businessId: string): Promise<ReleaseBudget> {
+  const { Item } = await ddb.send(new GetCommand({ TableName: audiencesTable(), Key: releaseBudgetKey(businessId), ConsistentRead: true }));
+  return budgetOf(Item);
+}
+
+/** The audience and its business's release budget as of one moment (one TransactGetItems); the audience undefined if it never existed. */
+export async function getAudienceWithBudget(businessId: string, audienceId: string): Promise<{ audience?: AudienceRecord; budget: ReleaseBudget }> {
+  const { Responses = [] } = await ddb.send(
+    new TransactGetCommand({
+      TransactItems: [
+        { Get: { TableName: audiencesTable(), Key: audienceKey(businessId, audienceId) } },
+        { Get: { TableName: audiencesTable(), Key: releaseBudgetKey(businessId) } },
+      ],
+    }),
+  );
+  const audience = Responses[0]?.Item;
+  return { ...(audience ? { audience: audienceOf(audience) } : {}), budget: budgetOf(Responses[1]?.Item) };
+}
+
+/**
+ * A fresh release on its audience, with the audience's new log, on condition
+ * that the audience is not deleted and still shows the release it was decided
+ * against (`previousSeq`, 0 for none): two readers cannot both make one. The
+ * expiry days the release shows leave `expiryDays`.
+ */
+export function releasePart(
+  businessId: string,
+  audienceId: string,
+  release: SizeRelease,
+  log: readonly number[],
+  shownExpiryDays: readonly number[],
+  previousSeq: number,
+) {
+  const values: Record<string, NativeAttributeValue> = { ':release': release, ':log': log };
+  if (previousSeq > 0) values[':prev'] = previousSeq;
+  if (shownExpiryDays.length > 0) values[':shown'] = new Set(shownExpiryDays);
+  return part('audience', {
+    Update: {
+      TableName: audiencesTable(),
+      Key: audienceKey(businessId, audienceId),
+      UpdateExpression: `SET #release = :release, releaseLog = :log${shownExpiryDays.length > 0 ? ' DELETE expiryDays :shown' : ''}`,
+      ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(deletedAt) AND ${previousSeq > 0 ? '#release.seq = :prev' : 'attribute_not_exists(#release)'}`,
+      ExpressionAttributeNames: { '#release': 'release' },
+      ExpressionAttributeValues: values,
+    },
+  });
+}
+
+/** The business's budget after fresh releases, on condition that it is still the version they were decided against. */
+export function budgetPart(businessId: string, log: readonly number[], previousVersion: number) {
+  return part('budget', {
+    Put: {
+      TableName: audiencesTable(),
+      Item: { ...releaseBudgetKey(businessId), businessId, log, version: previousVersion + 1 },
+      ConditionExpression: previousVersion > 0 ? 'version = :prev' : 'attribute_not_exists(pk)',
+      ...(previousVersion > 0 ? { ExpressionAttributeValues: { ':prev': previousVersion } } : {}),
+    },
+  });
+}

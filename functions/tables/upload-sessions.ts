@@ -62,6 +62,8 @@ const SessionItem = z.object({
   chunksMatched: z.number().optional(),
   rev: z.number(),
   estimatedTotal: z.number().optional(),
+  settleUntilMs: z.number().optional(),
+  matchedAtMs: z.number().optional(),
 });
 
 const BatchItem = z.object({
@@ -79,13 +81,23 @@ const BatchItem = z.object({
 
 const WriteSetItem = z.object({ userIds: z.array(z.string()) });
 
-function sessionOf(raw: Record<string, NativeAttributeValue>): SessionState {
-  const { chunksMatched, lastBatchSeq, estimatedTotal, ...rest } = SessionItem.parse(raw);
+/** A session as stored: its counters, and when its matching visibly ends (core/size-release.ts, visibleSessionStage). */
+export interface StoredSession extends SessionState {
+  /** The latest settle time of its batches (epoch ms; 0 if none). */
+  readonly settleUntilMs: number;
+  /** When the matcher last committed one of its chunks (epoch ms; 0 if never). */
+  readonly matchedAtMs: number;
+}
+
+function sessionOf(raw: Record<string, NativeAttributeValue>): StoredSession {
+  const { chunksMatched, lastBatchSeq, estimatedTotal, settleUntilMs, matchedAtMs, ...rest } = SessionItem.parse(raw);
   return {
     ...rest,
     chunksMatched: chunksMatched ?? 0,
     ...(lastBatchSeq !== undefined ? { lastBatchSeq } : {}),
     ...(estimatedTotal !== undefined ? { estimatedTotal } : {}),
+    settleUntilMs: settleUntilMs ?? 0,
+    matchedAtMs: matchedAtMs ?? 0,
   };
 }
 
@@ -94,7 +106,7 @@ function batchOf(raw: Record<string, NativeAttributeValue>): BatchRecord {
   return { ...item, invalidSamples: item.invalidSamples ?? [], chunksDone: item.chunksDone ? [...item.chunksDone] : [] };
 }
 
-export async function getSession(audienceId: string, sessionId: number): Promise<SessionState | undefined> {
+export async function getSession(audienceId: string, sessionId: number): Promise<StoredSession | undefined> {
   const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: sessionKey(audienceId, sessionId), ConsistentRead: true }));
   return Item ? sessionOf(Item) : undefined;
 }
@@ -148,8 +160,15 @@ export const batchPart = (businessId: string, audienceId: string, batch: Omit<Ba
     },
   });
 
-/** The session's counters after a batch joined it, guarded by the revision read before. */
-export function sessionPart(businessId: string, audienceId: string, sessionId: number, session: SessionState, previousRev: number, expiresAt: number) {
+/** The session's counters and settle time after a batch joined it, guarded by the revision read before. */
+export function sessionPart(
+  businessId: string,
+  audienceId: string,
+  sessionId: number,
+  session: SessionState & { readonly settleUntilMs: number },
+  previousRev: number,
+  expiresAt: number,
+) {
   const values: Record<string, NativeAttributeValue> = {
     ':op': session.operation,
     ':first': session.firstBatchAtMs,
@@ -160,6 +179,7 @@ export function sessionPart(businessId: string, audienceId: string, sessionId: n
     ':invalid': session.numInvalid,
     ':expected': session.chunksExpected,
     ':rev': session.rev,
+    ':settle': session.settleUntilMs,
     ':zero': 0,
     ':aid': audienceId,
     ':bid': businessId,
@@ -178,6 +198,7 @@ export function sessionPart(businessId: string, audienceId: string, sessionId: n
     'numReceived = :received',
     'numInvalid = :invalid',
     'chunksExpected = :expected',
+    'settleUntilMs = :settle',
     'chunksMatched = if_not_exists(chunksMatched, :zero)',
     '#rev = :rev',
     'audienceId = :aid',
@@ -211,14 +232,14 @@ export const chunkDonePart = (audienceId: string, sessionId: number, batchSeq: n
     },
   });
 
-/** One more chunk of the session matched. */
-export const chunkMatchedPart = (audienceId: string, sessionId: number) =>
+/** One more chunk of the session matched, at `nowMs`. */
+export const chunkMatchedPart = (audienceId: string, sessionId: number, nowMs: number) =>
   part('session', {
     Update: {
       TableName: table(),
       Key: sessionKey(audienceId, sessionId),
-      UpdateExpression: 'ADD chunksMatched :one',
+      UpdateExpression: 'SET matchedAtMs = :now ADD chunksMatched :one',
       ConditionExpression: 'attribute_exists(sk)',
-      ExpressionAttributeValues: { ':one': 1 },
+      ExpressionAttributeValues: { ':one': 1, ':now': nowMs },
     },
   });

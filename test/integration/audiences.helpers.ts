@@ -88,7 +88,8 @@ export async function waitForSession(stack: Stack, business: Business, audienceI
 }
 
 export async function getAudience(stack: Stack, business: Business, audienceId: string) {
-  return call<{ status: string; approximateCount: { lower: number; upper: number }; targetable: boolean }>(
+  // Read after a count was made: the range and targetability of a counted audience (null before the first count).
+  return call<{ status: string; approximateCount: { lower: number; upper: number }; targetable: boolean; countedAt: string | null; nextCountAt: string }>(
     stack,
     'GET',
     `/v1/audiences/${audienceId}`,

@@ -45,9 +45,19 @@ async function create(claims = b1, name = 'Flowers') {
   expect(res.status).toBe(201);
   return res.json as { id: string };
 }
-/** Exact counts as the matcher leaves them: every accepted chunk matched. */
+/** Exact counts as the matcher leaves them after one settled batch: every accepted chunk matched, the settle time passed. */
 const setCount = (businessId: string, id: string, count: number, extra: Record<string, unknown> = {}) =>
-  updateAudience(businessId, id, { expiring: { [later]: count }, revision: 5, chunksExpected: 2, chunksMatched: 2, ...extra });
+  updateAudience(businessId, id, {
+    expiring: { [later]: count },
+    revision: 5,
+    chunksExpected: 2,
+    chunksMatched: 2,
+    batches: 1,
+    lastBatchAtMs: Date.now() - 60_000,
+    settleUntilMs: Date.now() - 30_000,
+    matchedAtMs: Date.now() - 50_000,
+    ...extra,
+  });
 const get = (id: string, claims = b1) => invokeHttp(getAudience, { pathParameters: { id }, claims });
 
 describe('POST /v1/audiences', () => {
@@ -63,8 +73,10 @@ describe('POST /v1/audiences', () => {
       name: 'Flower shop mailing list',
       customerFileSource: 'BOTH_USER_AND_PARTNER_PROVIDED',
       status: 'empty',
-      approximateCount: { lower: 0, upper: 100 },
-      targetable: false,
+      approximateCount: null,
+      targetable: null,
+      countedAt: null,
+      nextCountAt: expect.any(String),
       createdAt: expect.any(String),
     });
     expect(res.headers.location).toBe(`/v1/audiences/${res.json.id}`);
@@ -103,11 +115,20 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
     expect((res.json.items as { id: string }[]).map((i) => i.id)).toEqual([a.id]);
   });
 
-  it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
+  it('shows nothing counted on a new audience, and when its first count can come', async () => {
     const { id } = await create();
+    const res = await get(id);
+    expect(res.json).toEqual(expect.objectContaining({ status: 'empty', approximateCount: null, targetable: null, countedAt: null }));
+    expect(Date.parse(res.json.nextCountAt as string)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('reports a range that contains the count, never the count, and {0, 100} below the minimum', async () => {
     for (const count of [0, 40, 99, 150, 1_234, 98_765]) {
-      await setCount(b1.sub, id, count);
-      const res = await get(id);
+      // One business and audience each: every one gets its first count at once.
+      const business = { sub: uniqueId('b'), role: 'business' };
+      const { id } = await create(business);
+      await setCount(business.sub, id, count);
+      const res = await get(id, business);
       const { lower, upper } = res.json.approximateCount as { lower: number; upper: number };
       expect(res.json.status).toBe('ready');
       expect(lower).toBeLessThanOrEqual(count);
@@ -116,7 +137,8 @@ describe('GET /v1/audiences and /v1/audiences/{id}', () => {
       else expect({ lower, upper }).toEqual({ lower: 0, upper: 100 });
       if (count < 50) expect(res.json.targetable).toBe(false);
       if (count >= 100) expect(res.json.targetable).toBe(true);
-      expect(JSON.stringify(res.json)).not.toMatch(/"(count|exact|revision|expiring)"/);
+      expect(res.json.countedAt).toEqual(expect.any(String));
+      expect(JSON.stringify(res.json)).not.toMatch(/"(count|exact|revision|expiring|release|releaseLog|batches)"/);
     }
   });
 
@@ -182,8 +204,8 @@ describe('GET /v1/audiences/{id}/sessions/{sessionId}', () => {
       chunksMatched: 0,
       rev: 2,
     };
-    await store.transact([sessionPart(b1.sub, id, 42, session, 0, Math.floor(Date.now() / 1000) + 86_400)]);
-    await store.transact([chunkMatchedPart(id, 42)]); // one of its two chunks matched
+    await store.transact([sessionPart(b1.sub, id, 42, { ...session, settleUntilMs: Date.now() - 1_000 }, 0, Math.floor(Date.now() / 1000) + 86_400)]);
+    await store.transact([chunkMatchedPart(id, 42, Date.now())]); // one of its two chunks matched
     const res = await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b1 });
     expect(res.json).toEqual({ sessionId: 42, stage: 'processing', batchesReceived: 2, numReceived: 1_500, numInvalid: 3 });
     expect((await invokeHttp(getSession, { pathParameters: { id, sessionId: '42' }, claims: b2 })).status).toBe(404);
@@ -196,7 +218,6 @@ describe('GET /v1/ops/users/{userId}/audiences', () => {
   const membership = (audienceId: string, businessId: string, extra: { expiresAt?: number; lastChunk?: string; prevExpiresAt?: number } = {}) =>
     givenMembership({ userId, audienceId, businessId, expiresAt: Number(later) * 86_400, ...extra });
   const lookup = (id = userId) => invokeHttp(userAudiences, { pathParameters: { userId: id }, claims: operator });
-
   it('lists the audiences the user is in now, from one Query of their memberships', async () => {
     // Prepare
     await givenConsent(userId, { granted: true, version: 3 });

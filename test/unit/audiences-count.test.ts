@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { BASE_WIDTH, countSeed, ladderWidth, noisyThreshold, reportCount, seedUniforms, widthLimit } from '../../functions/core/audience-count';
+import {
+  BASE_WIDTH,
+  distinguishingBound,
+  ladderWidth,
+  noisyThreshold,
+  reportCount,
+  reportFromUniforms,
+  seedUniforms,
+  widthLimit,
+} from '../../functions/core/audience-count';
+import { releaseSeed } from '../../functions/core/size-release';
 
 /** Deterministic "random" seeds and counts, so every run checks the same cases. */
 const seedOf = (label: string) => createHash('sha256').update(`count-test:${label}`).digest();
@@ -41,13 +51,32 @@ describe('reportCount: the range always holds the truth and is never too wide', 
     const hits = new Map<number, number>();
     const trials = 51_000;
     for (let i = 0; i < trials; i++) {
-      const c = noisyThreshold(M, seedUniforms(seedOf(`c${i}`)).threshold);
+      const c = noisyThreshold(M, seedUniforms(seedOf(`c${i}`)));
       hits.set(c, (hits.get(c) ?? 0) + 1);
     }
     expect(Math.min(...hits.keys())).toBe(50);
     expect(Math.max(...hits.keys())).toBe(100);
     // Each of the 51 values about 1,000 times (binomial sd ~31).
     for (const count of hits.values()) expect(Math.abs(count - 1000)).toBeLessThan(150);
+  });
+
+  it('takes the grid boundary as the threshold when one falls in the band, so a targetable range then starts at the threshold', () => {
+    const M = 100;
+    let coupled = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const u = seedUniforms(seedOf(`k${i}`));
+      const o = Math.floor(u.offset * BASE_WIDTH);
+      const c = noisyThreshold(M, u);
+      if (o >= 50 && o <= 100) {
+        coupled += 1;
+        expect(c).toBe(o);
+        // Every targetable count in the band reports [c, c + 200).
+        for (const n of [c, M]) expect(reportFromUniforms(n, M, u).approximateCount).toEqual({ lower: c, upper: c + BASE_WIDTH });
+      }
+    }
+    // 51 offsets in 200: about a quarter of the draws.
+    expect(coupled / 20_000).toBeGreaterThan(0.24);
+    expect(coupled / 20_000).toBeLessThan(0.27);
   });
 
   it('uses widths from a fixed ladder: 200 up to 1,000 members, then 200 * 2^k within a factor of 2 of n/5..n/10', () => {
@@ -78,17 +107,39 @@ describe('reportCount: the range always holds the truth and is never too wide', 
     expect(lowQuarter).toBeLessThan(0.27);
   });
 
-  it('seeds each audience state separately: another revision, audience or pepper is a fresh draw', () => {
-    const pepper = Buffer.from('p'.repeat(40));
-    const base = countSeed(pepper, 'aud-1', 7, 0);
-    expect(countSeed(pepper, 'aud-1', 7, 0)).toEqual(base);
-    for (const other of [
-      countSeed(pepper, 'aud-1', 8, 0),
-      countSeed(pepper, 'aud-2', 7, 0),
-      countSeed(pepper, 'aud-1', 7, 1),
-      countSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7, 0),
-    ]) {
+  it('seeds each release separately: another sequence number, audience or key is a fresh draw', () => {
+    const key = Buffer.from('p'.repeat(40));
+    const base = releaseSeed(key, 'aud-1', 7);
+    expect(releaseSeed(key, 'aud-1', 7)).toEqual(base);
+    for (const other of [releaseSeed(key, 'aud-1', 8), releaseSeed(key, 'aud-2', 7), releaseSeed(Buffer.from('q'.repeat(40)), 'aud-1', 7)]) {
       expect(other.equals(base)).toBe(false);
+    }
+  });
+
+  it('separates P from P+1 exactly as often as distinguishingBound says in the band, and never more often elsewhere (exact enumeration)', () => {
+    // Below 2,000 the answer depends only on the threshold index (B + 1 values) and the offset (200 values):
+    // enumerating their midpoints gives the exact distribution of one release.
+    for (const M of [20, 100, 200]) {
+      const band = Math.floor(M / 2);
+      for (const p of [M - band - 2, M - band - 1, M - band, Math.floor(M * 0.75), M - 1, M, M + 1, 150, 299, 998]) {
+        if (p < 0) continue;
+        let differ = 0;
+        for (let t = 0; t <= band; t++) {
+          for (let o = 0; o < BASE_WIDTH; o++) {
+            const u = { threshold: (t + 0.5) / (band + 1), offset: (o + 0.5) / BASE_WIDTH, width: 0.5 };
+            const a = reportFromUniforms(p, M, u);
+            const b = reportFromUniforms(p + 1, M, u);
+            if (a.targetable !== b.targetable || a.approximateCount.lower !== b.approximateCount.lower || a.approximateCount.upper !== b.approximateCount.upper)
+              differ += 1;
+          }
+        }
+        const rate = differ / ((band + 1) * BASE_WIDTH);
+        const bound = distinguishingBound(p, M);
+        expect(rate).toBeLessThanOrEqual(bound + 1e-12);
+        if (p + 1 >= M - band && p + 1 <= M) expect(rate).toBeCloseTo(1 / (band + 1), 12);
+        if (p + 1 > M) expect(rate).toBeCloseTo(1 / BASE_WIDTH, 12);
+        if (p + 1 < M - band) expect(rate).toBe(0);
+      }
     }
   });
 

@@ -4,7 +4,6 @@ import {
   ChunkMessage,
   INVALID_SAMPLES,
   admitBatch,
-  audienceStatus,
   batchDigest,
   bucketCounts,
   bucketDeltas,
@@ -18,8 +17,8 @@ import {
   keyBatch,
   parseSessionId,
   sessionAfter,
-  sessionStage,
 } from '../../functions/core/audiences';
+import { DEFAULT_RELEASE_SETTINGS, visibleSessionStage } from '../../functions/core/size-release';
 import type { SessionState } from '../../functions/core/audiences';
 import { emailSha256, matchKey, phoneSha256 } from '../../functions/core/identifiers';
 import { Problem } from '../../functions/shared/problems';
@@ -203,6 +202,8 @@ describe('upload sessions', () => {
     admitBatch(s, request(seq, last), now, timeout);
     return sessionAfter(s, request(seq, last), { numReceived: 10, numInvalid: 1, chunks: 2 }, now, timeout);
   };
+  /** The stage as shown, with no settle time to wait for (size-release.test.ts tests the settle time). */
+  const stage = (s: SessionState, now: number) => visibleSessionStage({ ...s, settleUntilMs: 0, matchedAtMs: 0 }, now, DEFAULT_RELEASE_SETTINGS);
   const expectConflict = (fn: () => void, slug: string) => {
     try {
       fn();
@@ -218,22 +219,22 @@ describe('upload sessions', () => {
   it('is receiving until the last batch and every earlier one are in, then processing until matched, then done', () => {
     // Prepare and Act
     let s = after(undefined, 1);
-    expect(sessionStage(s, t0)).toBe('receiving');
+    expect(stage(s, t0)).toBe('receiving');
     s = after(s, 3, true);
-    expect(sessionStage(s, t0)).toBe('receiving'); // batch 2 is missing
+    expect(stage(s, t0)).toBe('receiving'); // batch 2 is missing
     s = after(s, 2);
     // Assess
     expect(s).toEqual(expect.objectContaining({ batchesReceived: 3, numReceived: 30, numInvalid: 3, chunksExpected: 6, lastBatchSeq: 3, maxSeq: 3, rev: 3 }));
-    expect(sessionStage(s, t0)).toBe('processing');
-    expect(sessionStage({ ...s, chunksMatched: 6 }, t0)).toBe('done');
+    expect(stage(s, t0)).toBe('processing');
+    expect(stage({ ...s, chunksMatched: 6 }, t0)).toBe('done');
   });
 
   it('closes 90 minutes after its first batch even if the last batch never arrives', () => {
     const s = after(after(undefined, 1, false, t0), 2, false, t0 + 30 * MIN);
     expect(s.deadlineAtMs).toBe(t0 + timeout);
-    expect(sessionStage(s, t0 + 89 * MIN)).toBe('receiving');
-    expect(sessionStage(s, t0 + 90 * MIN)).toBe('processing');
-    expect(sessionStage({ ...s, chunksMatched: 4 }, t0 + 90 * MIN)).toBe('done');
+    expect(stage(s, t0 + 89 * MIN)).toBe('receiving');
+    expect(stage(s, t0 + 90 * MIN)).toBe('processing');
+    expect(stage({ ...s, chunksMatched: 4 }, t0 + 90 * MIN)).toBe('done');
     expectConflict(() => admitBatch(s, request(3), t0 + 90 * MIN, timeout), 'session-closed');
   });
 
@@ -252,14 +253,6 @@ describe('upload sessions', () => {
     expect(parseSessionId('42')).toBe(42);
     expect(parseSessionId('0')).toBe(0);
     for (const bad of ['-1', '1.5', 'abc', '', '99999999999999999']) expect(parseSessionId(bad)).toBeUndefined();
-  });
-});
-
-describe('audience status', () => {
-  it('is empty before any keyed row, processing while chunks wait, then ready, whatever matched', () => {
-    expect(audienceStatus({ chunksExpected: 0, chunksMatched: 0, revision: 0 })).toBe('empty');
-    expect(audienceStatus({ chunksExpected: 3, chunksMatched: 1, revision: 1 })).toBe('processing');
-    expect(audienceStatus({ chunksExpected: 3, chunksMatched: 3, revision: 3 })).toBe('ready');
   });
 });
 

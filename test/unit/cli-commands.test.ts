@@ -79,6 +79,9 @@ describe('CLI commands', () => {
       expect(ran.code).toBe(0);
       expect(ran.stdout).toContain('Audience aud-1: "Flower shop"');
       expect(ran.stdout).toContain('audiences upload <file.csv> --audience aud-1');
+      expect(ran.stdout).toMatch(/size:\s+not counted yet/);
+      expect(ran.stdout).toMatch(/counted:\s+never/);
+      expect(ran.stdout).toMatch(/next count:\s+after your next change \(an upload or removal\)/);
       expect((fake.requests.at(-1)?.body as { customerFileSource: string }).customerFileSource).toBe('USER_PROVIDED_ONLY');
     });
 
@@ -92,6 +95,37 @@ describe('CLI commands', () => {
       const text = await cli(['status', 'aud-1']);
       expect(text.stdout).toMatch(/size:\s+fewer than 100 \(below the minimum audience size\)/);
       expect(text.stdout).toMatch(/targetable:\s+no/);
+      expect(text.stdout).toMatch(/counted:\s+2026-11-25T10:01:00.000Z/);
+      expect(text.stdout).toMatch(/next count:\s+not before 2999-11-26T10:01:00.000Z \(in \d+ days\)/);
+    });
+
+    it('waits with --wait until the audience is no longer processing and the session is done', async () => {
+      let looks = 0;
+      fake.respond = (request) => {
+        if (request.method !== 'GET') return undefined;
+        if (request.path === '/v1/audiences/aud-1') {
+          looks += 1;
+          return { status: 200, body: { ...TEST_AUDIENCE, status: looks < 3 ? 'processing' : 'ready' } };
+        }
+        if (request.path === '/v1/audiences/aud-1/sessions/12') {
+          return { status: 200, body: { sessionId: 12, stage: looks < 2 ? 'processing' : 'done', batchesReceived: 1, numReceived: 5, numInvalid: 0 } };
+        }
+        return undefined;
+      };
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const slept: number[] = [];
+      const io: Io = {
+        stdout,
+        stderr,
+        env: { AUDIENCES_API_URL: fake.url, AUDIENCES_TOKEN: 'env-token' },
+        client: { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, sleep: async (ms) => void slept.push(ms) },
+      };
+      expect(await run(['status', 'aud-1', '--session', '12', '--wait'], io)).toBe(0);
+      expect(looks).toBe(3);
+      expect(slept).toEqual([1_000, 1_000]);
+      expect(stdout.text).toMatch(/status:\s+ready/);
+      expect(stdout.text).toMatch(/stage:\s+done/);
     });
 
     it('lists audiences', async () => {

@@ -55,6 +55,8 @@ export const TEST_AUDIENCE = {
   status: 'processing',
   approximateCount: { lower: 0, upper: 100 },
   targetable: false,
+  countedAt: '2026-11-25T10:01:00.000Z',
+  nextCountAt: '2999-11-26T10:01:00.000Z',
   createdAt: '2026-11-25T10:00:00.000Z',
 };
 
@@ -76,7 +78,19 @@ function defaultReply(request: RecordedRequest, batch: BatchRecord | undefined, 
   }
   if (method === 'POST' && path === '/v1/audiences') {
     const body = request.body as { name: string; customerFileSource: string };
-    return { status: 201, body: { ...TEST_AUDIENCE, status: 'empty', name: body.name, customerFileSource: body.customerFileSource } };
+    return {
+      status: 201,
+      body: {
+        ...TEST_AUDIENCE,
+        status: 'empty',
+        approximateCount: null,
+        targetable: null,
+        countedAt: null,
+        nextCountAt: '2026-11-25T10:00:00.000Z',
+        name: body.name,
+        customerFileSource: body.customerFileSource,
+      },
+    };
   }
   if (method === 'GET' && path === '/v1/audiences') return { status: 200, body: { items: [TEST_AUDIENCE] } };
   let match = /^\/v1\/audiences\/([^/]+)$/.exec(path);

@@ -186,6 +186,7 @@ export async function givenBatch(f: BatchFixture): Promise<ChunkMessage> {
       chunksExpected: 1,
       chunksMatched: 0,
       rev: 1,
+      settleUntilMs: 0,
     };
     await store.transact([sessionPart(f.businessId, f.audienceId, sessionId, session, 0, expiresAt)]);
   }
