@@ -95,6 +95,20 @@ export function planAdd<M extends MembershipItem & { readonly consentVersion?: n
 }
 
 /**
+ * What the committed state of a membership item was matched through: while
+ * the attempt that last wrote it is pending, what it was before that write
+ * (undefined: unknown, which counts as matched through any identifier).
+ */
+export function effectiveMatchedBy<K extends string>(
+  item: (MembershipItem & { readonly matchedBy?: readonly K[]; readonly prevMatchedBy?: readonly K[] }) | undefined,
+  pending: ReadonlySet<string>,
+): readonly K[] | undefined {
+  if (!item) return undefined;
+  if (item.lastChunk !== undefined && pending.has(item.lastChunk)) return item.prevMatchedBy && item.prevMatchedBy.length > 0 ? item.prevMatchedBy : undefined;
+  return item.matchedBy;
+}
+
+/**
  * The consent version the committed state of a membership item was matched
  * under: while the attempt that last wrote it is pending, the version it had
  * before that write.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bucketDeltas, chunkId, decodeKeys, expiresAtOf, expiryDay } from '../core/audiences';
 import type { ChunkMessage, MatchKeyKind } from '../core/audiences';
-import { afterCommit, attemptId, deadAttempts, leaseIdAt, planAdd, planRemove } from '../core/matching';
+import { afterCommit, attemptId, deadAttempts, effectiveMatchedBy, leaseIdAt, planAdd, planRemove } from '../core/matching';
 import type { Candidate, Change } from '../core/matching';
 import { acquireLease, chunkCommitPart, dropPending, getAudienceRecord, LEASE_MS, markPending, releaseLease } from '../tables/audiences';
 import type { AudienceRecord, LeaseOutcome } from '../tables/audiences';
@@ -166,11 +166,24 @@ async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing
     const expiresAt = expiresAtOf(expiryDay(batch.uploadedAtMs, prepared.membershipTtlDays));
     const plan = planAdd(candidates, prepared.versions, audience.pending, attempt, expiresAt);
     const matchedAt = clock.now().toISOString();
-    writes = plan.writes.map((w) => ({ ...base, ...w, expiresAt, matchedAt, matchedBy: matchedBy(existing.get(w.userId), prepared.kinds.get(w.userId)) }));
+    const withAttempt = new Set([...audience.pending, attempt]);
+    writes = plan.writes.map((w) => {
+      const committed = w.prevExpiresAt > 0 ? effectiveMatchedBy(existing.get(w.userId), withAttempt) : undefined;
+      return {
+        ...base,
+        ...w,
+        expiresAt,
+        matchedAt,
+        matchedBy: matchedBy(committed, prepared.kinds.get(w.userId)),
+        // Restored if this attempt dies and is settled; empty for a member matched through what nobody recorded.
+        ...(w.prevExpiresAt > 0 ? { prevMatchedBy: committed ?? [] } : {}),
+      };
+    });
     changes = plan.changes;
   } else {
     const plan = planRemove(candidates, audience.pending, attempt);
-    writes = plan.marks;
+    const withAttempt = new Set([...audience.pending, attempt]);
+    writes = plan.marks.map((m) => ({ ...m, prevMatchedBy: effectiveMatchedBy(existing.get(m.userId), withAttempt) ?? [] }));
     changes = plan.changes;
     removals = plan.marks.map((m) => m.userId);
   }
@@ -330,8 +343,8 @@ function kindsOfCandidates(
  * matched through before (when it is a member and that is known) and this
  * chunk's kinds, in a fixed order.
  */
-function matchedBy(existing: Membership | undefined, now: ReadonlySet<MatchKeyKind> | undefined): MatchKeyKind[] {
-  const all = new Set<MatchKeyKind>([...(existing?.matchedBy ?? []), ...(now ?? [])]);
+function matchedBy(committed: readonly MatchKeyKind[] | undefined, now: ReadonlySet<MatchKeyKind> | undefined): MatchKeyKind[] {
+  const all = new Set<MatchKeyKind>([...(committed ?? []), ...(now ?? [])]);
   return (['PHONE', 'EMAIL'] as const).filter((k) => all.has(k));
 }
 

@@ -1,5 +1,5 @@
 import { dayOf, effectiveExpiry } from '../core/audiences';
-import { effectiveConsentVersion } from '../core/matching';
+import { effectiveConsentVersion, effectiveMatchedBy } from '../core/matching';
 import { getAudienceRecord, memberLeftPart } from '../tables/audiences';
 import type { AudienceRecord } from '../tables/audiences';
 import { transact, TransactionCancelled } from '../tables/dynamo';
@@ -55,9 +55,16 @@ export async function withdrawMembership(first: Membership, shouldGo: (m: Member
     const membership = attempt === 1 ? first : await currentMembership(first.userId, first.audienceId);
     if (!membership) return false;
     const audience = await getAudienceRecord(membership.businessId, membership.audienceId);
-    // Judged on its committed state: while a matcher attempt that wrote it is pending, the version it had before.
-    const committedVersion = audience ? effectiveConsentVersion(membership, audience.pending) : undefined;
-    if (!shouldGo({ ...membership, consentVersion: committedVersion ?? membership.consentVersion })) return false;
+    // Judged on its committed state: while a matcher attempt that wrote it is pending, as it was before that write.
+    const pending = audience?.pending ?? new Set<string>();
+    const { matchedBy: _written, ...rest } = membership;
+    const committedBy = effectiveMatchedBy(membership, pending);
+    const committed: Membership = {
+      ...rest,
+      consentVersion: effectiveConsentVersion(membership, pending) ?? membership.consentVersion,
+      ...(committedBy ? { matchedBy: committedBy } : {}),
+    };
+    if (!shouldGo(committed)) return false;
     const outcome = await removeCounted(membership, audience, clock.nowMs());
     if (outcome === 'removed') return true;
     return outcome === 'changed' ? retry() : retry(jittered(100));

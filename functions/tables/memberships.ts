@@ -37,6 +37,8 @@ export interface Membership extends MembershipItem {
    * recorded it (unknown: treated as matched through any).
    */
   readonly matchedBy?: readonly MatchKeyKind[];
+  /** `matchedBy` of the item's state before the matcher attempt that last wrote it; empty for unknown (core/matching.ts). */
+  readonly prevMatchedBy?: readonly MatchKeyKind[];
 }
 
 const isKind = (value: unknown): value is MatchKeyKind => value === 'PHONE' || value === 'EMAIL';
@@ -59,6 +61,7 @@ export function membershipOf(item: Item): Membership {
     ...(typeof item.prevConsentVersion === 'number' ? { prevConsentVersion: item.prevConsentVersion } : {}),
     ...(item.removing ? { removing: true } : {}),
     ...(Array.isArray(item.matchedBy) && item.matchedBy.every(isKind) ? { matchedBy: item.matchedBy } : {}),
+    ...(Array.isArray(item.prevMatchedBy) && item.prevMatchedBy.every(isKind) ? { prevMatchedBy: item.prevMatchedBy } : {}),
   };
 }
 
@@ -173,9 +176,12 @@ export async function settleMembership(m: Membership): Promise<boolean> {
     if (before === null) {
       await ddb.send(new DeleteCommand({ TableName: table(), Key: membershipKey(m.userId, m.audienceId), ...guard }));
     } else {
-      const { lastChunk: _writer, prevExpiresAt: _previous, prevConsentVersion, removing: _removing, ...settled } = m;
+      const { lastChunk: _writer, prevExpiresAt: _previous, prevConsentVersion, prevMatchedBy, removing: _removing, matchedBy, ...settled } = m;
       const consentVersion = prevConsentVersion ?? settled.consentVersion;
-      await ddb.send(new PutCommand({ TableName: table(), Item: membershipItem({ ...settled, expiresAt: before, consentVersion }), ...guard }));
+      // What it was matched through before the attempt; empty means unknown, stored as no field.
+      const restored = prevMatchedBy === undefined ? matchedBy : prevMatchedBy.length > 0 ? prevMatchedBy : undefined;
+      const item = membershipItem({ ...settled, expiresAt: before, consentVersion, ...(restored ? { matchedBy: restored } : {}) });
+      await ddb.send(new PutCommand({ TableName: table(), Item: item, ...guard }));
     }
     return true;
   } catch (error) {
