@@ -178,6 +178,7 @@ export const consentFunctions = {
       audienceMemberships: 'read',
       audiences: 'read',
       messages: 'read',
+      recipients: 'read',
     },
   },
   eraseMe: {
