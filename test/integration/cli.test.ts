@@ -250,9 +250,9 @@ describe('CLI messages over the local stack', () => {
     const keyFile = join(dir, `${userId}.key`);
     const published = await cli(['inbox', 'key', '--key-file', keyFile, '--local-user', userId, '--json']);
     expect(published).toMatchObject({ code: 0, stderr: '' });
-    const key = JSON.parse(published.stdout) as { keyId: string; publicKey: string };
-    expect(key).toMatchObject({ keyId: expect.any(String), publicKey: expect.any(String), created: true });
-    return { userId, userToken, national, e164: registered.json.phoneNumber as string, keyFile, key };
+    const { keyId, publicKey, created } = JSON.parse(published.stdout) as { keyId: string; publicKey: string; created: boolean };
+    expect({ keyId, publicKey, created }).toEqual({ keyId: expect.any(String), publicKey: expect.any(String), created: true });
+    return { userId, userToken, national, e164: registered.json.phoneNumber as string, keyFile, key: { keyId, publicKey } };
   }
 
   it('seals --text and --file to the recipient key and sends them; the recipient opens both with the key file and acknowledges; the service never had the text', async () => {
