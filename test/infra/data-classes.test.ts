@@ -59,7 +59,7 @@ describe('data classes in the synthesized prod template', () => {
     const audienceSide = Object.entries(c.functions)
       .filter(([, spec]) => spec.side === 'audience')
       .map(([name]) => name);
-    expect(guarded).toEqual(expect.arrayContaining(['identities', 'messages', 'messageStatus']));
+    expect(guarded).toEqual(expect.arrayContaining(['identities', 'messages', 'messageStatus', 'recipients']));
     expect(audienceSide).toEqual(
       expect.arrayContaining(['addAudienceUsers', 'matchAudienceBatch', 'applyAudienceConsent', 'cleanupAudience', 'getUserAudiences']),
     );
@@ -79,7 +79,11 @@ describe('data classes in the synthesized prod template', () => {
   });
 
   it('reads identities only where identifiers are bound, erased, exported, looked up or keyed', () => {
-    expect(holders('identities')).toEqual(['applyMatchIndex', 'eraseMe', 'exportMe', 'putEmail', 'putPhone', 'sendMessage']);
+    expect(holders('identities')).toEqual(['applyMatchIndex', 'eraseMe', 'exportMe', 'getRecipientKey', 'putEmail', 'putPhone', 'sendMessage']);
+  });
+
+  it("grants recipients' keys and blocks only to the messages side and the user's own export", () => {
+    expect(holders('recipients')).toEqual(['deleteBlock', 'eraseMessages', 'exportMe', 'getRecipientKey', 'listBlocks', 'putBlock', 'putKey', 'sendMessage']);
   });
 
   it('gives the pepper only to the functions that key identifiers, and of them only the match-index keeper reads identities', () => {
