@@ -23,9 +23,11 @@ export interface RetryPolicy {
   readonly attempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
+  /** A 429 whose Retry-After is longer than this is reported at once instead of retried. */
+  readonly maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 20_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 300_000 };
 
 export interface ApiClientOptions {
   readonly baseUrl: string;
@@ -124,8 +126,8 @@ export class ApiClient {
         const retryable = response.status === 429 || (idempotent && response.status >= 500);
         if (response.ok || last || !retryable) return response;
         const retryAfter = retryAfterMs(response.headers.get('retry-after'));
-        // A limit that lasts longer than the longest pause (a daily limit, say) is reported, not waited out.
-        if (retryAfter !== undefined && retryAfter > this.retry.maxDelayMs) return response;
+        // A limit that lasts longer than a few minutes (a daily limit, say) is reported, not waited out.
+        if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) return response;
         await response.body?.cancel().catch(() => undefined);
         const delayMs = this.backoff(attempt, retryAfter);
         this.options.onRetry?.({ method, path, attempt, delayMs, reason: String(response.status) });
