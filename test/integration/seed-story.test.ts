@@ -12,14 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../cli/main';
 import { GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ListTopicsCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { parse } from 'csv-parse/sync';
 import { catalog } from '../../catalog';
-import type { TableName } from '../../catalog';
+import type { TableName, TopicName } from '../../catalog';
 import { open } from '../../client';
 import { readKeyFile } from '../../client/keyfile';
 import { emailSha256Sync, phoneSha256Sync } from '../../client/hashing-node';
 import { normaliseEmail, normalisePhoneCell } from '../../client/identifiers';
-import { REPO_ROOT, eventually, startStack, tableName } from './support';
+import { REPO_ROOT, eventually, startStack, tableName, topicName } from './support';
 import type { PrivateStack } from './support';
 import { appliedKey } from '../../functions/tables/match-index';
 
@@ -30,15 +32,49 @@ const RECEIPTS = ['order 1017: 12 red roses, $54', 'order 1018: 3 tulips, $12'];
 
 let stack: PrivateStack;
 let keyDir: string;
-/** Every message any queue held while the story ran (sampled), by id. */
+/** Every message the stack's queues held during the story, by id: the topics' copies (taps) and what sampling saw of the rest. */
 const queued = new Map<string, string>();
+/** A queue of the test's own subscribed to each topic of the stack, unread by anyone: a copy of everything the topic fanned out. */
+const taps: string[] = [];
 let sampling: Promise<void> | undefined;
 let storyDone = false;
 
+/** Subscribes a tap queue to every topic of the catalog, with the raw delivery the consumers' queues have. */
+async function tapTopics(): Promise<void> {
+  const { sqs, sns } = await stack.clients();
+  const arns = (await sns.send(new ListTopicsCommand({}))).Topics?.map((t) => t.TopicArn ?? '') ?? [];
+  for (const topic of Object.keys(catalog.topics) as TopicName[]) {
+    const topicArn = arns.find((arn) => arn.endsWith(`:${topicName(topic)}`));
+    if (!topicArn) throw new Error(`no topic ${topic}`);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `leak-scan-tap-${topic}` }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn!, Attributes: { RawMessageDelivery: 'true' } }));
+    taps.push(QueueUrl!);
+  }
+}
+
+/** Takes every message out of the tap queues. */
+async function drainTaps(): Promise<void> {
+  const { sqs } = await stack.clients();
+  for (const queueUrl of taps) {
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }),
+      );
+      if (Messages.length === 0) break;
+      for (const message of Messages) queued.set(message.MessageId!, `tap: ${JSON.stringify(message)}`);
+      await sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+      );
+    }
+  }
+}
+
 /**
- * Samples the queues of the stack's SQS (fauxqs's non-destructive inspection
- * endpoints) every 100 ms while the story runs: every message waiting, in
- * flight or delayed in any queue, dead-letter queues included, is kept.
+ * Samples every queue of the stack's SQS (fauxqs's non-destructive
+ * inspection endpoints) every 100 ms while the story runs, for what is sent
+ * to queues directly (upload batches, on-failure records): every message
+ * waiting, in flight or delayed, dead-letter queues included, is kept.
  */
 async function sampleQueues(sqsEndpoint: string): Promise<void> {
   while (!storyDone) {
@@ -66,6 +102,7 @@ beforeAll(async () => {
   // Every function logs at DEBUG, events included, and the stack keeps all of its output: the log scan reads it.
   stack = await startStack({ env: { POWERTOOLS_LOG_LEVEL: 'DEBUG', POWERTOOLS_LOGGER_LOG_EVENT: 'true' }, outputChunks: Infinity });
   keyDir = mkdtempSync(join(tmpdir(), 'seed-story-'));
+  await tapTopics();
   sampling = sampleQueues((await stack.health()).endpoints.sqs);
 });
 afterAll(async () => {
@@ -243,7 +280,8 @@ async function dumpTables(): Promise<Map<TableName, string>> {
  * or an email is the identity table; no item anywhere holds a SHA-256 value
  * the flower shop uploaded (they exist only in the upload request's memory;
  * the match index holds HMACs of them); and no table, no message any queue
- * held during the story, and no line the stack logged holds the text of a
+ * held during the story (a copy of everything the topics fanned out, and
+ * samples of the queues), and no line the stack logged holds the text of a
  * message, plain or base64-encoded (the CLI sealed it on the shop's side:
  * the service only ever had ciphertext).
  */
@@ -279,6 +317,7 @@ it('leaves the text of no message in any table, queue or log line: the service o
   // Prepare: the queues were sampled while the story ran; the stack's output holds every function's DEBUG log
   storyDone = true;
   await sampling;
+  await drainTaps();
   const sources = new Map<string, string>([...(await dumpTables())].map(([table, text]) => [`table ${table}`, text]));
   sources.set('queues', [...queued.values()].join('\n'));
   sources.set('logs', stack.output());
@@ -292,8 +331,9 @@ it('leaves the text of no message in any table, queue or log line: the service o
   );
   // Assess: nothing found...
   expect([...new Set(found)]).toEqual([]);
-  // ...where the scan could have found something: the queues carried the story's events, the logs its requests, the tables its messages' traces
-  expect(queued.size).toBeGreaterThan(3);
+  // ...where the scan could have found something: the queues carried the story's events (two decisions, two numbers bound, one
+  // key per topic copy at least), the logs its requests, the tables its messages' traces
+  expect([...queued.values()].filter((m) => m.startsWith('tap: ')).length).toBeGreaterThanOrEqual(4);
   expect(sources.get('logs')).toContain('Message accepted');
   expect(sources.get('table messageStatus')).toContain('flower-shop');
   // ...and the scan itself finds a text that is there
