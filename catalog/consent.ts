@@ -263,6 +263,7 @@ export const consentFunctions = {
       audienceMemberships: 'read',
       audiences: 'read',
       messages: 'read',
+      recipients: 'read',
     },
   },
   eraseMe: {

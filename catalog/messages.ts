@@ -29,7 +29,8 @@ export const messagesTables = {
   /**
    * What senders may know about their messages, no content: status records
    * (kept 90 days after the message's expiry), the message each
-   * clientMessageId stands for, and send counters (functions/tables/message-status.ts).
+   * clientMessageId stands for, and the counters of the sending limits
+   * (functions/tables/message-status.ts), each with its TTL.
    */
   messageStatus: {
     env: 'MESSAGE_STATUS_TABLE',
@@ -37,12 +38,24 @@ export const messagesTables = {
     ttlAttribute: 'expiresAt',
     dataClass: 'messages',
   },
+  /**
+   * What each user set up for receiving messages (functions/tables/recipients.ts):
+   * their current X25519 public key, and the businesses they block. A public
+   * key is no identifier, but it belongs to one user, so the table is of the
+   * messages class: the messages side and the user's own export only.
+   */
+  recipients: {
+    env: 'RECIPIENTS_TABLE',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    dataClass: 'messages',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export const messagesTopics = {} as const satisfies Record<string, TopicSpec>;
 
 export const messagesQueues = {
-  /** The messages side's consumer of account events: an erased account's pending messages are deleted. */
+  /** The messages side's consumer of account events: an erased account's pending messages are withheld, its key and blocks deleted. */
   messageAccountEvents: {
     env: 'MESSAGE_ACCOUNT_EVENTS_QUEUE_URL',
     visibilityTimeoutSeconds: 180,
@@ -62,8 +75,20 @@ export const messagesSecrets = {} as const satisfies Record<string, SecretSpec>;
 export const messagesSettings = {
   messageSendRatePerBusiness: {
     env: 'MESSAGE_SEND_RATE_PER_BUSINESS',
-    description: 'Messages one business may send per minute (fixed one-minute windows); more get 429 with Retry-After. 0 stops sending.',
+    description:
+      'Messages one business may send per minute (fixed one-minute windows), a burst limit beside the two below; more get 429 with Retry-After. 0 stops sending.',
     default: '600',
+  },
+  messageNewRecipientsPerDay: {
+    env: 'MESSAGE_NEW_RECIPIENTS_PER_DAY',
+    description:
+      'New recipients (not reached in the last 30 days) one business may reach per rolling 24 hours, key lookups included; more get 429 with Retry-After.',
+    default: '1000',
+  },
+  messagesPerRecipientPerDay: {
+    env: 'MESSAGES_PER_RECIPIENT_PER_DAY',
+    description: 'Messages one business may send one recipient per UTC day; more get 429 with Retry-After.',
+    default: '20',
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -73,8 +98,44 @@ export const messagesFunctions = {
     side: 'messages',
     description: "POST /v1/messages: accept a business's encrypted message for a recipient",
     trigger: { kind: 'http', method: 'POST', path: '/v1/messages', auth: ['business'] },
-    tables: { identities: 'read', messages: 'write', messageStatus: 'readWrite' },
-    settings: ['messageSendRatePerBusiness'],
+    tables: { identities: 'read', recipients: 'read', messages: 'write', messageStatus: 'readWrite' },
+    settings: ['messageSendRatePerBusiness', 'messageNewRecipientsPerDay', 'messagesPerRecipientPerDay'],
+  },
+  getRecipientKey: {
+    entry: 'functions/get-recipient-key/handler.ts',
+    side: 'messages',
+    description: "GET /v1/recipients/{phoneNumber}/key: a registered user's public key, for sealing a message to them",
+    trigger: { kind: 'http', method: 'GET', path: '/v1/recipients/{phoneNumber}/key', auth: ['business'] },
+    tables: { identities: 'read', recipients: 'read', messageStatus: 'readWrite' },
+    settings: ['messageNewRecipientsPerDay'],
+  },
+  putKey: {
+    entry: 'functions/put-key/handler.ts',
+    side: 'messages',
+    description: "PUT /v1/me/keys: publish the caller's X25519 public key, replacing the previous one",
+    trigger: { kind: 'http', method: 'PUT', path: '/v1/me/keys', auth: ['user'] },
+    tables: { recipients: 'readWrite' },
+  },
+  listBlocks: {
+    entry: 'functions/list-blocks/handler.ts',
+    side: 'messages',
+    description: 'GET /v1/me/blocks: the businesses the caller blocks',
+    trigger: { kind: 'http', method: 'GET', path: '/v1/me/blocks', auth: ['user'] },
+    tables: { recipients: 'read' },
+  },
+  putBlock: {
+    entry: 'functions/put-block/handler.ts',
+    side: 'messages',
+    description: 'PUT /v1/me/blocks/{businessId}: the caller receives nothing more from that business',
+    trigger: { kind: 'http', method: 'PUT', path: '/v1/me/blocks/{businessId}', auth: ['user'] },
+    tables: { recipients: 'write' },
+  },
+  deleteBlock: {
+    entry: 'functions/delete-block/handler.ts',
+    side: 'messages',
+    description: 'DELETE /v1/me/blocks/{businessId}: unblock a business (messages sent meanwhile stay undelivered)',
+    trigger: { kind: 'http', method: 'DELETE', path: '/v1/me/blocks/{businessId}', auth: ['user'] },
+    tables: { recipients: 'write' },
   },
   getMessageStatus: {
     entry: 'functions/get-message-status/handler.ts',
@@ -122,9 +183,9 @@ export const messagesFunctions = {
   eraseMessages: {
     entry: 'functions/erase-messages/handler.ts',
     side: 'messages',
-    description: "AccountErased: delete the erased user's pending messages (their senders see them expired)",
+    description: "AccountErased: withhold the erased user's pending messages (deleting their content), delete their key and blocks",
     timeoutSeconds: 30,
     trigger: { kind: 'queue', queue: 'messageAccountEvents', batchSize: 10 },
-    tables: { messages: 'readWrite', messageStatus: 'write' },
+    tables: { messages: 'readWrite', recipients: 'readWrite' },
   },
 } as const satisfies Record<string, FunctionSpec>;

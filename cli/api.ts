@@ -23,9 +23,11 @@ export interface RetryPolicy {
   readonly attempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
+  /** A 429 whose Retry-After is longer than this is reported at once instead of retried. */
+  readonly maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 20_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 300_000 };
 
 export interface ApiClientOptions {
   readonly baseUrl: string;
@@ -123,8 +125,11 @@ export class ApiClient {
         }
         const retryable = response.status === 429 || (idempotent && response.status >= 500);
         if (response.ok || last || !retryable) return response;
+        const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+        // A limit that lasts longer than a few minutes (a daily limit, say) is reported, not waited out.
+        if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) return response;
         await response.body?.cancel().catch(() => undefined);
-        const delayMs = this.backoff(attempt, retryAfterMs(response.headers.get('retry-after')));
+        const delayMs = this.backoff(attempt, retryAfter);
         this.options.onRetry?.({ method, path, attempt, delayMs, reason: String(response.status) });
         await this.sleep(delayMs);
       }
@@ -142,15 +147,18 @@ export function isLoopback(baseUrl: string): boolean {
   }
 }
 
-/** Asks the local stack (`POST /_local/token`) for a business token; never available on a deployed stack. */
-export async function fetchLocalToken(baseUrl: string, sub: string, fetchImpl: typeof fetch = fetch): Promise<string> {
+/** Whom a command acts as: businesses (audiences, sending) or a user (the inbox). */
+export type CallerRole = 'business' | 'user';
+
+/** Asks the local stack (`POST /_local/token`) for a token of `role` (default business); never available on a deployed stack. */
+export async function fetchLocalToken(baseUrl: string, sub: string, fetchImpl: typeof fetch = fetch, role: CallerRole = 'business'): Promise<string> {
   const path = '/_local/token';
   let response: Response;
   try {
     response = await fetchImpl(`${baseUrl.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ role: 'business', sub }),
+      body: JSON.stringify({ role, sub }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
@@ -168,13 +176,28 @@ export interface ConnectionFlags {
   readonly url?: string;
   readonly token?: string;
   readonly localBusiness?: string;
+  readonly localUser?: string;
 }
 
+export const DEFAULT_LOCAL_USER = 'local-user';
+
+/** Where each role's token and local identity come from. */
+const ROLE_SOURCES: Record<CallerRole, { tokenEnv: string; localEnv: string; localFlag: 'localBusiness' | 'localUser'; fallback: string }> = {
+  business: { tokenEnv: 'AUDIENCES_TOKEN', localEnv: 'AUDIENCES_LOCAL_BUSINESS', localFlag: 'localBusiness', fallback: DEFAULT_LOCAL_BUSINESS },
+  user: { tokenEnv: 'AUDIENCES_USER_TOKEN', localEnv: 'AUDIENCES_LOCAL_USER', localFlag: 'localUser', fallback: DEFAULT_LOCAL_USER },
+};
+
 /**
- * A client from flags, then the environment (AUDIENCES_API_URL, AUDIENCES_TOKEN,
- * AUDIENCES_LOCAL_BUSINESS), then the local stack's defaults.
+ * A client from flags, then the environment (AUDIENCES_API_URL, and per
+ * role AUDIENCES_TOKEN / AUDIENCES_LOCAL_BUSINESS or AUDIENCES_USER_TOKEN /
+ * AUDIENCES_LOCAL_USER), then the local stack's defaults.
  */
-export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv, extra: Omit<ApiClientOptions, 'baseUrl' | 'token'> = {}): ApiClient {
+export function clientFrom(
+  flags: ConnectionFlags,
+  env: NodeJS.ProcessEnv,
+  extra: Omit<ApiClientOptions, 'baseUrl' | 'token'> = {},
+  role: CallerRole = 'business',
+): ApiClient {
   const baseUrl = (flags.url ?? env.AUDIENCES_API_URL ?? DEFAULT_BASE_URL).trim();
   try {
     const parsed = new URL(baseUrl);
@@ -182,14 +205,15 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv, extra
   } catch {
     throw new UsageError(`--url must be an http(s) URL (got "${baseUrl}")`);
   }
-  const token = flags.token ?? env.AUDIENCES_TOKEN;
+  const source = ROLE_SOURCES[role];
+  const token = flags.token ?? env[source.tokenEnv];
   if (token) return new ApiClient({ ...extra, baseUrl, token });
-  const localBusiness = flags.localBusiness ?? env.AUDIENCES_LOCAL_BUSINESS;
-  if (!isLoopback(baseUrl) && localBusiness === undefined) {
-    throw new UsageError('no token: pass --token or set AUDIENCES_TOKEN (only the local stack can issue one itself)');
+  const local = flags[source.localFlag] ?? env[source.localEnv];
+  if (!isLoopback(baseUrl) && local === undefined) {
+    throw new UsageError(`no token: pass --token or set ${source.tokenEnv} (only the local stack can issue one itself)`);
   }
-  const sub = localBusiness ?? DEFAULT_LOCAL_BUSINESS;
-  return new ApiClient({ ...extra, baseUrl, token: () => fetchLocalToken(baseUrl, sub, extra.fetch) });
+  const sub = local ?? source.fallback;
+  return new ApiClient({ ...extra, baseUrl, token: () => fetchLocalToken(baseUrl, sub, extra.fetch, role) });
 }
 
 // ----- Typed calls -----
@@ -201,6 +225,7 @@ export type BatchBody = Schemas['AudienceUsersBatch'];
 export type BatchReceipt = Schemas['AudienceBatchReceipt'];
 export type MessageCategory = Schemas['MessageCategory'];
 export type MessageReceipt = Schemas['MessageAccepted'] | Schemas['MessageStatus'];
+/** Message calls (keys, sending, the inbox) are the client library's: client/messages.ts. */
 
 export const api = {
   createAudience: (c: ApiClient, body: Schemas['AudienceCreate']) => ok(c.api.POST('/v1/audiences', { body, fetch: c.sender({ idempotent: false }) })),
@@ -213,8 +238,5 @@ export const api = {
     const init = { params: { path: { id } }, body, fetch: c.sender({ idempotent: true }) };
     return ok(operation === 'add' ? c.api.POST('/v1/audiences/{id}/users', init) : c.api.DELETE('/v1/audiences/{id}/users', init));
   },
-  /** Idempotent through clientMessageId, which the CLI always sends. */
-  sendMessage: (c: ApiClient, body: Schemas['MessageSend'] & { clientMessageId: string }) =>
-    ok(c.api.POST('/v1/messages', { body, fetch: c.sender({ idempotent: true }) })),
   getMessage: (c: ApiClient, id: string) => ok(c.api.GET('/v1/messages/{id}', { params: { path: { id } } })),
 };

@@ -4,7 +4,17 @@
  * print a result or an error, readable or as a single JSON document.
  */
 import type { Command } from 'commander';
-import { ApiError, clientFrom, DEFAULT_LOCAL_BUSINESS, type ApiClient, type ApiClientOptions, type ConnectionFlags, NetworkError } from './api';
+import { ClientCryptoError } from '../client/errors';
+import {
+  ApiError,
+  clientFrom,
+  DEFAULT_LOCAL_BUSINESS,
+  DEFAULT_LOCAL_USER,
+  type ApiClient,
+  type ApiClientOptions,
+  type ConnectionFlags,
+  NetworkError,
+} from './api';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 
 export interface OutputStream {
@@ -42,8 +52,25 @@ export function withCommonOptions(command: Command): Command {
     .option('--json', 'print one JSON document on stdout instead of readable text');
 }
 
+/** Adds --url, --token (a user's), --local-user and --json to a command of the user's side. */
+export function withUserOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'API base URL (env AUDIENCES_API_URL; default http://127.0.0.1:3000, the local stack)')
+    .option('--token <jwt>', "the user's bearer token (env AUDIENCES_USER_TOKEN)")
+    .option(
+      '--local-user <id>',
+      `local stack only: without a token, get one for this user id from POST /_local/token (env AUDIENCES_LOCAL_USER; default ${DEFAULT_LOCAL_USER})`,
+    )
+    .option('--json', 'print one JSON document on stdout instead of readable text');
+}
+
 export function makeClient(ctx: Context, flags: ConnectionFlags, extra: Omit<ApiClientOptions, 'baseUrl' | 'token'> = {}): ApiClient {
   return clientFrom(flags, ctx.io.env, { ...ctx.io.client, ...extra });
+}
+
+/** A client acting as a user (the inbox commands). */
+export function makeUserClient(ctx: Context, flags: ConnectionFlags): ApiClient {
+  return clientFrom(flags, ctx.io.env, { ...ctx.io.client }, 'user');
 }
 
 export interface CommandOutput {
@@ -57,6 +84,7 @@ function errorDocument(error: unknown): Record<string, unknown> {
   if (error instanceof ApiError) return { kind: 'api', message: error.message, ...error.toJSON() };
   if (error instanceof UsageError) return { kind: 'usage', message: error.message };
   if (error instanceof NetworkError) return { kind: 'network', message: error.message };
+  if (error instanceof ClientCryptoError) return { kind: 'crypto', code: error.code, message: error.message };
   if (error instanceof CliError) {
     const cause = error.cause;
     return {
@@ -88,7 +116,13 @@ export async function execute(ctx: Context, flags: CommonFlags, body: () => Prom
     else for (const line of output.text) stdout.write(`${line}\n`);
     ctx.exitCode = EXIT_OK;
   } catch (error) {
-    const known = error instanceof ApiError || error instanceof UsageError || error instanceof NetworkError || error instanceof CliError;
+    // A ClientCryptoError's message is fixed text of the library: never a key, a ciphertext or a plaintext.
+    const known =
+      error instanceof ApiError ||
+      error instanceof UsageError ||
+      error instanceof NetworkError ||
+      error instanceof CliError ||
+      error instanceof ClientCryptoError;
     const message = known ? (error as Error).message : 'unexpected error';
     stderr.write(`audiences: ${error instanceof UsageError ? 'usage error' : 'error'}: ${message}\n`);
     for (const line of hints?.(error) ?? []) stderr.write(`  ${line}\n`);

@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAudienceCommands } from './commands/audiences';
+import { registerInboxCommands } from './commands/inbox';
 import { registerMessageCommands } from './commands/messages';
 import { registerUploadCommands } from './commands/upload';
 import type { Context, Io } from './context';
@@ -18,7 +19,8 @@ const EPILOGUE = `
 Connection: --url / AUDIENCES_API_URL (default http://127.0.0.1:3000, the
 local stack) and --token / AUDIENCES_TOKEN (a business token). Against the
 local stack a token is fetched for --local-business (default local-business)
-when none is given.
+when none is given. The inbox commands act as a user: --token /
+AUDIENCES_USER_TOKEN, or --local-user against the local stack.
 
 Exit codes: 0 success, 1 failure (API or network error, nothing uploaded),
 2 usage error (bad arguments, unreadable or unusable CSV).`;
@@ -38,6 +40,7 @@ export function buildProgram(ctx: Context): Command {
   registerUploadCommands(program, ctx);
   // Subcommands made with .command() inherit exitOverride, configureOutput and showHelpAfterError from the program.
   registerMessageCommands(program, ctx);
+  registerInboxCommands(program, ctx);
   return program;
 }
 

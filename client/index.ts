@@ -1,5 +1,6 @@
 /**
  * The client library: message encryption (HPKE as the contract names it),
+ * the typed API calls for keys, sending, the inbox and blocks (`messages.ts`),
  * X25519 keys, a device key store in IndexedDB, and the customer-list hashing
  * convention. This entry imports no Node module and runs in browsers; Node
  * code (CLI, scripts, tests) imports `client/node`, which adds key files and
@@ -37,3 +38,30 @@ export { DeviceKeyStore, type DeviceKey, type IdbFactory } from './keystore';
 export { countryCode, emailHashInput, normaliseEmail, normalisePhone, normalisePhoneCell, phoneHashInput } from './identifiers';
 export { emailCellSha256, emailSha256, phoneCellSha256, phoneSha256, sha256Hex } from './hashing';
 export { hasWebCryptoX25519, type CryptoKey, type CryptoKeyPair } from './webcrypto';
+export {
+  MAX_ACK_IDS,
+  acknowledge,
+  blockBusiness,
+  blocks,
+  inbox,
+  inboxPage,
+  messageStatus,
+  openInbox,
+  publishKey,
+  recipientKey,
+  sendMessage,
+  sendSealed,
+  unblockBusiness,
+  type Block,
+  type CallOptions,
+  type InboxMessage,
+  type MessageAccepted,
+  type MessageCategory,
+  type MessageKey,
+  type MessageStatus,
+  type OpenedMessage,
+  type RecipientPublicKey,
+  type SealedSend,
+  type SealedSendOptions,
+} from './messages';
+export { ApiError, createApi, ok, type Api, type ApiOptions } from './api';

@@ -62,6 +62,9 @@ export const stages: Readonly<Record<StageName, StageConfig>> = {
       minAudienceSize: '20',
       // Messages a business may send per minute; low enough to see 429s in dev.
       messageSendRatePerBusiness: '60',
+      // New recipients per business per rolling 24 hours, and messages to one recipient per day.
+      messageNewRecipientsPerDay: '100',
+      messagesPerRecipientPerDay: '20',
     },
   },
   prod: {
@@ -79,6 +82,9 @@ export const stages: Readonly<Record<StageName, StageConfig>> = {
     settings: {
       minAudienceSize: '100',
       messageSendRatePerBusiness: '600',
+      // As messaging platforms tier new senders: 1,000 new recipients a day to start with.
+      messageNewRecipientsPerDay: '1000',
+      messagesPerRecipientPerDay: '20',
     },
   },
   /**
@@ -103,6 +109,8 @@ export const stages: Readonly<Record<StageName, StageConfig>> = {
     settings: {
       minAudienceSize: '20',
       messageSendRatePerBusiness: '60',
+      messageNewRecipientsPerDay: '100',
+      messagesPerRecipientPerDay: '20',
     },
   },
 };

@@ -6,10 +6,12 @@
  *   npm run load -- --url http://127.0.0.1:3000    # a running `npm start`
  *
  * 1. Starts a local stack in this process (or uses `--url`, loopback only),
- *    with the per-business message rate raised (MESSAGE_SEND_RATE_PER_BUSINESS,
- *    unless set), and creates through the API a pool of users (phone, email,
- *    a first decision; numbers and addresses bound through the verification
- *    flow, the codes read from the stack's outbox) and businesses (with audiences when those routes exist).
+ *    with the per-business message limits raised (MESSAGE_SEND_RATE_PER_BUSINESS,
+ *    MESSAGE_NEW_RECIPIENTS_PER_DAY, MESSAGES_PER_RECIPIENT_PER_DAY, unless
+ *    set), and creates through the API a pool of users (phone, email, a
+ *    message key, a first decision; numbers and addresses bound through the
+ *    verification flow, the codes read from the stack's outbox) and businesses
+ *    with audiences.
  * 2. For `--duration` seconds (default 60), autocannon against 127.0.0.1 with
  *    `--connections` connections (default 8), at most `--max-requests`
  *    requests, mixes consent changes (alternating choices, never two in
@@ -37,6 +39,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { Command, InvalidArgumentError } from 'commander';
+import { generateKeyPair, publicKeyOf } from '../client';
 import { emailSha256, normalisePhone, phoneSha256 } from '../functions/core/identifiers';
 import { mapLimit, sleep } from '../functions/shared/concurrency';
 import { appliedKey } from '../functions/tables/match-index';
@@ -173,6 +176,8 @@ interface User {
   readonly token: string;
   readonly phone: string;
   readonly email: string;
+  /** The keyId of the user's published message key (messages are random bytes: the load does not seal). */
+  readonly keyId: string;
   /** What the last accepted decision chose. */
   ads: 'granted' | 'denied';
   friends: 'granted' | 'denied';
@@ -237,6 +242,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const stackLog = { warnings: 0, errors: 0 };
   if (!baseUrl) {
     process.env.MESSAGE_SEND_RATE_PER_BUSINESS ??= options.rate;
+    process.env.MESSAGE_NEW_RECIPIENTS_PER_DAY ??= '1000000';
+    process.env.MESSAGES_PER_RECIPIENT_PER_DAY ??= '1000000';
     // "Every batch reached done" means matched: no settle time to wait for (core/size-release.ts).
     process.env.UPLOAD_SETTLE_SECONDS ??= '0';
     process.env.UPLOAD_SETTLE_SECONDS_PER_CHUNK ??= '0';
@@ -299,11 +306,14 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
       source: 'notification',
     });
     if (first.status !== 200) throw new Error(`PUT /v1/me/consent answered ${first.status}`);
+    const key = await call('PUT', '/v1/me/keys', userToken, { publicKey: await publicKeyOf(await generateKeyPair()) });
+    if (key.status !== 200) throw new Error(`PUT /v1/me/keys answered ${key.status}`);
     return {
       id,
       token: userToken,
       phone,
       email,
+      keyId: key.json.keyId,
       ads: 'granted',
       friends: 'granted',
       changes: 0,
@@ -416,7 +426,13 @@ async function run(baseUrl: string, options: LoadOptions, say: (line: string) =>
       method: 'POST',
       path: '/v1/messages',
       headers: { authorization: `Bearer ${business.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ to: user.phone, category: 'receipt', ciphertext: randomBytes(64).toString('base64'), clientMessageId: p.message.clientMessageId }),
+      body: JSON.stringify({
+        to: user.phone,
+        category: 'receipt',
+        keyId: user.keyId,
+        ciphertext: randomBytes(64).toString('base64'),
+        clientMessageId: p.message.clientMessageId,
+      }),
     };
   };
 

@@ -200,7 +200,7 @@ export interface paths {
     put?: never;
     post?: never;
     /**
-     * Erase the caller's phone number and email; they leave every audience and their pending messages are deleted
+     * Erase the caller's phone number and email; they leave every audience, their pending messages are deleted, and their message key and blocks
      * @description Roles: user.
      */
     delete: operations['eraseMe'];
@@ -361,6 +361,90 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/recipients/{phoneNumber}/key': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A registered user's current public key, to seal a message to them
+     * @description Roles: business.
+     */
+    get: operations['getRecipientKey'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/me/keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Publish the caller's X25519 public key for messages, replacing the previous one
+     * @description Roles: user.
+     */
+    put: operations['putKey'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/me/blocks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The businesses the caller blocks
+     * @description Roles: user.
+     */
+    get: operations['listBlocks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/me/blocks/{businessId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Block a business: its messages are accepted and never delivered, and to it the caller looks like a recipient who stays offline
+     * @description Roles: user.
+     */
+    put: operations['putBlock'];
+    post?: never;
+    /**
+     * Unblock a business; what it sent meanwhile stays undelivered
+     * @description Roles: user.
+     */
+    delete: operations['deleteBlock'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/messages/{id}': {
     parameters: {
       query?: never;
@@ -448,6 +532,7 @@ export interface components {
         messageId: string;
         from: string;
         category: string;
+        keyId: string;
         /**
          * Format: date-time
          * @description ISO 8601 UTC time
@@ -458,6 +543,41 @@ export interface components {
          * @description ISO 8601 UTC time
          */
         expiresAt: string;
+      }[];
+      /** @description Messages never delivered (the sender was blocked, or the account erased): no content is kept, only this until their expiry */
+      withheldMessages: {
+        messageId: string;
+        from: string;
+        /** @enum {string} */
+        reason: 'blocked' | 'erased';
+        /**
+         * Format: date-time
+         * @description ISO 8601 UTC time
+         */
+        acceptedAt: string;
+        /**
+         * Format: date-time
+         * @description ISO 8601 UTC time
+         */
+        expiresAt: string;
+      }[];
+      /** @description The public key the user published for messages (PUT /v1/me/keys); the private key never leaves their device */
+      messageKey: {
+        keyId: string;
+        publicKey: string;
+        /**
+         * Format: date-time
+         * @description ISO 8601 UTC time
+         */
+        createdAt: string;
+      } | null;
+      blocks: {
+        businessId: string;
+        /**
+         * Format: date-time
+         * @description ISO 8601 UTC time
+         */
+        blockedAt: string;
       }[];
     };
     Audience: {
@@ -524,6 +644,17 @@ export interface components {
       schema: components['schemas']['SchemaKey'][];
       /** @description Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most 10000 rows (more: 413). A row with any other cell is invalid: counted, sampled by index, never stored or echoed. */
       data: string[][];
+    };
+    Block: {
+      businessId: string;
+      /**
+       * Format: date-time
+       * @description ISO 8601 UTC time
+       */
+      blockedAt: string;
+    };
+    BlockList: {
+      items: components['schemas']['Block'][];
     };
     Consent: {
       /** @description Policy version the shown choices were made under; null if never decided */
@@ -600,6 +731,8 @@ export interface components {
       /** @description The sending business's id */
       from: string;
       category: components['schemas']['MessageCategory'];
+      /** @description The recipient's key the ciphertext was sealed to */
+      keyId: string;
       ciphertext: string;
       /**
        * Format: date-time
@@ -639,10 +772,25 @@ export interface components {
     };
     /** @enum {string} */
     MessageCategory: 'receipt' | 'reservation' | 'delivery_update';
+    MessageKey: {
+      keyId: string;
+      publicKey: string;
+      /**
+       * Format: date-time
+       * @description ISO 8601 UTC time
+       */
+      createdAt: string;
+    };
+    MessageKeyPublish: {
+      /** @description An X25519 public key: base64url (RFC 4648 section 5, no padding) of its 32 raw bytes. */
+      publicKey: string;
+    };
     MessageSend: {
       /** @description The recipient's phone number, international format (E.164 or with separators) */
       to: string;
       category: components['schemas']['MessageCategory'];
+      /** @description The recipient key the message was sealed to (GET /v1/recipients/{phoneNumber}/key); not the current one: 409 */
+      keyId: string;
       /** @description The sender's end-to-end encrypted message: standard base64 (RFC 4648 section 4, padded) of 1 to 65536 bytes. Stored and forwarded, never decoded. */
       ciphertext: string;
       /** @description Optional. The same clientMessageId from the same business again returns the same message, and stores nothing new. */
@@ -715,6 +863,10 @@ export interface components {
     Purposes: {
       ads_targeting: components['schemas']['Decision'];
       friend_suggestions: components['schemas']['Decision'];
+    };
+    RecipientKey: {
+      keyId: string;
+      publicKey: string;
     };
     /**
      * @description What a cell holds: the SHA-256 of a phone number or of an email address
@@ -1579,8 +1731,17 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
-      /** @description The recipient is not registered */
+      /** @description The recipient is not registered, or has published no key */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description keyId is not the recipient's current key: fetch the key again, seal again */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -1590,7 +1751,7 @@ export interface operations {
       };
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
-      /** @description The business sent too many messages; see the Retry-After header (seconds) */
+      /** @description A sending limit is reached (messages per minute, new recipients per rolling 24 hours, messages to this recipient per day: the problem type says which); see the Retry-After header (seconds) */
       429: {
         headers: {
           /** @description Seconds to wait before trying again */
@@ -1601,6 +1762,180 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      500: components['responses']['InternalError'];
+    };
+  };
+  getRecipientKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The recipient's number in E.164 ("+14155550123"), URL-encoded ("%2B14155550123"). Longer than 256 characters: 400. */
+        phoneNumber: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The key to seal to, and its keyId to send with */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RecipientKey'];
+        };
+      };
+      /** @description Not a valid phone number */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      /** @description No account holds the number, or its holder has published no key */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Each lookup counts toward the new recipients the business may reach per rolling 24 hours; see the Retry-After header (seconds) */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again */
+          'Retry-After'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      500: components['responses']['InternalError'];
+    };
+  };
+  putKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MessageKeyPublish'];
+      };
+    };
+    responses: {
+      /** @description The caller's current key. Publishing the current public key again answers with it unchanged. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MessageKey'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  listBlocks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Blocked businesses, by id */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BlockList'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  putBlock: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The business, as the `from` of its messages names it. */
+        businessId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Blocked (blocking again keeps the first blockedAt) */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Not a business id */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  deleteBlock: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The business, as the `from` of its messages names it. */
+        businessId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Not blocked (any more) */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Not a business id */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
       500: components['responses']['InternalError'];
     };
   };
@@ -1719,6 +2054,9 @@ type FlattenedDeepRequired<T> = {
   [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
 };
 type ReadonlyArray<T> = [Exclude<T, undefined>] extends [unknown[]] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const accountExportWithheldMessagesReasonValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['AccountExport']['withheldMessages']['reason']
+> = ['blocked', 'erased'];
 export const audienceStatusValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['Audience']['status']> = ['empty', 'processing', 'ready'];
 export const audienceUploadSessionStageValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['AudienceUploadSession']['stage']> = [
   'receiving',

@@ -21,10 +21,27 @@ export const AccountExport = z
         messageId: z.string(),
         from: z.string(),
         category: z.string(),
+        keyId: z.string(),
         acceptedAt: IsoTime,
         expiresAt: IsoTime,
       }),
     ),
+    withheldMessages: z
+      .array(
+        z.object({
+          messageId: z.string(),
+          from: z.string(),
+          reason: z.enum(['blocked', 'erased']),
+          acceptedAt: IsoTime,
+          expiresAt: IsoTime,
+        }),
+      )
+      .meta({ description: 'Messages never delivered (the sender was blocked, or the account erased): no content is kept, only this until their expiry' }),
+    messageKey: z
+      .object({ keyId: z.string(), publicKey: z.string(), createdAt: IsoTime })
+      .nullable()
+      .meta({ description: 'The public key the user published for messages (PUT /v1/me/keys); the private key never leaves their device' }),
+    blocks: z.array(z.object({ businessId: z.string(), blockedAt: IsoTime })),
   })
   .meta({ id: 'AccountExport' });
 
@@ -34,7 +51,7 @@ export const exportMe = {
 } satisfies RouteContract;
 
 export const eraseMe = {
-  summary: "Erase the caller's phone number and email; they leave every audience and their pending messages are deleted",
+  summary: "Erase the caller's phone number and email; they leave every audience, their pending messages are deleted, and their message key and blocks",
   responses: {
     202: {
       description: 'Erased; the consumers follow within seconds',

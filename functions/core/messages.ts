@@ -186,16 +186,18 @@ export const needsStoreCheck = (stored: StoredStatus, nowSeconds: number): boole
  * TTL deletes it (which may take days). A message no longer in the store was
  * either acknowledged or deleted by TTL: the stored status stands until the
  * stream tells which, so a shown status never changes from expired to
- * delivered.
+ * delivered. An expired message's `updatedAt` is always its `expiresAt`,
+ * however late DynamoDB's TTL process (which takes up to days) deleted it,
+ * so the answer says nothing about when the deletion happened.
  */
 export function shownStatus(stored: StoredStatus, nowSeconds: number, stillStored: boolean | undefined): StoredStatus {
-  if (needsStoreCheck(stored, nowSeconds) && stillStored === true) {
+  if (stored.status === 'expired' || (needsStoreCheck(stored, nowSeconds) && stillStored === true)) {
     return { ...stored, status: 'expired', updatedAt: secondsToIso(stored.messageExpiresAt) };
   }
   return stored;
 }
 
-// ------------------------------------------------------------------ rate limits
+// ------------------------------------------------------------------ limits
 
 export const RATE_WINDOW_SECONDS = 60;
 
@@ -204,4 +206,59 @@ export function rateWindow(nowSeconds: number, windowSeconds = RATE_WINDOW_SECON
   const start = nowSeconds - (((nowSeconds % windowSeconds) + windowSeconds) % windowSeconds);
   const end = start + windowSeconds;
   return { start, end, retryAfter: Math.max(1, end - nowSeconds) };
+}
+
+export const HOUR_SECONDS = 3600;
+export const DAY_SECONDS = 86_400;
+
+/**
+ * A recipient is new to a business that has not looked up their key or sent
+ * them a message for this long; each lookup or send starts it again.
+ */
+export const CONTACT_SECONDS = MESSAGE_TTL_SECONDS;
+/** A contact is extended by a lookup or send only once less than this is left, so most sends write nothing for it. */
+export const CONTACT_REFRESH_BELOW_SECONDS = CONTACT_SECONDS - DAY_SECONDS;
+
+/**
+ * New recipients are counted in hour buckets. A new recipient reached in
+ * hour `h` is admitted only while the buckets `h - 24` to `h` hold fewer than
+ * the limit, so any 24 hours (which span at most 25 buckets, that is, hours
+ * `h - 24` to `h` for the hour `h` the window ends in) see at most the limit:
+ * the rolling 24 hours are exact, and a recipient holds its place for 24 to
+ * 25 hours. Only the current bucket is written; the earlier ones are read.
+ */
+export const NEW_RECIPIENT_BUCKETS = 25;
+
+export const hourOf = (nowSeconds: number): number => Math.floor(nowSeconds / HOUR_SECONDS);
+
+/** The earlier hours whose buckets count with the current one, oldest first. */
+export const earlierHours = (hour: number): number[] => Array.from({ length: NEW_RECIPIENT_BUCKETS - 1 }, (_, i) => hour - (NEW_RECIPIENT_BUCKETS - 1) + i);
+
+/** How many more new recipients the current hour's bucket may take, given the counts of the earlier hours. */
+export function currentHourAllowance(limit: number, earlierCounts: ReadonlyMap<number, number>): number {
+  let earlier = 0;
+  for (const count of earlierCounts.values()) earlier += count;
+  return Math.max(0, limit - earlier);
+}
+
+/**
+ * Seconds until a new recipient can be admitted again, given the counts of
+ * the window's buckets (earlier hours and the current one): until the start
+ * of the first hour whose window holds fewer than the limit (at least 1).
+ */
+export function newRecipientRetryAfter(nowSeconds: number, limit: number, counts: ReadonlyMap<number, number>): number {
+  const hour = hourOf(nowSeconds);
+  for (let k = 1; k <= NEW_RECIPIENT_BUCKETS; k++) {
+    let total = 0;
+    for (const [h, count] of counts) if (h > hour - NEW_RECIPIENT_BUCKETS + k && h <= hour) total += count;
+    if (total < limit) return Math.max(1, (hour + k) * HOUR_SECONDS - nowSeconds);
+  }
+  return Math.max(1, (hour + NEW_RECIPIENT_BUCKETS) * HOUR_SECONDS - nowSeconds);
+}
+
+/** The UTC day `nowSeconds` falls in (days since the epoch), and the seconds until the next one (at least 1). */
+export function dayWindow(nowSeconds: number): { day: number; end: number; retryAfter: number } {
+  const day = Math.floor(nowSeconds / DAY_SECONDS);
+  const end = (day + 1) * DAY_SECONDS;
+  return { day, end, retryAfter: Math.max(1, end - nowSeconds) };
 }

@@ -6,26 +6,31 @@ import { httpRoute, json } from '../shared/http';
 import { getAccountState } from '../tables/consent-states';
 import { getIdentity } from '../tables/identities';
 import { receiptsOf } from '../tables/ledger';
-import { pendingMetadata } from '../tables/messages';
+import { exportedMessages } from '../tables/messages';
 import { currentPolicy } from '../tables/policies';
+import { blocksOf, currentKey } from '../tables/recipients';
 
 const earliest = (...times: (string | undefined)[]): string | null => times.filter((t): t is string => t !== undefined).sort()[0] ?? null;
 
 /**
  * GET /v1/me/export: everything stored about the caller — phone, email,
  * consent and its history, how many audiences they are in now (not which
- * businesses) and the metadata of their pending messages.
+ * businesses), the metadata of their pending and withheld messages, their
+ * message key (the public one: the private key never reaches the service)
+ * and the businesses they block.
  */
 export const handler = httpRoute('exportMe', exportMe, async ({ caller }) => {
   const now = clock.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);
-  const [identity, state, policy, history, audiences, pendingMessages] = await Promise.all([
+  const [identity, state, policy, history, audiences, messages, key, blocks] = await Promise.all([
     getIdentity(caller.sub),
     getAccountState(caller.sub),
     currentPolicy(),
     receiptsOf(caller.sub),
     audiencesOfUserNow(caller.sub, nowSeconds),
-    pendingMetadata(caller.sub, nowSeconds),
+    exportedMessages(caller.sub, nowSeconds),
+    currentKey(caller.sub),
+    blocksOf(caller.sub),
   ]);
   return json(200, {
     userId: caller.sub,
@@ -39,6 +44,9 @@ export const handler = httpRoute('exportMe', exportMe, async ({ caller }) => {
     consent: consentView(state.consent, policy),
     consentHistory: history,
     audiences: { count: audiences.length },
-    pendingMessages,
+    pendingMessages: messages.pending,
+    withheldMessages: messages.withheld,
+    messageKey: key ? { keyId: key.keyId, publicKey: key.publicKey, createdAt: key.createdAt } : null,
+    blocks,
   });
 });

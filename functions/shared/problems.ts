@@ -50,12 +50,12 @@ export const conflict = (slug: string, detail: string) => new Problem(409, slug,
 export const payloadTooLarge = (detail: string) => new Problem(413, 'payload-too-large', 'Payload too large', detail);
 export const unsupportedMediaType = () => new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send the body as application/json.');
 export const unprocessable = (slug: string, detail: string) => new Problem(422, slug, 'Unprocessable request', detail);
-export const tooManyRequests = (retryAfterSeconds: number) =>
+export const tooManyRequests = (retryAfterSeconds: number, options: { slug?: string; detail?: string } = {}) =>
   new Problem(
     429,
-    'rate-limited',
+    options.slug ?? 'rate-limited',
     'Too many requests',
-    `Slow down; retry after ${retryAfterSeconds} s.`,
+    `${options.detail ?? 'Slow down'}; retry after ${retryAfterSeconds} s.`,
     {},
     {
       'retry-after': String(retryAfterSeconds),

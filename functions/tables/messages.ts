@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageCategory } from '../core/messages';
 import { secondsToIso } from '../core/messages';
 import { ddb } from '../shared/aws';
@@ -9,6 +9,14 @@ import { isConditionFailure, part, queryAll } from './dynamo';
  * The undelivered-messages table: one item a message, keyed by recipient and
  * time-ordered message id, deleted when acknowledged or, after `expiresAt`,
  * by DynamoDB TTL. `ciphertext` is opaque and never logged.
+ *
+ * A message that will never be delivered (its sender is blocked by the
+ * recipient, or the recipient erased the account) is kept `withheld`: no
+ * ciphertext, no category, never listed, exported as withheld, and not
+ * acknowledgeable, until DynamoDB's TTL deletes it at its `expiresAt` like
+ * any message whose recipient stays offline. So its sender sees exactly what
+ * it would see for an offline recipient: `accepted`, then `expired`, by the
+ * same stream record.
  */
 const table = () => tableName('messages');
 
@@ -20,13 +28,29 @@ export interface StoredMessage {
   businessId: string;
   category: MessageCategory;
   ciphertext: string;
+  /** The recipient key the ciphertext was sealed to. */
+  keyId: string;
   acceptedAt: string;
   /** Epoch seconds, the TTL attribute. */
   expiresAt: number;
 }
 
-/** A new message, for a transaction. */
-export const messagePart = (message: StoredMessage) =>
+/** Why a message is withheld from its recipient. */
+export type WithheldReason = 'blocked' | 'erased';
+
+/** A message that is never delivered: what is left of it until its expiry. */
+export interface WithheldMessage {
+  recipientId: string;
+  messageId: string;
+  businessId: string;
+  acceptedAt: string;
+  /** Epoch seconds, the TTL attribute. */
+  expiresAt: number;
+  withheld: WithheldReason;
+}
+
+/** A new message, deliverable or withheld, for a transaction. */
+export const messagePart = (message: StoredMessage | WithheldMessage) =>
   part('message', { Put: { TableName: table(), Item: { ...message }, ConditionExpression: 'attribute_not_exists(messageId)' } });
 
 /** A message as its recipient sees it. */
@@ -34,6 +58,7 @@ export interface InboxMessage {
   messageId: string;
   from: string;
   category: MessageCategory;
+  keyId: string;
   ciphertext: string;
   acceptedAt: string;
   expiresAt: string;
@@ -43,10 +68,14 @@ const inboxMessageOf = (item: Record<string, unknown>): InboxMessage => ({
   messageId: item.messageId as string,
   from: item.businessId as string,
   category: item.category as MessageCategory,
+  keyId: item.keyId as string,
   ciphertext: item.ciphertext as string,
   acceptedAt: item.acceptedAt as string,
   expiresAt: secondsToIso(item.expiresAt as number),
 });
+
+/** Deliverable and unexpired: the condition every read and acknowledgement of a recipient's messages applies. */
+const DELIVERABLE = 'expiresAt > :now AND attribute_not_exists(withheld)';
 
 export interface InboxPage {
   items: InboxMessage[];
@@ -55,7 +84,7 @@ export interface InboxPage {
 }
 
 /**
- * A recipient's unexpired messages, oldest first, after `afterMessageId` if
+ * A recipient's deliverable, unexpired messages, oldest first, after `afterMessageId` if
  * given: at most `limit` of them and no more ciphertext characters than
  * `maxChars` (at least one message always fits), reading as many pages as
  * that takes. Expired items, which DynamoDB deletes only within days, are
@@ -74,8 +103,8 @@ export async function pendingMessages(
       new QueryCommand({
         TableName: table(),
         KeyConditionExpression: 'recipientId = :r',
-        FilterExpression: 'expiresAt > :now',
-        ProjectionExpression: 'messageId, businessId, category, ciphertext, acceptedAt, expiresAt',
+        FilterExpression: DELIVERABLE,
+        ProjectionExpression: 'messageId, businessId, category, keyId, ciphertext, acceptedAt, expiresAt',
         ExpressionAttributeValues: { ':r': recipientId, ':now': nowSeconds },
         ScanIndexForward: true,
         ExclusiveStartKey,
@@ -95,9 +124,9 @@ export async function pendingMessages(
 }
 
 /**
- * Deletes one of the recipient's messages if it is there and not expired.
- * Returns whether it did; a missing, foreign (another recipient's key) or
- * expired message is left alone.
+ * Deletes one of the recipient's messages if it is there, deliverable and
+ * not expired. Returns whether it did; a missing, foreign (another
+ * recipient's key), withheld or expired message is left alone.
  */
 export async function deleteDelivered(recipientId: string, messageId: string, nowSeconds: number): Promise<boolean> {
   try {
@@ -105,7 +134,7 @@ export async function deleteDelivered(recipientId: string, messageId: string, no
       new DeleteCommand({
         TableName: table(),
         Key: messageKey(recipientId, messageId),
-        ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now',
+        ConditionExpression: `attribute_exists(messageId) AND ${DELIVERABLE}`,
         ExpressionAttributeValues: { ':now': nowSeconds },
       }),
     );
@@ -129,37 +158,65 @@ export async function isStored(recipientId: string, messageId: string): Promise<
   return Item !== undefined;
 }
 
-/** Metadata (never the ciphertext) of a recipient's unexpired messages, oldest first: what their export shows. */
-export async function pendingMetadata(recipientId: string, nowSeconds: number) {
+/** What a recipient's export shows of their stored, unexpired messages: metadata, never the ciphertext. */
+export interface ExportedMessages {
+  pending: { messageId: string; from: string; category: MessageCategory; keyId: string; acceptedAt: string; expiresAt: string }[];
+  withheld: { messageId: string; from: string; reason: WithheldReason; acceptedAt: string; expiresAt: string }[];
+}
+
+/** Metadata (never the ciphertext) of a recipient's unexpired messages, oldest first, deliverable and withheld apart. */
+export async function exportedMessages(recipientId: string, nowSeconds: number): Promise<ExportedMessages> {
   const items = await queryAll({
     TableName: table(),
     KeyConditionExpression: 'recipientId = :r',
     FilterExpression: 'expiresAt > :now',
-    ProjectionExpression: 'messageId, businessId, category, acceptedAt, expiresAt',
+    ProjectionExpression: 'messageId, businessId, category, keyId, acceptedAt, expiresAt, withheld',
     ExpressionAttributeValues: { ':r': recipientId, ':now': nowSeconds },
   });
-  return items.map((item) => ({
-    messageId: item.messageId as string,
-    from: item.businessId as string,
-    category: item.category as MessageCategory,
-    acceptedAt: item.acceptedAt as string,
-    expiresAt: secondsToIso(item.expiresAt as number),
-  }));
+  const exported: ExportedMessages = { pending: [], withheld: [] };
+  for (const item of items) {
+    const common = { messageId: item.messageId as string, from: item.businessId as string };
+    const times = { acceptedAt: item.acceptedAt as string, expiresAt: secondsToIso(item.expiresAt as number) };
+    if (item.withheld) exported.withheld.push({ ...common, reason: item.withheld as WithheldReason, ...times });
+    else exported.pending.push({ ...common, category: item.category as MessageCategory, keyId: item.keyId as string, ...times });
+  }
+  return exported;
 }
 
-/** The ids of every message stored for a recipient, expired or not. */
-export async function storedMessageIds(recipientId: string): Promise<string[]> {
+/** The ids of the messages stored for a recipient that were accepted at or before `notAfter` and are still deliverable. */
+export async function deliverableMessageIds(recipientId: string, notAfter: string): Promise<string[]> {
   const items = await queryAll({
     TableName: table(),
     KeyConditionExpression: 'recipientId = :r',
+    FilterExpression: 'acceptedAt <= :at AND attribute_not_exists(withheld)',
     ProjectionExpression: 'messageId',
-    ExpressionAttributeValues: { ':r': recipientId },
+    ExpressionAttributeValues: { ':r': recipientId, ':at': notAfter },
     ConsistentRead: true,
   });
   return items.map((item) => item.messageId as string);
 }
 
-/** Deletes a stored message, whatever its state. */
-export async function deleteMessage(recipientId: string, messageId: string): Promise<void> {
-  await ddb.send(new DeleteCommand({ TableName: table(), Key: messageKey(recipientId, messageId) }));
+/**
+ * Withholds a stored message for good: its ciphertext, category and keyId
+ * are deleted at once, and what is left (ids, sender, times) stays until
+ * DynamoDB's TTL deletes it at its expiry. An update, not a removal, so the
+ * status function sees nothing; returns false when the message is gone or
+ * withheld already.
+ */
+export async function withhold(recipientId: string, messageId: string, reason: WithheldReason): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: messageKey(recipientId, messageId),
+        UpdateExpression: 'SET withheld = :reason REMOVE ciphertext, category, keyId',
+        ConditionExpression: 'attribute_exists(messageId) AND attribute_not_exists(withheld)',
+        ExpressionAttributeValues: { ':reason': reason },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }

@@ -22,6 +22,7 @@ const stored = (messageId: string, ciphertext = 'QUJD') => ({
   messageId,
   businessId: 'b-1',
   category: 'receipt',
+  keyId: 'key-1',
   ciphertext,
   acceptedAt: '2026-11-24T12:00:00Z',
   expiresAt: Date.parse('2026-12-24T12:00:00Z') / 1000,
@@ -47,6 +48,7 @@ describe('GET /v1/me/messages', () => {
         messageId,
         from: 'b-1',
         category: 'receipt',
+        keyId: 'key-1',
         ciphertext: 'QUJD',
         acceptedAt: '2026-11-24T12:00:00Z',
         expiresAt: '2026-12-24T12:00:00Z',
@@ -58,7 +60,7 @@ describe('GET /v1/me/messages', () => {
       expect.objectContaining({
         TableName: 'test-messages',
         KeyConditionExpression: 'recipientId = :r',
-        FilterExpression: 'expiresAt > :now',
+        FilterExpression: 'expiresAt > :now AND attribute_not_exists(withheld)',
         ExpressionAttributeValues: { ':r': 'u-9', ':now': nowSeconds },
         ScanIndexForward: true,
       }),
@@ -128,7 +130,7 @@ describe('POST /v1/me/messages/ack', () => {
         expect.objectContaining({
           TableName: 'test-messages',
           Key: { recipientId: 'u-9', messageId },
-          ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now',
+          ConditionExpression: 'attribute_exists(messageId) AND expiresAt > :now AND attribute_not_exists(withheld)',
           ExpressionAttributeValues: { ':now': nowSeconds },
         }),
       ),

@@ -59,7 +59,7 @@ describe('data classes in the synthesized prod template', () => {
     const audienceSide = Object.entries(c.functions)
       .filter(([, spec]) => spec.side === 'audience')
       .map(([name]) => name);
-    expect(guarded).toEqual(expect.arrayContaining(['identities', 'messages', 'messageStatus']));
+    expect(guarded).toEqual(expect.arrayContaining(['identities', 'messages', 'messageStatus', 'recipients']));
     expect(audienceSide).toEqual(
       expect.arrayContaining(['addAudienceUsers', 'matchAudienceBatch', 'applyAudienceConsent', 'cleanupAudience', 'getUserAudiences']),
     );
@@ -83,6 +83,7 @@ describe('data classes in the synthesized prod template', () => {
       'applyMatchIndex',
       'eraseMe',
       'exportMe',
+      'getRecipientKey',
       'putEmail',
       'putPhone',
       'sendMessage',
@@ -94,6 +95,10 @@ describe('data classes in the synthesized prod template', () => {
 
   it('gives the verification key only to the functions that start, check or send verifications', () => {
     expect(holders('verificationKey')).toEqual(['putEmail', 'putPhone', 'sendVerification', 'startEmailVerification', 'startPhoneVerification']);
+  });
+
+  it("grants recipients' keys and blocks only to the messages side and the user's own export", () => {
+    expect(holders('recipients')).toEqual(['deleteBlock', 'eraseMessages', 'exportMe', 'getRecipientKey', 'listBlocks', 'putBlock', 'putKey', 'sendMessage']);
   });
 
   it('gives the pepper only to the functions that key identifiers, and of them only the match-index keeper reads identities', () => {

@@ -6,8 +6,9 @@
  * - cross-business access answers 404, exactly as a missing resource;
  * - tokens whose claims the functions must refuse (the gateway's refusals of
  *   alg none, wrong key, issuer, audience and expiry are in local-stack.test.ts);
- * - no phone number, email, hash, match key, ciphertext, pepper, token,
- *   one-time code or verification id in the logs of a private stack running every function at DEBUG.
+ * - no phone number, email, hash, match key, ciphertext, message text, public
+ *   key, pepper, token, one-time code or verification id in the logs of a
+ *   private stack running every function at DEBUG.
  *
  * The table runs on the shared stack: requests are harmless (empty bodies,
  * made-up ids, fresh callers), so no policy is ever published here.
@@ -17,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { catalog, type FunctionSpec, type Role } from '../../catalog';
+import { seal } from '../../client';
 import { accountMatchKeys, emailSha256, phoneSha256 } from '../../functions/core/identifiers';
 import { api, closeAwsClients, eventually, newId, REPO_ROOT, startStack, tableName, tokenFor, type ApiResponse, type PrivateStack } from './support';
 import { signToken, validClaims } from './support/tokens';
@@ -121,10 +123,10 @@ describe('cross-business access', () => {
   beforeAll(async () => {
     owner = await tokenFor('business', newId('biz-owner'));
     intruder = await tokenFor('business', newId('biz-intruder'));
-    const recipient = await createUser();
+    const recipient = await createUser({ key: true });
     const sent = await api('POST', '/v1/messages', {
       token: owner,
-      body: { to: recipient.phoneNumber, category: 'receipt', ciphertext: randomBytes(24).toString('base64') },
+      body: { to: recipient.phoneNumber, category: 'receipt', keyId: recipient.key!.keyId, ciphertext: randomBytes(24).toString('base64') },
     });
     expect(sent.status).toBe(202);
     owned.message = sent.json.messageId;
@@ -186,7 +188,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     await stack?.stop();
   });
 
-  it('holds no phone number, email, hash, match key, ciphertext, pepper, bearer token, one-time code or verification id', async () => {
+  it('holds no phone number, email, hash, match key, ciphertext, message text, public key, pepper, bearer token, one-time code or verification id', async () => {
     const baseUrl = stack.url;
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     // A user with a phone (typed with separators) and an email, who grants both purposes
@@ -194,7 +196,7 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
     const phone = uniquePhone();
     const typed = `+1 (${phone.slice(2, 5)}) ${phone.slice(5, 8)}-${phone.slice(8)}`;
     const email = `${newId('ana')}@example.com`;
-    const ana = await createUser({ baseUrl, phone: typed, email: ` ${email.toUpperCase()} `, ads: 'granted', friends: 'granted' });
+    const ana = await createUser({ baseUrl, phone: typed, email: ` ${email.toUpperCase()} `, ads: 'granted', friends: 'granted', key: true });
     expect(ana.phoneNumber).toBe(phone);
     const tokens = [ana.token];
     const codes = (await outbox(phone, baseUrl)).concat(await outbox(email, baseUrl)).map((m) => m.code);
@@ -233,19 +235,25 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
       },
       { timeoutMs: 30_000 },
     );
-    // A business's message with a known ciphertext, listed and acknowledged; one to a number nobody has
+    // A business looks up Ana's key, seals a known text to it, sends; Ana lists and acknowledges; one to a number nobody has
     const business = await stack.tokenFor('business', newId('biz'));
     tokens.push(business);
-    const ciphertext = randomBytes(96).toString('base64');
+    const plaintext = `order ${randomBytes(6).toString('hex')}: 12 red roses`;
+    const key = await stack.api('GET', `/v1/recipients/${encodeURIComponent(phone)}/key`, { token: business });
+    expect(key.json).toEqual({ keyId: ana.key!.keyId, publicKey: ana.key!.publicKey });
+    const ciphertext = await seal(key.json.publicKey, { text: plaintext });
+    const keyId = key.json.keyId as string;
     const sent = await stack.api('POST', '/v1/messages', {
       token: business,
-      body: { to: typed, category: 'receipt', ciphertext, clientMessageId: newId('order') },
+      body: { to: typed, category: 'receipt', keyId, ciphertext, clientMessageId: newId('order') },
     });
     expect(sent.status).toBe(202);
-    expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: uniquePhone(), category: 'receipt', ciphertext } })).status).toBe(404);
-    expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: typed, category: 'receipt', ciphertext: `${ciphertext}!` } })).status).toBe(
-      400,
+    expect((await stack.api('POST', '/v1/messages', { token: business, body: { to: uniquePhone(), category: 'receipt', keyId, ciphertext } })).status).toBe(
+      404,
     );
+    expect(
+      (await stack.api('POST', '/v1/messages', { token: business, body: { to: typed, category: 'receipt', keyId, ciphertext: `${ciphertext}!` } })).status,
+    ).toBe(400);
     const inbox = await stack.api('GET', '/v1/me/messages', { token: ana.token });
     expect(inbox.json.items.map((m: { ciphertext: string }) => m.ciphertext)).toEqual([ciphertext]);
     expect((await stack.api('POST', '/v1/me/messages/ack', { token: ana.token, body: { messageIds: [sent.json.messageId] } })).json.acknowledged).toBe(1);
@@ -324,6 +332,8 @@ describe('logs of a private stack at DEBUG, after a full flow', () => {
       'SHA-256 of the email': [emailSha256(email)],
       'match keys': keys,
       ciphertext: [ciphertext, ciphertext.slice(0, 24)],
+      'message text': [plaintext, Buffer.from(plaintext).toString('base64').slice(0, 16)],
+      'public key': [ana.key!.publicKey],
       pepper: [pepper],
       'bearer tokens': tokens.flatMap((t) => [t, t.split('.')[2]!]),
     };

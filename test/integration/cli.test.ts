@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Io } from '../../cli/context';
 import { run } from '../../cli/main';
+import { seal } from '../../client';
 import { randomInt } from 'node:crypto';
 import { waitForMatchIndex } from './audiences.helpers';
 import { api, eventually, newId, stackUrl, startStack, tokenFor, type PrivateStack } from './support';
@@ -241,70 +242,69 @@ describe('CLI messages over the local stack', () => {
     return { code, stdout: stdout.text, stderr: stderr.text };
   }
 
-  it('sends ciphertext from a file to a national number, which the recipient receives unchanged', async () => {
+  /** A user with a number (a random one, so the shared stack's other users never hold it) and a key file published with `inbox key`. */
+  async function recipientWithKeyFile(dir: string) {
     const userId = newId('u-msg');
     const userToken = await tokenFor('user', userId);
-    // A random number, so the shared stack's other users never hold it.
     const national = `(646) ${randomInt(200, 999)}-${randomInt(1000, 9999)}`;
     const registered = await verify('phone', userToken, `+1 ${national}`);
     expect(registered.status).toBe(200);
+    const keyFile = join(dir, `${userId}.key`);
+    const published = await cli(['inbox', 'key', '--key-file', keyFile, '--local-user', userId, '--json']);
+    expect(published).toMatchObject({ code: 0, stderr: '' });
+    const { keyId, publicKey, created } = JSON.parse(published.stdout) as { keyId: string; publicKey: string; created: boolean };
+    expect({ keyId, publicKey, created }).toEqual({ keyId: expect.any(String), publicKey: expect.any(String), created: true });
+    return { userId, userToken, national, e164: registered.json.phoneNumber as string, keyFile, key: { keyId, publicKey } };
+  }
 
+  it('seals --text and --file to the recipient key and sends them; the recipient opens both with the key file and acknowledges; the service never had the text', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-messages-'));
     try {
-      const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, ...Buffer.from('sealed by the business E2E library')]);
-      const file = join(dir, 'receipt.bin');
-      writeFileSync(file, bytes);
-      const sent = await cli([
-        'messages',
-        'send',
-        '--to',
-        national,
-        '--country',
-        'US',
-        '--category',
-        'receipt',
-        '--ciphertext-file',
-        file,
-        '--client-message-id',
-        'order-1',
-        '--json',
-      ]);
-      expect(sent.code).toBe(0);
-      const receipt = JSON.parse(sent.stdout);
-      expect(receipt).toMatchObject({ messageId: expect.any(String), status: 'accepted', clientMessageId: 'order-1' });
-      expect(Date.parse(receipt.expiresAt) - Date.parse(receipt.acceptedAt)).toBe(30 * 24 * 3600 * 1000);
-      expect(sent.stdout).not.toContain(national.slice(-4));
+      // Prepare: Bob's device has a key, published with the CLI's user side
+      const bob = await recipientWithKeyFile(dir);
+      const text = `order ${randomInt(1000, 9999)}: 12 red roses, $54`;
+      const fileText = `Receipt ${randomInt(1000, 9999)}\n3 tulips — €12\nThank you!`;
+      const file = join(dir, 'receipt.txt');
+      writeFileSync(file, fileText);
 
-      // The same client message id again is the same message.
-      const again = await cli([
-        'messages',
-        'send',
-        '--to',
-        national,
-        '--country',
-        'US',
-        '--category',
-        'receipt',
-        '--ciphertext-file',
-        file,
-        '--client-message-id',
-        'order-1',
-        '--json',
-      ]);
-      expect(JSON.parse(again.stdout).messageId).toBe(receipt.messageId);
+      // Act: the flower shop sends both, sealed on its machine
+      const sentText = await cli(['messages', 'send', '--to', bob.national, '--country', 'US', '--category', 'receipt', '--text', text, '--json']);
+      const sentFile = await cli(['messages', 'send', '--to', bob.e164, '--category', 'delivery_update', '--file', file]);
 
-      const inbox = await api('GET', '/v1/me/messages', { token: userToken });
-      expect(inbox.status).toBe(200);
-      expect(inbox.json.items).toEqual([
-        expect.objectContaining({ messageId: receipt.messageId, from: business, category: 'receipt', ciphertext: bytes.toString('base64') }),
+      // Assess: accepted, sealed to Bob's key, nothing personal printed
+      expect(sentText).toMatchObject({ code: 0, stderr: '' });
+      const receipt = JSON.parse(sentText.stdout);
+      expect(receipt).toMatchObject({ messageId: expect.any(String), status: 'accepted', keyId: bob.key.keyId });
+      expect(sentText.stdout).not.toContain(bob.national.slice(-4));
+      expect(sentText.stdout).not.toContain('roses');
+      expect(sentFile).toMatchObject({ code: 0, stderr: '' });
+      expect(sentFile.stdout).toMatch(new RegExp(`sealed to key: +${bob.key.keyId}`));
+      const fileMessageId = /^Message (\S+): accepted$/m.exec(sentFile.stdout)?.[1];
+      expect(fileMessageId).toEqual(expect.any(String));
+      // What the service stores and lists is ciphertext only
+      const listed = await api('GET', '/v1/me/messages', { token: bob.userToken });
+      expect(listed.json.items.map((m: { messageId: string; keyId: string }) => [m.messageId, m.keyId])).toEqual([
+        [receipt.messageId, bob.key.keyId],
+        [fileMessageId, bob.key.keyId],
       ]);
-
-      expect((await api('POST', '/v1/me/messages/ack', { token: userToken, body: { messageIds: [receipt.messageId] } })).status).toBe(200);
+      for (const secret of [text, fileText, 'roses', 'tulips', Buffer.from(text).toString('base64').slice(0, 12)]) expect(listed.text).not.toContain(secret);
+      // Bob opens both with his key file, and acknowledges them
+      const read = await cli(['inbox', 'read', '--key-file', bob.keyFile, '--local-user', bob.userId, '--ack', '--json']);
+      expect(read).toMatchObject({ code: 0, stderr: '' });
+      const opened = JSON.parse(read.stdout);
+      expect(opened.items.map((m: { messageId: string; from: string; payload: { text: string } }) => [m.messageId, m.from, m.payload.text])).toEqual([
+        [receipt.messageId, business, text],
+        [fileMessageId, business, fileText],
+      ]);
+      expect(opened.acknowledged).toBe(2);
+      // ...and the readable form prints the texts
+      expect((await cli(['inbox', 'read', '--key-file', bob.keyFile, '--local-user', bob.userId])).stdout).toBe('No messages.\n');
       await eventually(
         async () => {
-          const status = await cli(['messages', 'status', receipt.messageId, '--json']);
-          expect(status.code).toBe(0);
-          expect(JSON.parse(status.stdout)).toMatchObject({ messageId: receipt.messageId, status: 'delivered' });
+          for (const id of [receipt.messageId, fileMessageId]) {
+            const status = await cli(['messages', 'status', id, '--json']);
+            expect(JSON.parse(status.stdout)).toMatchObject({ messageId: id, status: 'delivered' });
+          }
         },
         { timeoutMs: 30_000, intervalMs: 250 },
       );
@@ -313,18 +313,51 @@ describe('CLI messages over the local stack', () => {
     }
   });
 
+  it('carries a ciphertext sealed elsewhere (--ciphertext-file with the --key-id that `messages key` prints), which opens with the key file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-messages-'));
+    try {
+      const bob = await recipientWithKeyFile(dir);
+      // The business's own HPKE: here the library, given the key the CLI printed
+      const key = await cli(['messages', 'key', '--to', bob.national, '--country', 'US', '--json']);
+      expect(JSON.parse(key.stdout)).toEqual(bob.key);
+      const bytes = Buffer.from(await seal(bob.key.publicKey, { text: 'sealed elsewhere', orderId: 17 }), 'base64');
+      const file = join(dir, 'receipt.bin');
+      writeFileSync(file, bytes);
+      const args = ['messages', 'send', '--to', bob.national, '--country', 'US', '--category', 'receipt', '--ciphertext-file', file, '--key-id', bob.key.keyId];
+      const sent = await cli([...args, '--client-message-id', 'order-1', '--json']);
+      expect(sent.code).toBe(0);
+      const receipt = JSON.parse(sent.stdout);
+      expect(receipt).toMatchObject({ messageId: expect.any(String), status: 'accepted', clientMessageId: 'order-1', keyId: bob.key.keyId });
+      expect(Date.parse(receipt.expiresAt) - Date.parse(receipt.acceptedAt)).toBe(30 * 24 * 3600 * 1000);
+      // The same client message id again is the same message.
+      expect(JSON.parse((await cli([...args, '--client-message-id', 'order-1', '--json'])).stdout).messageId).toBe(receipt.messageId);
+
+      const inbox = await api('GET', '/v1/me/messages', { token: bob.userToken });
+      expect(inbox.json.items).toEqual([
+        expect.objectContaining({ messageId: receipt.messageId, from: business, keyId: bob.key.keyId, ciphertext: bytes.toString('base64') }),
+      ]);
+      const read = await cli(['inbox', 'read', '--key-file', bob.keyFile, '--local-user', bob.userId]);
+      expect(read.stdout).toBe(
+        `1 message, 1 opened:\nMessage ${receipt.messageId}: receipt from ${business}, accepted ${receipt.acceptedAt}\n  sealed elsewhere\n`,
+      );
+      // A stale keyId is refused (409) once Bob has a new key
+      const newKeyFile = join(dir, 'new.key');
+      expect((await cli(['inbox', 'key', '--key-file', newKeyFile, '--local-user', bob.userId])).code).toBe(0);
+      const stale = await cli([...args, '--client-message-id', 'order-2']);
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toMatch(/^audiences: error: 409 /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports an unregistered recipient readably with exit 1', async () => {
-    const sent = await cli([
-      'messages',
-      'send',
-      '--to',
-      `+1 646 ${randomInt(200, 999)} ${randomInt(1000, 9999)}`,
-      '--category',
-      'receipt',
-      '--ciphertext',
-      'AAAA',
-    ]);
-    expect(sent.code).toBe(1);
-    expect(sent.stderr).toMatch(/^audiences: error: 404 /);
+    const to = `+1 646 ${randomInt(200, 999)} ${randomInt(1000, 9999)}`;
+    const sealed = await cli(['messages', 'send', '--to', to, '--category', 'receipt', '--text', 'hello']);
+    expect(sealed.code).toBe(1);
+    expect(sealed.stderr).toMatch(/^audiences: error: 404 /);
+    const carried = await cli(['messages', 'send', '--to', to, '--category', 'receipt', '--ciphertext', 'AAAA', '--key-id', 'key-x']);
+    expect(carried.code).toBe(1);
+    expect(carried.stderr).toMatch(/^audiences: error: 404 /);
   });
 });

@@ -138,7 +138,7 @@ describe('send rate per business', () => {
     for (let i = 0; i < RATE; i++) await send(api, business, user);
     const refused = await stack.api('POST', '/v1/messages', {
       token: business.token,
-      body: { to: user.phone.typed, category: 'receipt', ciphertext: sealed() },
+      body: { to: user.phone.typed, category: 'receipt', keyId: user.key.keyId, ciphertext: sealed() },
     });
     // Assess
     expect(refused.status).toBe(429);

@@ -9,7 +9,9 @@ import { normalisePhone } from '../../functions/core/identifiers';
 import { api, awsClients, newId, tableName, tokenFor } from './support';
 import type { ApiOptions, ApiResponse, AwsClients } from './support';
 import { statusKey } from '../../functions/tables/message-status';
+import { generateKeyPair, publicKeyOf } from '../../client';
 import { verifyWith } from './support/users';
+import type { TestKey } from './support/users';
 
 /** One stack's API: the shared one by default, or a private stack from `startStack()`. */
 export interface StackApi {
@@ -44,6 +46,17 @@ export interface Party {
 
 export interface Recipient extends Party {
   phone: { e164: string; typed: string };
+  /** The message key the recipient published (its private key stays here, as on a device). */
+  key: TestKey;
+}
+
+/** Generates a key pair with the client library and publishes its public key as the user's (PUT /v1/me/keys). */
+export async function publishKey(stack: StackApi, user: Party): Promise<TestKey> {
+  const keyPair = await generateKeyPair();
+  const publicKey = await publicKeyOf(keyPair);
+  const res = await stack.api<{ keyId: string }>('PUT', '/v1/me/keys', { token: user.token, body: { publicKey } });
+  if (res.status !== 200) throw new Error(`PUT /v1/me/keys answered ${res.status}: ${res.text}`);
+  return { keyId: res.json.keyId, publicKey, keyPair };
 }
 
 export async function newBusiness(stack: StackApi): Promise<Party> {
@@ -51,17 +64,17 @@ export async function newBusiness(stack: StackApi): Promise<Party> {
   return { sub, token: await stack.tokenFor('business', sub) };
 }
 
-/** A user with a token and a phone number bound to them. */
+/** A user with a token, a phone number bound to them and a published message key. */
 export async function newRecipient(stack: StackApi): Promise<Recipient> {
   const sub = newId('user');
   const token = await stack.tokenFor('user', sub);
   const phone = freshPhone();
   const bound = await verifyWith((method, path, options) => stack.api(method, path, options), 'phone', token, phone.typed);
   if (bound.status !== 200) throw new Error(`Verifying a phone number answered ${bound.status}: ${bound.text}`);
-  return { sub, token, phone };
+  return { sub, token, phone, key: await publishKey(stack, { sub, token }) };
 }
 
-/** Random bytes as standard base64: a stand-in for a sealed message. */
+/** Random bytes as standard base64: a stand-in for a sealed message, where what it holds does not matter. */
 export const sealed = (bytes = 48): string => randomBytes(bytes).toString('base64');
 
 export interface Accepted {
@@ -75,13 +88,14 @@ export async function send(
   stack: StackApi,
   from: Party,
   to: Recipient,
-  extra: { category?: string; ciphertext?: string; clientMessageId?: string } = {},
+  extra: { category?: string; ciphertext?: string; clientMessageId?: string; keyId?: string } = {},
 ): Promise<Accepted> {
   const res = await stack.api<Accepted>('POST', '/v1/messages', {
     token: from.token,
     body: {
       to: to.phone.typed,
       category: extra.category ?? 'receipt',
+      keyId: extra.keyId ?? to.key.keyId,
       ciphertext: extra.ciphertext ?? sealed(),
       ...(extra.clientMessageId ? { clientMessageId: extra.clientMessageId } : {}),
     },
@@ -94,6 +108,7 @@ export interface InboxItem {
   messageId: string;
   from: string;
   category: string;
+  keyId: string;
   ciphertext: string;
   acceptedAt: string;
   expiresAt: string;

@@ -38,7 +38,15 @@ describe('business messages', () => {
     // Act: the recipient lists
     const listed = await inbox(stack, user);
     expect(listed).toEqual([
-      { messageId: sent.messageId, from: business.sub, category: 'reservation', ciphertext, acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt },
+      {
+        messageId: sent.messageId,
+        from: business.sub,
+        category: 'reservation',
+        keyId: user.key.keyId,
+        ciphertext,
+        acceptedAt: sent.acceptedAt,
+        expiresAt: sent.expiresAt,
+      },
     ]);
 
     // Act: and acknowledges
@@ -123,17 +131,18 @@ describe('business messages', () => {
 
   describe('refusals, as problem documents that hold neither the number nor the ciphertext', () => {
     const oversized = sealed(65_537);
-    const cases: [string, (to: string) => Record<string, unknown>, number, string | undefined][] = [
-      ['a ciphertext over 64 KiB decoded', (to) => ({ to, category: 'receipt', ciphertext: oversized }), 400, 'ciphertext'],
-      ['a ciphertext that is not base64', (to) => ({ to, category: 'receipt', ciphertext: 'Zm9v YmFy!' }), 400, 'ciphertext'],
-      ['an unknown category', (to) => ({ to, category: 'promotion', ciphertext: 'Zm9vYmFy' }), 400, 'category'],
-      ['a number that is not valid', () => ({ to: '+1 555', category: 'receipt', ciphertext: 'Zm9vYmFy' }), 400, 'to'],
+    const cases: [string, (to: string, keyId: string) => Record<string, unknown>, number, string | undefined][] = [
+      ['a ciphertext over 64 KiB decoded', (to, keyId) => ({ to, category: 'receipt', keyId, ciphertext: oversized }), 400, 'ciphertext'],
+      ['a ciphertext that is not base64', (to, keyId) => ({ to, category: 'receipt', keyId, ciphertext: 'Zm9v YmFy!' }), 400, 'ciphertext'],
+      ['an unknown category', (to, keyId) => ({ to, category: 'promotion', keyId, ciphertext: 'Zm9vYmFy' }), 400, 'category'],
+      ['a number that is not valid', (_to, keyId) => ({ to: '+1 555', category: 'receipt', keyId, ciphertext: 'Zm9vYmFy' }), 400, 'to'],
+      ['no keyId', (to) => ({ to, category: 'receipt', ciphertext: 'Zm9vYmFy' }), 400, 'keyId'],
     ];
 
     it.each(cases)('%s', async (_label, body, status, path) => {
       const business = await newBusiness(stack);
       const user = await newRecipient(stack);
-      const sentBody = body(user.phone.typed);
+      const sentBody = body(user.phone.typed, user.key.keyId);
       const res = await stack.api('POST', '/v1/messages', { token: business.token, body: sentBody });
       expect(res.status).toBe(status);
       expect(res.headers['content-type']).toBe('application/problem+json');
@@ -148,7 +157,10 @@ describe('business messages', () => {
       const business = await newBusiness(stack);
       const nobody = freshPhone();
       const ciphertext = sealed();
-      const res = await stack.api('POST', '/v1/messages', { token: business.token, body: { to: nobody.typed, category: 'receipt', ciphertext } });
+      const res = await stack.api('POST', '/v1/messages', {
+        token: business.token,
+        body: { to: nobody.typed, category: 'receipt', keyId: 'key-x', ciphertext },
+      });
       expect(res.status).toBe(404);
       expect(res.headers['content-type']).toBe('application/problem+json');
       expect(res.json).toEqual({ type: '/problems/not-found', title: 'Not found', status: 404, detail: 'The recipient is not registered.' });
@@ -159,7 +171,7 @@ describe('business messages', () => {
     it('the wrong role or no token', async () => {
       const business = await newBusiness(stack);
       const user = await newRecipient(stack);
-      const body = { to: user.phone.typed, category: 'receipt', ciphertext: 'Zm9vYmFy' };
+      const body = { to: user.phone.typed, category: 'receipt', keyId: user.key.keyId, ciphertext: 'Zm9vYmFy' };
       expect((await stack.api('POST', '/v1/messages', { token: user.token, body })).status).toBe(403);
       expect((await stack.api('POST', '/v1/messages', { body })).status).toBe(401);
       expect((await stack.api('GET', '/v1/me/messages', { token: business.token })).status).toBe(403);

@@ -48,13 +48,19 @@ async function inAudience(business: string, user: { userId: string; phoneNumber?
 }
 
 describe('GET /v1/me/export', () => {
-  it('returns phone, email, consent and its history, the number of audiences and pending message metadata, never ciphertext', async () => {
-    // Prepare
-    const ana = await createUser({ email: true, ads: 'granted', friends: 'denied' });
+  it('returns phone, email, consent and its history, the number of audiences, message metadata, the message key and blocks, never ciphertext', async () => {
+    // Prepare: a pending message, a blocked business and the message it sent anyway
+    const ana = await createUser({ email: true, ads: 'granted', friends: 'denied', key: true });
     const business = await tokenFor('business', newId('b'));
+    const blockedId = newId('b-blocked');
+    const blocked = await tokenFor('business', blockedId);
     await inAudience(business, ana);
-    const sent = await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } });
+    const body = { to: ana.phoneNumber, category: 'receipt', keyId: ana.key!.keyId, ciphertext };
+    const sent = await api('POST', '/v1/messages', { token: business, body });
     expect(sent.status).toBe(202);
+    expect((await api('PUT', `/v1/me/blocks/${blockedId}`, { token: ana.token })).status).toBe(204);
+    const withheld = await api('POST', '/v1/messages', { token: blocked, body });
+    expect(withheld.status).toBe(202);
     // Act
     const res = await api('GET', '/v1/me/export', { token: ana.token });
     // Assess
@@ -67,8 +73,20 @@ describe('GET /v1/me/export', () => {
       consentHistory: [expect.objectContaining({ version: 1 })],
       audiences: { count: 1 },
       pendingMessages: [
-        { messageId: sent.json.messageId, from: expect.any(String), category: 'receipt', acceptedAt: sent.json.acceptedAt, expiresAt: sent.json.expiresAt },
+        {
+          messageId: sent.json.messageId,
+          from: expect.any(String),
+          category: 'receipt',
+          keyId: ana.key!.keyId,
+          acceptedAt: sent.json.acceptedAt,
+          expiresAt: sent.json.expiresAt,
+        },
       ],
+      withheldMessages: [
+        { messageId: withheld.json.messageId, from: blockedId, reason: 'blocked', acceptedAt: withheld.json.acceptedAt, expiresAt: withheld.json.expiresAt },
+      ],
+      messageKey: { keyId: ana.key!.keyId, publicKey: ana.key!.publicKey, createdAt: expect.any(String) },
+      blocks: [{ businessId: blockedId, blockedAt: expect.any(String) }],
     });
     expect(res.text).not.toContain(ciphertext);
   });
@@ -77,14 +95,17 @@ describe('GET /v1/me/export', () => {
 describe('DELETE /v1/me', () => {
   it('makes every consumer forget the user and keeps the consent receipts as proof, with no phone or email', async () => {
     // Prepare: a user in the index, an audience, the suggestions set, with a pending message
-    const ana = await createUser({ email: true, ads: 'granted', friends: 'granted' });
+    const ana = await createUser({ email: true, ads: 'granted', friends: 'granted', key: true });
     const businessId = newId('b');
     const business = await tokenFor('business', businessId);
     const audienceId = await inAudience(business, ana);
     const operator = await tokenFor('operator', newId('op'));
     expect((await api('GET', `/v1/ops/users/${ana.userId}/audiences`, { token: operator })).json.items).toEqual([{ audienceId, businessId }]);
-    const sent = await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } });
+    const body = { to: ana.phoneNumber, category: 'receipt', keyId: ana.key!.keyId, ciphertext };
+    const sent = await api('POST', '/v1/messages', { token: business, body });
     expect(sent.status).toBe(202);
+    expect((await api('PUT', '/v1/me/blocks/someone-else', { token: ana.token })).status).toBe(204);
+    const statusBefore = (await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json;
 
     // Act
     const res = await api('DELETE', '/v1/me', { token: ana.token });
@@ -93,7 +114,8 @@ describe('DELETE /v1/me', () => {
     expect(res.status).toBe(202);
     const exported = await api('GET', '/v1/me/export', { token: ana.token });
     expect(exported.json.account).toEqual(expect.objectContaining({ phoneNumber: null, email: null, erasedAt: expect.any(String) }));
-    expect((await api('POST', '/v1/messages', { token: business, body: { to: ana.phoneNumber, category: 'receipt', ciphertext } })).status).toBe(404);
+    expect((await api('POST', '/v1/messages', { token: business, body })).status).toBe(404);
+    expect((await api('GET', `/v1/recipients/${encodeURIComponent(ana.phoneNumber!)}/key`, { token: business })).status).toBe(404);
     // ...every consumer follows within seconds
     await eventually(
       async () => {
@@ -111,10 +133,24 @@ describe('DELETE /v1/me', () => {
         );
         expect(memberships.Items).toEqual([]);
         expect((await api('GET', '/v1/me/messages', { token: ana.token })).json.items).toEqual([]);
-        expect((await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json.status).toBe('expired');
+        // The message's content is gone; what is left of it (no ciphertext) waits for its expiry.
+        const stored = await aws.ddb.send(
+          new QueryCommand({ TableName: tableName('messages'), KeyConditionExpression: 'recipientId = :r', ExpressionAttributeValues: { ':r': ana.userId } }),
+        );
+        expect(stored.Items).toEqual([expect.objectContaining({ messageId: sent.json.messageId, withheld: 'erased' })]);
+        expect(JSON.stringify(stored.Items)).not.toContain(ciphertext);
+        // The key and the blocks are gone.
+        const exported = (await api('GET', '/v1/me/export', { token: ana.token })).json;
+        expect({ messageKey: exported.messageKey, blocks: exported.blocks, pending: exported.pendingMessages }).toEqual({
+          messageKey: null,
+          blocks: [],
+          pending: [],
+        });
       },
       { timeoutMs: 20_000 },
     );
+    // The sender is told nothing: the message reads exactly as before, accepted until its own expiresAt (messages-privacy.test.ts follows it to the end).
+    expect((await api('GET', `/v1/messages/${sent.json.messageId}`, { token: business })).json).toEqual(statusBefore);
     // ...the receipts stay, and no table holds the phone or email for this user any more
     expect((await api('GET', '/v1/me/consent/history', { token: ana.token })).json.items).toHaveLength(1);
     for (const table of ['identities', 'consentStates', 'ledger', 'matchIndex', 'suggestions', 'audienceMemberships', 'messages'] as const) {

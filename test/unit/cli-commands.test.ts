@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Io } from '../../cli/context';
 import { run } from '../../cli/main';
+import { open, seal } from '../../client';
+import { readKeyFile } from '../../client/keyfile';
 import { Capture, type FakeApi, problem, startFakeApi, TEST_AUDIENCE } from './cli-fake-api';
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
@@ -303,16 +305,69 @@ describe('CLI commands', () => {
   });
 
   describe('messages', () => {
-    it('sends base64 ciphertext to a national number with --country, with a generated client message id', async () => {
-      const ciphertext = Buffer.from('opaque encrypted bytes').toString('base64');
-      const ran = await cli(['messages', 'send', '--to', '(415) 555-0123', '--country', 'US', '--category', 'receipt', '--ciphertext', ciphertext, '--json']);
+    it('seals --text to the recipient key it looks up, and sends only the ciphertext with that keyId', async () => {
+      // Act
+      const ran = await cli([
+        'messages',
+        'send',
+        '--to',
+        '(415) 555-0123',
+        '--country',
+        'US',
+        '--category',
+        'receipt',
+        '--text',
+        'order 1017: 12 red roses',
+        '--json',
+      ]);
+      // Assess
+      expect(ran).toMatchObject({ code: 0, stderr: '' });
+      const lookup = fake.requests.find((r) => r.path.startsWith('/v1/recipients/'));
+      expect(lookup?.path).toBe(`/v1/recipients/${encodeURIComponent('+14155550123')}/key`);
+      const body = fake.requests.at(-1)?.body as Record<string, string>;
+      expect(body).toMatchObject({ to: '+14155550123', category: 'receipt', keyId: 'key-1', ciphertext: expect.any(String) });
+      expect(JSON.stringify(fake.requests)).not.toContain('roses');
+      expect(await open(fake.recipientKey.keyPair, body.ciphertext!)).toEqual({ text: 'order 1017: 12 red roses' });
+      expect(body.clientMessageId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(JSON.parse(ran.stdout)).toMatchObject({ messageId: 'msg-1', status: 'accepted', clientMessageId: body.clientMessageId, keyId: 'key-1' });
+      expect(ran.stdout).not.toContain('555');
+    });
+
+    it('seals the text of --file (UTF-8, as written) and prints the message readably', async () => {
+      const file = join(dir, 'receipt.txt');
+      writeFileSync(file, 'Receipt 1018\n3 tulips — €12\n');
+      const ran = await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--file', file, '--client-message-id', 'order-1018']);
       expect(ran.code).toBe(0);
       const body = fake.requests.at(-1)?.body as Record<string, string>;
-      expect(body).toMatchObject({ to: '+14155550123', category: 'receipt', ciphertext });
-      expect(body.clientMessageId).toMatch(/^[0-9a-f-]{36}$/);
-      const printed = JSON.parse(ran.stdout);
-      expect(printed).toMatchObject({ messageId: 'msg-1', status: 'accepted', clientMessageId: body.clientMessageId });
-      expect(ran.stdout).not.toContain('555');
+      expect(await open(fake.recipientKey.keyPair, body.ciphertext!)).toEqual({ text: 'Receipt 1018\n3 tulips — €12\n' });
+      expect(ran.stdout).toContain('Message msg-1: accepted');
+      expect(ran.stdout).toMatch(/sealed to key: +key-1/);
+      expect(ran.stdout).toMatch(/client message id: +order-1018/);
+    });
+
+    it('looks the key up again and seals again when the recipient replaced it meanwhile (409)', async () => {
+      // Prepare: the first send finds a stale key
+      let sends = 0;
+      fake.respond = (request) => {
+        if (request.path === '/v1/messages' && ++sends === 1) return problem(409, 'Conflict', 'stale', { type: '/problems/stale-key' });
+        return undefined;
+      };
+      // Act
+      const ran = await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--text', 'hello']);
+      // Assess
+      expect(ran.code).toBe(0);
+      expect(fake.requests.filter((r) => r.path.startsWith('/v1/recipients/'))).toHaveLength(2);
+      const [first, second] = fake.requests.filter((r) => r.path === '/v1/messages').map((r) => r.body as Record<string, string>);
+      expect(second!.ciphertext).not.toBe(first!.ciphertext);
+      expect(second!.clientMessageId).toBe(first!.clientMessageId);
+    });
+
+    it('sends a base64 ciphertext sealed elsewhere with its --key-id', async () => {
+      const ciphertext = Buffer.from('opaque encrypted bytes').toString('base64');
+      const ran = await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--ciphertext', ciphertext, '--key-id', 'key-7', '--json']);
+      expect(ran.code).toBe(0);
+      expect(fake.requests.some((r) => r.path.startsWith('/v1/recipients/'))).toBe(false);
+      expect(fake.requests.at(-1)?.body).toMatchObject({ to: '+14155550123', category: 'receipt', keyId: 'key-7', ciphertext });
     });
 
     it('reads a binary ciphertext file and encodes it', async () => {
@@ -328,6 +383,8 @@ describe('CLI commands', () => {
         'delivery_update',
         '--ciphertext-file',
         file,
+        '--key-id',
+        'key-7',
         '--client-message-id',
         'order-17',
       ]);
@@ -335,31 +392,142 @@ describe('CLI commands', () => {
       expect(fake.requests.at(-1)?.body).toEqual({
         to: '+14155550123',
         category: 'delivery_update',
+        keyId: 'key-7',
         ciphertext: bytes.toString('base64'),
         clientMessageId: 'order-17',
       });
       expect(ran.stdout).toContain('Message msg-1: accepted');
     });
 
-    it('rejects bad input with exit 2 and never echoes the number', async () => {
-      const ok = ['--category', 'receipt', '--ciphertext', 'AAAA'];
+    it('rejects bad input with exit 2 and never echoes the number or the text', async () => {
+      const ok = ['--category', 'receipt', '--text', 'secret words'];
       const national = await cli(['messages', 'send', '--to', '415 555 0123', ...ok]);
       expect(national.code).toBe(2);
       const invalid = await cli(['messages', 'send', '--to', '+1 555 0123', ...ok]);
       expect(invalid.code).toBe(2);
       expect(invalid.stderr).not.toContain('555');
-      expect((await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--ciphertext', 'not base64!'])).code).toBe(2);
-      expect((await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt'])).code).toBe(2);
-      expect((await cli(['messages', 'send', '--to', '+14155550123', '--category', 'spam', '--ciphertext', 'AAAA'])).code).toBe(2);
+      const to = ['--to', '+14155550123', '--category', 'receipt'];
+      expect((await cli(['messages', 'send', ...to, '--ciphertext', 'not base64!', '--key-id', 'k'])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--ciphertext', 'AAAA'])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--text', 'x', '--key-id', 'k'])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--text', 'x', '--ciphertext', 'AAAA'])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--text', '   '])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to])).code).toBe(2);
+      expect((await cli(['messages', 'send', '--to', '+14155550123', '--category', 'spam', '--text', 'x'])).code).toBe(2);
+      writeFileSync(join(dir, 'latin1.txt'), Buffer.from([0x66, 0xe9, 0x65]));
+      expect((await cli(['messages', 'send', ...to, '--file', join(dir, 'latin1.txt')])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--file', join(dir, 'missing.txt')])).code).toBe(2);
       const big = Buffer.alloc(64 * 1024 + 1).toString('base64');
-      expect((await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--ciphertext', big])).code).toBe(2);
+      expect((await cli(['messages', 'send', ...to, '--ciphertext', big, '--key-id', 'k'])).code).toBe(2);
+      const long = await cli(['messages', 'send', ...to, '--text', `secret ${'x'.repeat(70_000)}`]);
+      expect(long.code).toBe(2);
+      expect(long.stderr).toContain('too long');
+      expect(long.stderr).not.toContain('secret');
       expect(fake.requests.filter((r) => r.path === '/v1/messages')).toHaveLength(0);
     });
 
-    it('says in its help that it does not encrypt, and shows a message status', async () => {
-      expect((await cli(['messages', 'send', '--help'])).stdout).toContain('The CLI does not encrypt.');
+    it('says in its help that it seals, prints a recipient key, and shows a message status', async () => {
+      expect((await cli(['messages', 'send', '--help'])).stdout).toContain('seals the');
+      const key = await cli(['messages', 'key', '--to', '+14155550123', '--json']);
+      expect(JSON.parse(key.stdout)).toEqual({ keyId: 'key-1', publicKey: fake.recipientKey.publicKey });
       const ran = await cli(['messages', 'status', 'msg-9', '--json']);
       expect(JSON.parse(ran.stdout)).toMatchObject({ messageId: 'msg-9', status: 'delivered' });
+    });
+
+    it('reports a long Retry-After at once instead of waiting it out', async () => {
+      fake.respond = (request) =>
+        request.path.startsWith('/v1/recipients/')
+          ? { ...problem(429, 'Too many requests', 'limit'), headers: { 'retry-after': '3600', 'content-type': 'application/problem+json' } }
+          : undefined;
+      const ran = await cli(['messages', 'send', '--to', '+14155550123', '--category', 'receipt', '--text', 'x']);
+      expect(ran.code).toBe(1);
+      expect(fake.requests.filter((r) => r.path.startsWith('/v1/recipients/'))).toHaveLength(1);
+      expect(ran.stderr).toContain('429');
+    });
+  });
+
+  describe('inbox', () => {
+    const user = (extra: string[] = []) => [...extra, '--local-user', 'bob'];
+
+    it('creates a key file (mode 0600), publishes its public key as the user, and records the keyId in the file', async () => {
+      const keyFile = join(dir, 'bob.key');
+      const ran = await cli(['inbox', 'key', '--key-file', keyFile, ...user()], { env: { AUDIENCES_API_URL: fake.url } });
+      expect(ran).toMatchObject({ code: 0, stderr: '' });
+      const file = await readKeyFile(keyFile);
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(file.keyId).toBe('key-published');
+      expect(fake.requests.find((r) => r.path === '/_local/token')?.body).toEqual({ role: 'user', sub: 'bob' });
+      expect(fake.requests.find((r) => r.path === '/v1/me/keys')?.body).toEqual({ publicKey: file.publicKey });
+      expect(ran.stdout).toContain('Published key key-published');
+      expect(ran.stdout).not.toContain(JSON.parse(readFileSync(keyFile, 'utf8')).privateKey.d);
+      // Run again: the same key is published again, the file unchanged.
+      const again = await cli(['inbox', 'key', '--key-file', keyFile, ...user(), '--json'], { env: { AUDIENCES_API_URL: fake.url } });
+      expect(JSON.parse(again.stdout)).toMatchObject({ keyId: 'key-published', publicKey: file.publicKey, created: false });
+    });
+
+    it('opens the messages sealed to the key file, says which it cannot open, and acknowledges what it opened', async () => {
+      // Prepare: a key file, and an inbox of one message sealed to it, one to another key and one with no such key
+      const keyFile = join(dir, 'bob.key');
+      await cli(['inbox', 'key', '--key-file', keyFile, ...user()], { env: { AUDIENCES_API_URL: fake.url } });
+      const file = await readKeyFile(keyFile);
+      const item = (messageId: string, keyId: string, ciphertext: string) => ({
+        messageId,
+        from: 'flower-shop',
+        category: 'receipt',
+        keyId,
+        ciphertext,
+        acceptedAt: '2026-11-25T10:00:00Z',
+        expiresAt: '2026-12-25T10:00:00Z',
+      });
+      fake.inbox = [
+        item('m-1', 'key-published', await seal(file.publicKey, { text: 'order 1017\n12 red roses \u001b[2J' })),
+        item('m-2', 'key-published', await seal(fake.recipientKey.publicKey, { text: 'not for this key' })),
+        item('m-3', 'key-old', await seal(file.publicKey, { text: 'old' })),
+      ];
+      // Act
+      const ran = await cli(['inbox', 'read', '--key-file', keyFile, '--ack', ...user()], { env: { AUDIENCES_API_URL: fake.url } });
+      // Assess
+      expect(ran).toMatchObject({ code: 0, stderr: '' });
+      expect(ran.stdout.split('\n')).toEqual([
+        '3 messages, 1 opened:',
+        'Message m-1: receipt from flower-shop, accepted 2026-11-25T10:00:00Z',
+        '  order 1017',
+        '  12 red roses \ufffd[2J',
+        'Message m-2: receipt from flower-shop, accepted 2026-11-25T10:00:00Z',
+        '  (does not open with this key: it was sealed to another key, or altered)',
+        'Message m-3: receipt from flower-shop, accepted 2026-11-25T10:00:00Z',
+        '  (sealed to another key of this account (keyId key-old); open it with that key file)',
+        'Acknowledged 1 message.',
+        '',
+      ]);
+      expect(fake.requests.find((r) => r.path === '/v1/me/messages/ack')?.body).toEqual({ messageIds: ['m-1'] });
+      expect(fake.inbox.map((m) => m.messageId)).toEqual(['m-2', 'm-3']);
+    });
+
+    it('refuses a key file other users can read, and a user command without a token away from the local stack', async () => {
+      const keyFile = join(dir, 'open.key');
+      await cli(['inbox', 'key', '--key-file', keyFile, ...user()], { env: { AUDIENCES_API_URL: fake.url } });
+      chmodSync(keyFile, 0o644);
+      const ran = await cli(['inbox', 'read', '--key-file', keyFile, ...user()], { env: { AUDIENCES_API_URL: fake.url } });
+      expect(ran.code).toBe(1);
+      expect(ran.stderr).toContain('chmod 600');
+      const remote = await cli(['inbox', 'blocks'], { env: { AUDIENCES_API_URL: 'https://api.example.com', AUDIENCES_TOKEN: 'a-business-token' } });
+      expect(remote.code).toBe(2);
+      expect(remote.stderr).toContain('AUDIENCES_USER_TOKEN');
+    });
+
+    it('blocks, unblocks and lists blocked businesses with the user token', async () => {
+      const env = { AUDIENCES_API_URL: fake.url, AUDIENCES_USER_TOKEN: 'user-token' };
+      expect((await cli(['inbox', 'block', 'flower-shop'], { env })).stdout).toBe('Blocked flower-shop.\n');
+      expect((await cli(['inbox', 'unblock', 'flower-shop'], { env })).stdout).toBe('Unblocked flower-shop.\n');
+      expect(JSON.parse((await cli(['inbox', 'blocks', '--json'], { env })).stdout)).toEqual({
+        items: [{ businessId: 'flower-shop', blockedAt: '2026-11-25T10:00:00.000Z' }],
+      });
+      expect(fake.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual([
+        'PUT /v1/me/blocks/flower-shop Bearer user-token',
+        'DELETE /v1/me/blocks/flower-shop Bearer user-token',
+        'GET /v1/me/blocks Bearer user-token',
+      ]);
     });
   });
 });

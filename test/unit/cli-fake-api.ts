@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { generateKeyPair, publicKeyOf, type CryptoKeyPair } from '../../client';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -39,10 +40,21 @@ export interface Reply {
 
 export type Responder = (request: RecordedRequest, batch: BatchRecord | undefined) => Reply | undefined | Promise<Reply | undefined>;
 
+/** A recipient's key as the fake serves it; the test holds its private key, so it can open what the CLI sealed. */
+export interface FakeRecipientKey {
+  readonly keyId: string;
+  readonly publicKey: string;
+  readonly keyPair: CryptoKeyPair;
+}
+
 export interface FakeApi {
   readonly url: string;
   readonly requests: RecordedRequest[];
   readonly batches: BatchRecord[];
+  /** The key GET /v1/recipients/{phoneNumber}/key answers with (any number). */
+  recipientKey: FakeRecipientKey;
+  /** What GET /v1/me/messages lists; POST /v1/me/messages/ack removes from it. */
+  inbox: Array<Record<string, unknown>>;
   /** Replace answers; return undefined to get the default one. */
   respond: Responder | undefined;
   close(): Promise<void>;
@@ -66,7 +78,7 @@ export const problem = (status: number, title: string, detail: string, extra: Re
   body: { type: `https://example.com/problems/${status}`, title, status, detail, ...extra },
 });
 
-function defaultReply(request: RecordedRequest, batch: BatchRecord | undefined, acknowledged: Set<string>): Reply {
+function defaultReply(request: RecordedRequest, batch: BatchRecord | undefined, acknowledged: Set<string>, fake: FakeApi): Reply {
   const { method, path } = request;
   if (method === 'POST' && path === '/_local/token') return { status: 200, body: { token: `local-token-${(request.body as { sub?: string })?.sub}` } };
   if (!request.headers.authorization?.startsWith('Bearer ')) return problem(401, 'Unauthorized', 'A bearer token is required.');
@@ -101,6 +113,24 @@ function defaultReply(request: RecordedRequest, batch: BatchRecord | undefined, 
   if (method === 'GET' && match) {
     return { status: 200, body: { sessionId: Number(match[2]), stage: 'processing', batchesReceived: 3, numReceived: 25001, numInvalid: 0 } };
   }
+  if (method === 'GET' && /^\/v1\/recipients\/[^/]+\/key$/.test(path))
+    return { status: 200, body: { keyId: fake.recipientKey.keyId, publicKey: fake.recipientKey.publicKey } };
+  if (method === 'PUT' && path === '/v1/me/keys') {
+    return {
+      status: 200,
+      body: { keyId: 'key-published', publicKey: (request.body as { publicKey: string }).publicKey, createdAt: '2026-11-25T10:00:00.000Z' },
+    };
+  }
+  if (method === 'GET' && path === '/v1/me/messages') return { status: 200, body: { items: fake.inbox } };
+  if (method === 'POST' && path === '/v1/me/messages/ack') {
+    const ids = new Set((request.body as { messageIds: string[] }).messageIds);
+    const before = fake.inbox.length;
+    fake.inbox = fake.inbox.filter((m) => !ids.has(m.messageId as string));
+    return { status: 200, body: { acknowledged: before - fake.inbox.length } };
+  }
+  if ((method === 'PUT' || method === 'DELETE') && /^\/v1\/me\/blocks\/[^/]+$/.test(path)) return { status: 204 };
+  if (method === 'GET' && path === '/v1/me/blocks')
+    return { status: 200, body: { items: [{ businessId: 'flower-shop', blockedAt: '2026-11-25T10:00:00.000Z' }] } };
   if (method === 'POST' && path === '/v1/messages') {
     return {
       status: 202,
@@ -135,10 +165,13 @@ export async function startFakeApi(): Promise<FakeApi> {
   const batches: BatchRecord[] = [];
   const acknowledged = new Set<string>();
   const hanging = new Set<ServerResponse>();
+  const keyPair = await generateKeyPair();
   const fake: FakeApi = {
     url: '',
     requests,
     batches,
+    recipientKey: { keyId: 'key-1', publicKey: await publicKeyOf(keyPair), keyPair },
+    inbox: [],
     respond: undefined,
     close: async () => {
       for (const response of hanging) response.destroy();
@@ -170,7 +203,7 @@ export async function startFakeApi(): Promise<FakeApi> {
         };
         batches.push(batch);
       }
-      const reply = (await fake.respond?.(request, batch)) ?? defaultReply(request, batch, acknowledged);
+      const reply = (await fake.respond?.(request, batch)) ?? defaultReply(request, batch, acknowledged, fake);
       if (batch) batch.status = reply.status;
       if (reply.destroy) {
         req.socket.destroy();

@@ -15,6 +15,12 @@ import {
   messageIdTime,
   needsStoreCheck,
   rateWindow,
+  currentHourAllowance,
+  dayWindow,
+  earlierHours,
+  hourOf,
+  newRecipientRetryAfter,
+  NEW_RECIPIENT_BUCKETS,
   removalStatus,
   shownStatus,
 } from '../../functions/core/messages';
@@ -194,6 +200,11 @@ describe('status transitions', () => {
       expect(shownStatus(stored, expiresAt + 86_400, false)).toEqual(stored);
     });
 
+    it('shows an expired message as updated at its expiresAt, however late the TTL process removed it', () => {
+      const swept = { ...stored, status: 'expired' as const, updatedAt: '2027-01-02T03:04:05Z' };
+      expect(shownStatus(swept, expiresAt + 9 * 86_400, undefined)).toEqual({ ...swept, updatedAt: '2026-12-25T10:20:30Z' });
+    });
+
     it('never changes a final status', () => {
       const delivered = { ...stored, status: 'delivered' as const, updatedAt: '2026-12-25T10:20:29Z' };
       expect(needsStoreCheck(delivered, expiresAt + 86_400)).toBe(false);
@@ -207,5 +218,86 @@ describe('rateWindow', () => {
     expect(rateWindow(120)).toEqual({ start: 120, end: 180, retryAfter: 60 });
     expect(rateWindow(179)).toEqual({ start: 120, end: 180, retryAfter: 1 });
     expect(rateWindow(1_764_064_830)).toEqual({ start: 1_764_064_800, end: 1_764_064_860, retryAfter: 30 });
+  });
+});
+
+describe('new recipients per rolling 24 hours', () => {
+  const H = 3600;
+  const counts = (entries: Array<[number, number]>) => new Map(entries);
+
+  it('counts in the current hour and the 24 before it: any 24 hours span at most those 25 buckets', () => {
+    const hour = hourOf(1000 * H + 1234);
+    expect(hour).toBe(1000);
+    expect(earlierHours(hour)).toEqual(Array.from({ length: 24 }, (_, i) => 976 + i));
+    expect(NEW_RECIPIENT_BUCKETS).toBe(25);
+  });
+
+  it('leaves the current hour what the earlier ones did not use', () => {
+    expect(currentHourAllowance(1000, counts([]))).toBe(1000);
+    expect(
+      currentHourAllowance(
+        1000,
+        counts([
+          [976, 400],
+          [990, 500],
+        ]),
+      ),
+    ).toBe(100);
+    expect(currentHourAllowance(1000, counts([[976, 1200]]))).toBe(0);
+  });
+
+  it('says when a place comes back: when enough of the oldest buckets have left the window', () => {
+    const now = 1000 * H + 600; // ten minutes into hour 1000
+    // The oldest bucket (hour 976) holds them all: it leaves at the start of hour 1001.
+    expect(newRecipientRetryAfter(now, 10, counts([[976, 10]]))).toBe(H - 600);
+    // Hours 976 and 980 hold 5 each: dropping 976 is enough.
+    expect(
+      newRecipientRetryAfter(
+        now,
+        10,
+        counts([
+          [976, 5],
+          [980, 5],
+        ]),
+      ),
+    ).toBe(H - 600);
+    // 2 at hour 976 and 10 at hour 980: the first place comes back only when 980 leaves, at hour 1005.
+    expect(
+      newRecipientRetryAfter(
+        now,
+        10,
+        counts([
+          [976, 2],
+          [980, 10],
+        ]),
+      ),
+    ).toBe(5 * H - 600);
+    // The current hour holds them all: 25 hours on.
+    expect(newRecipientRetryAfter(now, 10, counts([[1000, 10]]))).toBe(25 * H - 600);
+  });
+
+  it('keeps any 24 hours at or below the limit, admitting in a simulation exactly as the rule says', () => {
+    // Admissions at random seconds over 5 days, each checked against every 24-hour window ending at it.
+    const limit = 7;
+    const buckets = new Map<number, number>();
+    const admitted: number[] = [];
+    let seed = 42;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let t = 0; t < 5 * 24 * H; t += Math.floor(random() * 1800)) {
+      const hour = hourOf(t);
+      const earlier = new Map(earlierHours(hour).map((h) => [h, buckets.get(h) ?? 0] as [number, number]));
+      if ((buckets.get(hour) ?? 0) >= currentHourAllowance(limit, earlier)) continue;
+      buckets.set(hour, (buckets.get(hour) ?? 0) + 1);
+      admitted.push(t);
+    }
+    for (const t of admitted) expect(admitted.filter((u) => u > t - 24 * H && u <= t).length).toBeLessThanOrEqual(limit);
+    expect(admitted.length).toBeGreaterThan(limit * 3);
+  });
+});
+
+describe('dayWindow', () => {
+  it('puts a second in its UTC day and says how long until the next', () => {
+    expect(dayWindow(86_400 * 20_417 + 3600)).toEqual({ day: 20_417, end: 86_400 * 20_418, retryAfter: 86_400 - 3600 });
+    expect(dayWindow(86_400 * 20_418 - 1).retryAfter).toBe(1);
   });
 });

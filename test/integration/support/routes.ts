@@ -44,12 +44,19 @@ export const TEMPLATES: Record<string, unknown> = {
   createAudience: { name: 'Flower shop', customerFileSource: 'USER_PROVIDED_ONLY' },
   addAudienceUsers: { session: { id: 1, batchSeq: 1, lastBatch: true, estimatedTotal: 10 }, schema: ['PHONE_SHA256', 'EMAIL_SHA256'], data: [[HEX, '']] },
   removeAudienceUsers: { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['EMAIL_SHA256'], data: [[HEX]] },
-  sendMessage: { to: '+14155550123', category: 'receipt', ciphertext: 'Zm9vYmFy', clientMessageId: 'order-1' },
+  putKey: { publicKey: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' },
+  sendMessage: { to: '+14155550123', category: 'receipt', keyId: 'key-01KB0000000000000000000000', ciphertext: 'Zm9vYmFy', clientMessageId: 'order-1' },
   ackMessages: { messageIds: ['01KAZZZZZZZZZZZZZZZZZZZZZZ'] },
 };
 
 /** Plausible values of path parameters, for requests whose bad part is elsewhere. */
-export const PLAUSIBLE_PARAM: Record<string, string> = { id: `aud-${'0'.repeat(32)}`, sessionId: '1', userId: 'u-someone' };
+export const PLAUSIBLE_PARAM: Record<string, string> = {
+  id: `aud-${'0'.repeat(32)}`,
+  sessionId: '1',
+  userId: 'u-someone',
+  phoneNumber: '+14155550123',
+  businessId: 'biz-someone',
+};
 
 /** The route's path with its parameters filled in (plausible ones unless given). */
 export function pathOf(route: Route, values: Readonly<Record<string, string>> = {}): string {

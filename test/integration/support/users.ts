@@ -6,6 +6,7 @@
  * uses a private stack (`startStack()`).
  */
 import { createHash } from 'node:crypto';
+import { generateKeyPair, publicKeyOf, type CryptoKeyPair } from '../../../client';
 import { api, eventually, newId, tokenFor, type ApiResponse } from './index';
 
 export const FIXTURE_POLICY = {
@@ -39,11 +40,28 @@ export const sha256 = (s: string): string => createHash('sha256').update(s).dige
 export const phoneHash = (e164: string): string => sha256(e164.replace(/^\+/, ''));
 export const emailHash = (email: string): string => sha256(email.trim().toLowerCase());
 
+/** A user's message key: the private key stays in the test, as it stays on a device. */
+export interface TestKey {
+  keyId: string;
+  publicKey: string;
+  keyPair: CryptoKeyPair;
+}
+
 export interface TestUser {
   userId: string;
   token: string;
   phoneNumber?: string;
   email?: string;
+  key?: TestKey;
+}
+
+/** Generates an X25519 key pair with the client library and publishes it for the user (PUT /v1/me/keys). */
+export async function publishNewKey(token: string, baseUrl?: string): Promise<TestKey> {
+  const keyPair = await generateKeyPair();
+  const publicKey = await publicKeyOf(keyPair);
+  const res = await api('PUT', '/v1/me/keys', { token, body: { publicKey }, baseUrl });
+  if (res.status !== 200) throw new Error(`PUT /v1/me/keys failed with ${res.status}: ${res.text}`);
+  return { keyId: res.json.keyId, publicKey, keyPair };
 }
 
 export interface UserOptions {
@@ -54,6 +72,8 @@ export interface UserOptions {
   baseUrl?: string;
   /** The policy version the decision is made under (default: the fixture policy, published if missing). */
   policyVersion?: string;
+  /** Publish a message key for the user (so businesses can send to them). */
+  key?: boolean;
 }
 
 async function expectOk(res: { status: number; text: string }, what: string) {
@@ -164,6 +184,7 @@ export async function createUser(options: UserOptions = {}): Promise<TestUser> {
     const res = await api('PUT', '/v1/me/consent', { token, body: { policyVersion, purposes, source: 'notification' }, baseUrl });
     await expectOk(res, 'PUT /v1/me/consent');
   }
+  if (options.key) user.key = await publishNewKey(token, baseUrl);
   return user;
 }
 

@@ -1,0 +1,6 @@
+import { listBlocks } from '../contract/messages';
+import { httpRoute, json } from '../shared/http';
+import { blocksOf } from '../tables/recipients';
+
+/** GET /v1/me/blocks: the businesses the caller blocks. */
+export const handler = httpRoute('listBlocks', listBlocks, async ({ caller }) => json(200, { items: await blocksOf(caller.sub) }));
