@@ -22,6 +22,7 @@ import {
   uniquePhone,
   verify,
   type TestUser,
+  publishNewKey,
 } from './support/users';
 import { audiencesOf, createAudience, newBusiness, newSessionId, upload, waitForMatchIndex, waitForSession } from './audiences.helpers';
 
@@ -228,7 +229,7 @@ describe('answers that never tell whether another account holds a number', () =>
 describe('a number registered by another account that proves it holds it', () => {
   it('moves to the new holder; the earlier holder loses it, leaves the audiences matched through it only, keeps its messages', async () => {
     // Prepare: ana has a number and an email and grants ads targeting; two audiences match her, one by phone only, one by email
-    const ana = await createUser({ baseUrl, email: true, ads: 'granted' });
+    const ana = await createUser({ baseUrl, email: true, ads: 'granted', key: true });
     const phone = ana.phoneNumber!;
     await waitForMatchIndex({ baseUrl }, [ana], 'granted');
     const business = await newBusiness({ baseUrl });
@@ -243,7 +244,10 @@ describe('a number registered by another account that proves it holds it', () =>
     expect((await audiencesOf({ baseUrl }, ana.userId)).map((a) => a.audienceId).sort()).toEqual([byPhone, byEmail].sort());
     // ...and a message to the number waits for her
     const sender = await stack.tokenFor('business', newId('shop'));
-    const before = await stack.api('POST', '/v1/messages', { token: sender, body: { to: phone, category: 'receipt', ciphertext: 'YmVmb3Jl' } });
+    const before = await stack.api('POST', '/v1/messages', {
+      token: sender,
+      body: { to: phone, category: 'receipt', keyId: ana.key!.keyId, ciphertext: 'YmVmb3Jl' },
+    });
     expect(before.status).toBe(202);
 
     // Act: bob proves he holds the number
@@ -270,7 +274,11 @@ describe('a number registered by another account that proves it holds it', () =>
     const anaInbox = (await stack.api('GET', '/v1/me/messages', { token: ana.token })).json.items;
     expect(anaInbox.map((m: { messageId: string }) => m.messageId)).toEqual([before.json.messageId]);
     expect((await exportOf(ana)).pendingMessages).toHaveLength(1);
-    const later = await stack.api('POST', '/v1/messages', { token: sender, body: { to: phone, category: 'receipt', ciphertext: 'YWZ0ZXI=' } });
+    const bobKey = await publishNewKey(bob.token, baseUrl);
+    const later = await stack.api('POST', '/v1/messages', {
+      token: sender,
+      body: { to: phone, category: 'receipt', keyId: bobKey.keyId, ciphertext: 'YWZ0ZXI=' },
+    });
     expect(later.status).toBe(202);
     expect((await stack.api('GET', '/v1/me/messages', { token: bob.token })).json.items.map((m: { messageId: string }) => m.messageId)).toEqual([
       later.json.messageId,
