@@ -88,14 +88,16 @@ export const messagesFunctions = {
     side: 'messages',
     description: "GET /v1/me/messages: the caller's undelivered, unexpired messages, oldest first",
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/messages', auth: ['user'] },
-    tables: { messages: 'read' },
+    tables: { messages: 'read', consentStates: 'read' },
+    queues: ['gpcSignals'],
   },
   ackMessages: {
     entry: 'functions/ack-messages/handler.ts',
     side: 'messages',
     description: 'POST /v1/me/messages/ack: delete delivered messages of the caller',
     trigger: { kind: 'http', method: 'POST', path: '/v1/me/messages/ack', auth: ['user'] },
-    tables: { messages: 'write' },
+    tables: { messages: 'write', consentStates: 'read' },
+    queues: ['gpcSignals'],
   },
   trackMessageStatus: {
     entry: 'functions/track-message-status/handler.ts',
@@ -109,7 +111,8 @@ export const messagesFunctions = {
       eventNames: ['REMOVE'],
       onFailure: 'messageStreamFailures',
     },
-    tables: { messageStatus: 'write' },
+    tables: { messageStatus: 'readWrite', webhooks: 'read' },
+    queues: ['webhookDeliveries'],
   },
   replayMessageRemovals: {
     entry: 'functions/replay-message-removals/handler.ts',
@@ -117,7 +120,8 @@ export const messagesFunctions = {
     description: 'Replays the messages stream records the status function gave up on, so every removal becomes a status',
     trigger: { kind: 'queue', queue: 'messageStreamFailures', batchSize: 1 },
     streams: ['messages'],
-    tables: { messageStatus: 'write' },
+    tables: { messageStatus: 'readWrite', webhooks: 'read' },
+    queues: ['webhookDeliveries'],
   },
   eraseMessages: {
     entry: 'functions/erase-messages/handler.ts',

@@ -32,7 +32,12 @@ const tagged = (tag: ApiTag, contracts: Contracts): Contracts =>
 export const routeContracts: Contracts = {
   ...tagged('Identity', { putPhone: consent.putPhone, putEmail: consent.putEmail }),
   ...tagged('Policies', { createPolicy: consent.createPolicy, getCurrentPolicy: consent.getCurrentPolicy }),
-  ...tagged('Consent', { getConsent: consent.getConsent, putConsent: consent.putConsent, getConsentHistory: consent.getConsentHistory }),
+  ...tagged('Consent', {
+    getConsent: consent.getConsent,
+    putConsent: consent.putConsent,
+    getConsentHistory: consent.getConsentHistory,
+    getJwks: consent.getJwks,
+  }),
   ...tagged('Data subject rights', { exportMe, eraseMe }),
   ...tagged('Custom audiences', audienceContracts),
   ...tagged('Messages', messageContracts),

@@ -72,7 +72,7 @@ export async function givenConsent(userId: string, options: ConsentFixture = {})
       policyVersion: 'p1',
       purposes: { ads_targeting: (options.granted ?? true) ? 'granted' : 'denied', friend_suggestions: 'denied' },
       updatedAt: decidedAt.toISOString(),
-    }),
+    }, createHash('sha256').update(`${userId}:${options.version ?? 1}`).digest('hex')),
   );
   if (options.erased) await store.apply(erasedPart(userId, new Date(decidedAt.getTime() + 1_000).toISOString()));
 }
