@@ -10,6 +10,8 @@ import type { Access, CatalogShape, FunctionSpec, KeyAccess, Side } from './type
 
 export const SERVICE_NAME = 'consent-audiences';
 export const METRICS_NAMESPACE = 'ConsentAudiences';
+/** The stage name of the local stack (`npm start`); functions read it from `STAGE`. */
+export const LOCAL_STAGE = 'local';
 
 /** Memory and timeout of a function whose catalog entry names none. */
 export const FUNCTION_DEFAULTS = { memoryMB: 256, httpTimeoutSeconds: 10, asyncTimeoutSeconds: 30 } as const;

@@ -9,12 +9,12 @@
  * bindings: local/bindings.ts checks every resource it names.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { environmentOf, functionPlans } from '../catalog';
+import { environmentOf, functionPlans, LOCAL_STAGE } from '../catalog';
 import type { CatalogShape, FunctionPlan, Resolver } from '../catalog';
 import type { LocalResources } from './resources';
 import { LOCAL_CREDENTIALS } from './names';
 
-export const LOCAL_STAGE = 'local';
+export { LOCAL_STAGE };
 
 export interface EnvironmentEndpoints {
   readonly dynamodb: string;
@@ -57,7 +57,9 @@ function localSecretValue(localEnv: string, current: NodeJS.ProcessEnv): string 
 function localKeyValue(localEnv: string, usage: 'sign' | 'encrypt', current: NodeJS.ProcessEnv): string {
   const given = current[localEnv];
   if (given) return given;
-  return usage === 'sign' ? JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' })) : randomBytes(32).toString('hex');
+  return usage === 'sign'
+    ? JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }))
+    : randomBytes(32).toString('hex');
 }
 
 export function buildEnvironment(
