@@ -37,3 +37,14 @@ export { DeviceKeyStore, type DeviceKey, type IdbFactory } from './keystore';
 export { countryCode, emailHashInput, normaliseEmail, normalisePhone, normalisePhoneCell, phoneHashInput } from './identifiers';
 export { emailCellSha256, emailSha256, phoneCellSha256, phoneSha256, sha256Hex } from './hashing';
 export { hasWebCryptoX25519, type CryptoKey, type CryptoKeyPair } from './webcrypto';
+export {
+  receiptHashOf,
+  receiptSigningBytes,
+  verifyExport,
+  verifyReceiptChain,
+  type ChainReceipt,
+  type ChainVerification,
+  type KeySet,
+  type ReceiptExport,
+  type ReceiptProblem,
+} from './receipts';

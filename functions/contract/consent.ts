@@ -52,7 +52,11 @@ export const Jwks = z
 export const getJwks = {
   summary: 'The public keys that sign consent receipts (JWKS), past ones included',
   responses: {
-    200: { description: 'The key set (cacheable for 5 minutes)', schema: Jwks, headers: { 'Cache-Control': 'public, max-age=300: the set may be cached for 5 minutes' } },
+    200: {
+      description: 'The key set (cacheable for 5 minutes)',
+      schema: Jwks,
+      headers: { 'Cache-Control': 'public, max-age=300: the set may be cached for 5 minutes' },
+    },
   },
 } satisfies RouteContract;
 
@@ -143,7 +147,7 @@ export const putConsent = {
     'Sec-GPC': {
       description:
         'Global Privacy Control. With 1, every /v1/me route records a denial of ads_targeting (source gpc) if it is granted, and this route refuses to grant it (409).',
-      schema: z.literal('1'),
+      schema: z.string().max(16),
     },
     'Idempotency-Key': {
       description: 'Optional. The same request with the same key returns the same receipt and records nothing new.',
