@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAudienceCommands } from './commands/audiences';
 import { registerMessageCommands } from './commands/messages';
 import { registerUploadCommands } from './commands/upload';
+import { registerVerifyCommand } from './commands/verify';
 import type { Context, Io } from './context';
 import { EXIT_OK, EXIT_USAGE } from './errors';
 
@@ -38,6 +39,7 @@ export function buildProgram(ctx: Context): Command {
   registerUploadCommands(program, ctx);
   // Subcommands made with .command() inherit exitOverride, configureOutput and showHelpAfterError from the program.
   registerMessageCommands(program, ctx);
+  registerVerifyCommand(program, ctx);
   return program;
 }
 

@@ -49,39 +49,47 @@ export function registerVerifyCommand(program: Command, ctx: Context): void {
     .option('--jwks <file-or-url>', 'the key set to trust (a saved /.well-known/jwks.json, or its URL); default: the keys inside the export')
     .option('--json', 'print one JSON document on stdout instead of readable text')
     .action(async (file: string, flags: VerifyFlags) => {
-      await execute(ctx, flags, async () => {
-        const exported = (await readJson(file, 'the export')) as ReceiptExport;
-        if (!exported || typeof exported !== 'object' || !Array.isArray(exported.consentHistory) || typeof exported.userId !== 'string') {
-          throw new UsageError('the file is not an export of GET /v1/me/export (no userId and consentHistory)');
-        }
-        const keys = flags.jwks ? ((await readJson(flags.jwks, 'the key set')) as KeySet) : undefined;
-        if (keys && !Array.isArray(keys.keys)) throw new UsageError('the key set has no keys array');
-        let result: Awaited<ReturnType<typeof verifyExport>>;
-        try {
-          result = await verifyExport(exported, keys);
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-        const summary = table([
-          ['receipts', String(result.receipts)],
-          ['signed', String(result.signed)],
-          ['unsigned', `${result.unsigned}${result.unsigned > 0 ? ' (recorded before receipts were signed)' : ''}`],
-          ['keys', `${result.keyIds.join(', ') || 'none'} (${result.keySource === 'given' ? 'from --jwks' : 'from the export itself; pass --jwks to check them against the published set'})`],
-        ]);
-        if (!result.ok) {
-          const first = result.problems[0]!;
-          throw new CliError(
-            `the chain breaks at receipt ${first.index + 1} of ${result.receipts} (version ${first.version}, id ${first.receiptId}): ${first.detail}`,
-            { verification: result },
-          );
-        }
-        return { json: { ok: true, ...result }, text: [`All ${result.receipts} receipts verify: every hash, every signature, and the chain.`, ...summary] };
-      }, (error) =>
-        error instanceof CliError && (error.details as { verification?: { problems: { index: number; version: number; detail: string }[] } }).verification
-          ? (error.details as { verification: { problems: { index: number; version: number; detail: string }[] } }).verification.problems.map(
-              (p) => `receipt ${p.index + 1} (version ${p.version}): ${p.detail}`,
-            )
-          : []);
+      await execute(
+        ctx,
+        flags,
+        async () => {
+          const exported = (await readJson(file, 'the export')) as ReceiptExport;
+          if (!exported || typeof exported !== 'object' || !Array.isArray(exported.consentHistory) || typeof exported.userId !== 'string') {
+            throw new UsageError('the file is not an export of GET /v1/me/export (no userId and consentHistory)');
+          }
+          const keys = flags.jwks ? ((await readJson(flags.jwks, 'the key set')) as KeySet) : undefined;
+          if (keys && !Array.isArray(keys.keys)) throw new UsageError('the key set has no keys array');
+          let result: Awaited<ReturnType<typeof verifyExport>>;
+          try {
+            result = await verifyExport(exported, keys);
+          } catch (error) {
+            throw new UsageError((error as Error).message);
+          }
+          const summary = table([
+            ['receipts', String(result.receipts)],
+            ['signed', String(result.signed)],
+            ['unsigned', `${result.unsigned}${result.unsigned > 0 ? ' (recorded before receipts were signed)' : ''}`],
+            [
+              'keys',
+              `${result.keyIds.join(', ') || 'none'} (${result.keySource === 'given' ? 'from --jwks' : 'from the export itself; pass --jwks to check them against the published set'})`,
+            ],
+          ]);
+          if (!result.ok) {
+            const first = result.problems[0]!;
+            throw new CliError(
+              `the chain breaks at receipt ${first.index + 1} of ${result.receipts} (version ${first.version}, id ${first.receiptId}): ${first.detail}`,
+              { verification: result },
+            );
+          }
+          return { json: result, text: [`All ${result.receipts} receipts verify: every hash, every signature, and the chain.`, ...summary] };
+        },
+        (error) =>
+          error instanceof CliError && (error.details as { verification?: { problems: { index: number; version: number; detail: string }[] } }).verification
+            ? (error.details as { verification: { problems: { index: number; version: number; detail: string }[] } }).verification.problems.map(
+                (p) => `receipt ${p.index + 1} (version ${p.version}): ${p.detail}`,
+              )
+            : [],
+      );
       if (ctx.exitCode !== 0 && ctx.exitCode !== 2) ctx.exitCode = EXIT_FAILURE;
     });
 }
