@@ -61,7 +61,11 @@ export interface ChainVerification {
   readonly unsigned: number;
   /** Key ids that signed, newest receipt first. */
   readonly keyIds: readonly string[];
-  /** Every problem found, the first one first: `problems[0]` is where the chain breaks. */
+  /**
+   * Every problem found; `problems[0]` is where the chain breaks: a receipt
+   * whose own hash, signature or user is wrong comes before the broken links
+   * around it, then the rest in list order.
+   */
   readonly problems: readonly ReceiptProblem[];
 }
 
@@ -160,7 +164,13 @@ export async function verifyReceiptChain(
       if (r.version !== 1) add(i, 'not-first', `The oldest receipt is version ${r.version}, not 1: earlier receipts are missing`);
     }
   }
-  const unique = problems.filter((p, n) => problems.findIndex((o) => o.index === p.index && o.problem === p.problem) === n);
+  // A receipt whose own content or signature is wrong is where the chain breaks; the links it breaks around it follow.
+  const own = (p: ReceiptProblem) => (['hash-mismatch', 'bad-signature', 'unknown-key', 'wrong-user'].includes(p.problem) ? 0 : 1);
+  const unique = problems
+    .filter((p, n) => problems.findIndex((o) => o.index === p.index && o.problem === p.problem) === n)
+    .map((p, n) => ({ p, n }))
+    .sort((a, b) => own(a.p) - own(b.p) || a.n - b.n)
+    .map(({ p }) => p);
   const unsigned = receipts.filter((r) => r.signature === null || r.signature === undefined).length;
   return { ok: unique.length === 0, receipts: receipts.length, signed, unsigned, keyIds, problems: unique };
 }
