@@ -28,7 +28,6 @@ export interface ChainReceipt {
   readonly prevHash: string | null;
   readonly hash: string;
   readonly signature: string | null;
-  readonly [field: string]: unknown;
 }
 
 export interface KeySet {
@@ -41,15 +40,7 @@ export interface ReceiptProblem {
   readonly receiptId: string;
   readonly version: number;
   readonly problem:
-    | 'hash-mismatch'
-    | 'bad-signature'
-    | 'unknown-key'
-    | 'unsigned-after-signed'
-    | 'chain-broken'
-    | 'version-gap'
-    | 'wrong-user'
-    | 'not-first'
-    | 'missing-newest';
+    'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'unsigned-in-chain' | 'chain-broken' | 'version-gap' | 'wrong-user' | 'not-first' | 'missing-newest';
   readonly detail: string;
 }
 
@@ -157,15 +148,19 @@ export async function verifyReceiptChain(
       const olderSigned = older.signature !== null && older.signature !== undefined;
       const signedHere = r.signature !== null && r.signature !== undefined;
       if (signedHere && olderSigned && r.prevHash !== hashes[i + 1]) add(i, 'chain-broken', 'prevHash is not the hash of the receipt before it');
-      if (signedHere && !olderSigned && r.prevHash !== null) add(i, 'chain-broken', 'The first signed receipt must start the chain (prevHash null)');
-      if (!signedHere && olderSigned) add(i, 'unsigned-after-signed', 'An unsigned receipt follows a signed one');
+      if (signedHere && !olderSigned && r.prevHash !== null) {
+        // Chaining to an unsigned receipt: its signature was removed, or the link is wrong.
+        if (r.prevHash === hashes[i + 1]) add(i + 1, 'unsigned-in-chain', 'A receipt inside the signed chain has no signature');
+        else add(i, 'chain-broken', 'The first signed receipt must start the chain (prevHash null)');
+      }
+      if (!signedHere && olderSigned) add(i, 'unsigned-in-chain', 'An unsigned receipt follows a signed one');
     } else {
       if (r.prevHash !== null) add(i, 'chain-broken', 'The oldest receipt names a predecessor that is not there');
       if (r.version !== 1) add(i, 'not-first', `The oldest receipt is version ${r.version}, not 1: earlier receipts are missing`);
     }
   }
   // A receipt whose own content or signature is wrong is where the chain breaks; the links it breaks around it follow.
-  const own = (p: ReceiptProblem) => (['hash-mismatch', 'bad-signature', 'unknown-key', 'wrong-user'].includes(p.problem) ? 0 : 1);
+  const own = (p: ReceiptProblem) => (['hash-mismatch', 'bad-signature', 'unknown-key', 'wrong-user', 'unsigned-in-chain'].includes(p.problem) ? 0 : 1);
   const unique = problems
     .filter((p, n) => problems.findIndex((o) => o.index === p.index && o.problem === p.problem) === n)
     .map((p, n) => ({ p, n }))

@@ -72,10 +72,12 @@ export function publicKeyOf(name: KeyName): Promise<PublicJwk> {
   return found;
 }
 
+/** KMS signs messages of up to 4096 bytes itself; a longer one is sent as its SHA-256 digest. */
+const KMS_RAW_MESSAGE_LIMIT = 4096;
+
 /**
- * An ES256 signer with a catalog key. KMS signs the SHA-256 digest of the
- * signing input and answers in DER; JWS wants r||s, 64 bytes
- * (`ecdsa-sig-formatter` converts).
+ * An ES256 signer with a catalog key. KMS signs with ECDSA_SHA_256 and
+ * answers in DER; JWS wants r||s, 64 bytes (`ecdsa-sig-formatter` converts).
  */
 export async function signerOf(name: KeyName): Promise<Signer> {
   const { kid } = await publicKeyOf(name);
@@ -88,11 +90,12 @@ export async function signerOf(name: KeyName): Promise<Signer> {
     kid,
     sign: async (input) => {
       const { mod, client } = await kms();
+      const raw = input.length <= KMS_RAW_MESSAGE_LIMIT;
       const out = await client.send(
         new mod.SignCommand({
           KeyId: source.arn,
-          Message: createHash('sha256').update(input).digest(),
-          MessageType: 'DIGEST',
+          Message: raw ? input : createHash('sha256').update(input).digest(),
+          MessageType: raw ? 'RAW' : 'DIGEST',
           SigningAlgorithm: 'ECDSA_SHA_256',
         }),
       );

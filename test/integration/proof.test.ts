@@ -185,7 +185,7 @@ describe('Global Privacy Control', () => {
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     await settle();
 
-    const history = (await api('GET', '/v1/me/consent/history', { token: user.token })).json.items as ChainReceipt[];
+    const history = (await api('GET', '/v1/me/consent/history', { token: user.token })).json.items as JsonBody[];
     expect(history.map((r) => [r.version, r.source])).toEqual([
       [2, 'gpc'],
       [1, 'notification'],
@@ -221,7 +221,7 @@ describe('Global Privacy Control', () => {
 
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ version: 3, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, source: 'settings' });
-    const history = (await api('GET', '/v1/me/consent/history', { token: user.token })).json.items as ChainReceipt[];
+    const history = (await api('GET', '/v1/me/consent/history', { token: user.token })).json.items as JsonBody[];
     expect(history.map((r) => r.source)).toEqual(['settings', 'gpc', 'notification']);
   });
 
