@@ -81,7 +81,13 @@ export function registerVerifyCommand(program: Command, ctx: Context): void {
               { verification: result },
             );
           }
-          return { json: result, text: [`All ${result.receipts} receipts verify: every hash, every signature, and the chain.`, ...summary] };
+          return {
+            json: result,
+            text: [
+              `${result.receipts === 1 ? 'The receipt verifies' : `All ${result.receipts} receipts verify`}: every hash, every signature, and the chain.`,
+              ...summary,
+            ],
+          };
         },
         (error) =>
           error instanceof CliError && (error.details as { verification?: { problems: { index: number; version: number; detail: string }[] } }).verification
