@@ -13,7 +13,10 @@ export const queues = { ...consentQueues, ...audiencesQueues, ...messagesQueues,
 export const secrets = { ...consentSecrets, ...audiencesSecrets, ...messagesSecrets } as const satisfies Record<string, SecretSpec>;
 export const keys = { ...consentKeys, ...webhooksKeys } as const satisfies Record<string, CryptoKeySpec>;
 export const settings = { ...consentSettings, ...audiencesSettings, ...messagesSettings, ...webhooksSettings } as const satisfies Record<string, SettingSpec>;
-export const functions = { ...consentFunctions, ...audiencesFunctions, ...messagesFunctions, ...webhooksFunctions } as const satisfies Record<string, FunctionSpec>;
+export const functions = { ...consentFunctions, ...audiencesFunctions, ...messagesFunctions, ...webhooksFunctions } as const satisfies Record<
+  string,
+  FunctionSpec
+>;
 
 export type TableName = keyof typeof tables;
 export type TopicName = keyof typeof topics;
@@ -99,7 +102,8 @@ export function checkCatalog(c: CatalogShape): string[] {
     for (const [key, access] of Object.entries(f.keys ?? {})) {
       const spec = c.keys?.[key];
       if (!spec) problems.push(`function ${n}: unknown key ${key}`);
-      else if ((spec.usage === 'sign') !== (access === 'sign' || access === 'publish')) problems.push(`function ${n}: ${access} is not an access to the ${spec.usage} key ${key}`);
+      else if ((spec.usage === 'sign') !== (access === 'sign' || access === 'publish'))
+        problems.push(`function ${n}: ${access} is not an access to the ${spec.usage} key ${key}`);
     }
     if (isUserRouteOfMe(f.trigger) && !carriesPrivacySignal(f)) {
       problems.push(

@@ -314,22 +314,20 @@ export function httpRoute<C extends RouteContract>(
     .use(publishMetrics())
     .use(authorize(auth));
   if (isUserRouteOfMe(trigger)) pipeline.use(globalPrivacyControl(options.privacySignal));
-  return pipeline
-    .use(parseRequest(contract))
-    .handler(async (event, context) => {
-      const parsed = parsedOf(event);
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
-      return fn(
-        {
-          body: parsed.body as RouteRequest<C>['body'],
-          params: parsed.params as RouteRequest<C>['params'],
-          query: parsed.query as RouteRequest<C>['query'],
-          caller: (parsed.caller as Caller | undefined) ?? { sub: 'anonymous', role: 'user' },
-          headers,
-          event,
-        },
-        context,
-      );
-    });
+  return pipeline.use(parseRequest(contract)).handler(async (event, context) => {
+    const parsed = parsedOf(event);
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+    return fn(
+      {
+        body: parsed.body as RouteRequest<C>['body'],
+        params: parsed.params as RouteRequest<C>['params'],
+        query: parsed.query as RouteRequest<C>['query'],
+        caller: (parsed.caller as Caller | undefined) ?? { sub: 'anonymous', role: 'user' },
+        headers,
+        event,
+      },
+      context,
+    );
+  });
 }

@@ -29,8 +29,7 @@ export interface PublicJwk {
 
 type Kms = typeof import('@aws-sdk/client-kms');
 let kmsModule: Promise<{ mod: Kms; client: InstanceType<Kms['KMSClient']> }> | undefined;
-const kms = () =>
-  (kmsModule ??= import('@aws-sdk/client-kms').then((mod) => ({ mod, client: new mod.KMSClient({ maxAttempts: SDK_MAX_ATTEMPTS }) })));
+const kms = () => (kmsModule ??= import('@aws-sdk/client-kms').then((mod) => ({ mod, client: new mod.KMSClient({ maxAttempts: SDK_MAX_ATTEMPTS }) })));
 
 /** The JWK of a P-256 public key, with its thumbprint as `kid`. */
 export async function jwkOf(publicKey: KeyObject): Promise<PublicJwk> {
