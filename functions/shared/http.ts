@@ -222,17 +222,16 @@ export const sendsPrivacySignal = (headers: APIGatewayProxyEventV2['headers'] | 
  * `Sec-GPC: 1` from a user whose `ads_targeting` is granted records a denial
  * of it. It runs after authorization and before the body is parsed, so any
  * such request counts, whatever the route does with it, reading routes
- * included. `honour` records the denial itself (routes that record
- * decisions); the default hands the signal to `applyGpc` (shared/gpc.ts).
+ * included. `honour` records the denial (routes that record decisions) or
+ * hands the signal to `applyGpc` (shared/gpc-forward.ts).
  */
-export function globalPrivacyControl(honour?: (userId: string) => Promise<unknown>): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
+export function globalPrivacyControl(honour: (userId: string) => Promise<unknown>): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
   return {
     before: async (request) => {
       if (!sendsPrivacySignal(request.event.headers)) return;
       const caller = parsedOf(request.event).caller as Caller | undefined;
       if (!caller || caller.role !== 'user') return;
-      if (honour) await honour(caller.sub);
-      else await (await import('./gpc')).forwardPrivacySignal(caller.sub);
+      await honour(caller.sub);
     },
   };
 }
@@ -290,7 +289,11 @@ export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayP
 }
 
 export interface RouteOptions {
-  /** Records a Global Privacy Control denial in the request itself (routes that record decisions); see `globalPrivacyControl`. */
+  /**
+   * How a user route under `/v1/me` honours Global Privacy Control (required
+   * there): record the denial in the request (routes that record decisions)
+   * or `forwardGpcSignal` (shared/gpc-forward.ts). See `globalPrivacyControl`.
+   */
   readonly privacySignal?: (userId: string) => Promise<unknown>;
 }
 
@@ -313,7 +316,10 @@ export function httpRoute<C extends RouteContract>(
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
     .use(authorize(auth));
-  if (isUserRouteOfMe(trigger)) pipeline.use(globalPrivacyControl(options.privacySignal));
+  if (isUserRouteOfMe(trigger)) {
+    if (!options.privacySignal) throw new Error(`${name} is a user route under /v1/me: it must honour Global Privacy Control (privacySignal)`);
+    pipeline.use(globalPrivacyControl(options.privacySignal));
+  }
   return pipeline.use(parseRequest(contract)).handler(async (event, context) => {
     const parsed = parsedOf(event);
     const headers: Record<string, string | undefined> = {};
