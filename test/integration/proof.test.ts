@@ -170,6 +170,23 @@ describe('signed, hash-chained receipts', () => {
   });
 });
 
+describe('the chain under concurrent decisions', () => {
+  it('stays one line: every recorded decision chains to the one recorded before it, none to the same predecessor', async () => {
+    const user = await createUser({ ads: 'granted' });
+    const choices = ['granted', 'denied', 'granted', 'denied', 'granted', 'denied'] as const;
+
+    const answers = await Promise.all(choices.map((c, n) => decide(user.token, n % 2 ? { friend_suggestions: c } : { ads_targeting: c })));
+
+    // Each answer is a receipt or a 409 (another decision won every retry); none is anything else.
+    expect(answers.every((a) => a.status === 200 || a.status === 409)).toBe(true);
+    const recorded = answers.filter((a) => a.status === 200).length;
+    const exported = await exportOf(user.token);
+    expect(exported.consentHistory).toHaveLength(1 + recorded);
+    expect(new Set(exported.consentHistory.map((r: ChainReceipt) => r.prevHash)).size).toBe(exported.consentHistory.length);
+    expect(await verifyExport(exported, await publishedKeys())).toMatchObject({ ok: true, receipts: 1 + recorded });
+  });
+});
+
 describe('Global Privacy Control', () => {
   it('a request with Sec-GPC: 1 from a user who grants ads records one denial (source gpc), through the fan-out, however many requests carry it', async () => {
     const user = await createUser({ ads: 'granted', friends: 'granted' });

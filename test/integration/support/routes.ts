@@ -44,6 +44,7 @@ export const TEMPLATES: Record<string, unknown> = {
   removeAudienceUsers: { session: { id: 1, batchSeq: 1, lastBatch: true }, schema: ['EMAIL_SHA256'], data: [[HEX]] },
   sendMessage: { to: '+14155550123', category: 'receipt', ciphertext: 'Zm9vYmFy', clientMessageId: 'order-1' },
   ackMessages: { messageIds: ['01KAZZZZZZZZZZZZZZZZZZZZZZ'] },
+  putWebhook: { url: 'https://hooks.example.com/audiences', secret: `whsec_${'x'.repeat(32)}` },
 };
 
 /** Plausible values of path parameters, for requests whose bad part is elsewhere. */
