@@ -175,8 +175,9 @@ export const audiencesFunctions = {
     side: 'audience',
     description: "GET /v1/audiences: the caller's audiences with their size releases (fresh ones made within the budget)",
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences', auth: business },
-    tables: { audiences: 'readWrite' },
+    tables: { audiences: 'readWrite', webhooks: 'read' },
     secrets: ['countNoiseKey'],
+    queues: ['webhookDeliveries'],
     settings: releaseSettings,
   },
   getAudience: {
@@ -184,8 +185,9 @@ export const audiencesFunctions = {
     side: 'audience',
     description: 'GET /v1/audiences/{id}: one audience with its size release (a fresh one made within the budget)',
     trigger: { kind: 'http', method: 'GET', path: '/v1/audiences/{id}', auth: business },
-    tables: { audiences: 'readWrite' },
+    tables: { audiences: 'readWrite', webhooks: 'read' },
     secrets: ['countNoiseKey'],
+    queues: ['webhookDeliveries'],
     settings: releaseSettings,
   },
   deleteAudience: {

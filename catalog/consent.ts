@@ -1,4 +1,4 @@
-import type { FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
+import type { CryptoKeySpec, FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
 /** Accounts, consent, policies and the consumers of consent changes. */
 
@@ -102,6 +102,16 @@ export const consentQueues = {
     visibilityTimeoutSeconds: 60,
     maxReceiveCount: 10,
   },
+  /**
+   * Global Privacy Control signals seen by user routes that do not record
+   * decisions themselves (user id and the consent version they saw, nothing
+   * else), for `applyGpc`, which records the denial.
+   */
+  gpcSignals: {
+    env: 'GPC_SIGNALS_QUEUE_URL',
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 5,
+  },
 } as const satisfies Record<string, QueueSpec>;
 
 export const consentSecrets = {
@@ -119,7 +129,27 @@ export const consentSecrets = {
   },
 } as const satisfies Record<string, SecretSpec>;
 
+export const consentKeys = {
+  /**
+   * Signs consent receipts (ES256, compact JWS). Deployed: an asymmetric
+   * ECC_NIST_P256 key in AWS KMS whose private half never leaves it; only the
+   * functions that record decisions may sign with it.
+   */
+  receiptSigning: {
+    env: 'RECEIPT_SIGNING_KEY_ARN',
+    localEnv: 'LOCAL_RECEIPT_SIGNING_JWK',
+    usage: 'sign',
+    description: 'ES256 key that signs consent receipts',
+  },
+} as const satisfies Record<string, CryptoKeySpec>;
+
 export const consentSettings = {
+  retiredReceiptKeys: {
+    env: 'RETIRED_RECEIPT_KEYS',
+    description:
+      'Public JWKs (a JSON array) of the receipt signing keys used before the current one: still published, so receipts they signed keep verifying (README, "Rotating the receipt key")',
+    default: '[]',
+  },
   idempotencyTtlSeconds: {
     env: 'IDEMPOTENCY_TTL_SECONDS',
     description: 'How long an Idempotency-Key answer is replayed',
@@ -171,8 +201,8 @@ export const consentFunctions = {
     side: 'consent',
     description: 'POST /v1/me/phone/verification: send a one-time code to a number',
     trigger: { kind: 'http', method: 'POST', path: '/v1/me/phone/verification', auth: ['user'] },
-    tables: { identities: 'readWrite' },
-    queues: ['verificationOutbox'],
+    tables: { identities: 'readWrite', consentStates: 'read' },
+    queues: ['verificationOutbox', 'gpcSignals'],
     secrets: ['verificationKey'],
     settings: verificationLimits,
   },
@@ -181,8 +211,8 @@ export const consentFunctions = {
     side: 'consent',
     description: 'POST /v1/me/email/verification: send a one-time code to an address',
     trigger: { kind: 'http', method: 'POST', path: '/v1/me/email/verification', auth: ['user'] },
-    tables: { identities: 'readWrite' },
-    queues: ['verificationOutbox'],
+    tables: { identities: 'readWrite', consentStates: 'read' },
+    queues: ['verificationOutbox', 'gpcSignals'],
     secrets: ['verificationKey'],
     settings: verificationLimits,
   },
@@ -191,16 +221,18 @@ export const consentFunctions = {
     side: 'consent',
     description: 'PUT /v1/me/phone: bind a verified number to the caller (it moves from an earlier holder)',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/phone', auth: ['user'] },
-    tables: { identities: 'readWrite', ledger: 'append' },
+    tables: { identities: 'readWrite', ledger: 'append', consentStates: 'read' },
     secrets: ['verificationKey'],
+    queues: ['gpcSignals'],
   },
   putEmail: {
     entry: 'functions/put-email/handler.ts',
     side: 'consent',
     description: 'PUT /v1/me/email: bind a verified address to the caller (it moves from an earlier holder)',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/email', auth: ['user'] },
-    tables: { identities: 'readWrite', ledger: 'append' },
+    tables: { identities: 'readWrite', ledger: 'append', consentStates: 'read' },
     secrets: ['verificationKey'],
+    queues: ['gpcSignals'],
   },
   sendVerification: {
     entry: 'functions/send-verification/handler.ts',
@@ -233,6 +265,7 @@ export const consentFunctions = {
     description: 'GET /v1/me/consent',
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/consent', auth: ['user'] },
     tables: { consentStates: 'read', policies: 'read' },
+    queues: ['gpcSignals'],
   },
   putConsent: {
     entry: 'functions/put-consent/handler.ts',
@@ -240,6 +273,7 @@ export const consentFunctions = {
     description: 'PUT /v1/me/consent: record a decision and its receipt',
     trigger: { kind: 'http', method: 'PUT', path: '/v1/me/consent', auth: ['user'] },
     tables: { consentStates: 'readWrite', ledger: 'append', policies: 'read' },
+    keys: { receiptSigning: 'sign' },
     settings: ['idempotencyTtlSeconds'],
   },
   getConsentHistory: {
@@ -247,7 +281,8 @@ export const consentFunctions = {
     side: 'consent',
     description: 'GET /v1/me/consent/history',
     trigger: { kind: 'http', method: 'GET', path: '/v1/me/consent/history', auth: ['user'] },
-    tables: { ledger: 'read' },
+    tables: { ledger: 'read', consentStates: 'read' },
+    queues: ['gpcSignals'],
   },
   exportMe: {
     entry: 'functions/export-me/handler.ts',
@@ -265,6 +300,9 @@ export const consentFunctions = {
       messages: 'read',
       recipients: 'read',
     },
+    queues: ['gpcSignals'],
+    keys: { receiptSigning: 'publish' },
+    settings: ['retiredReceiptKeys'],
   },
   eraseMe: {
     entry: 'functions/erase-me/handler.ts',
@@ -272,6 +310,23 @@ export const consentFunctions = {
     description: "DELETE /v1/me: erase the caller's phone and email; every consumer forgets them",
     trigger: { kind: 'http', method: 'DELETE', path: '/v1/me', auth: ['user'] },
     tables: { identities: 'readWrite', consentStates: 'readWrite', ledger: 'append' },
+    queues: ['gpcSignals'],
+  },
+  getJwks: {
+    entry: 'functions/get-jwks/handler.ts',
+    side: 'consent',
+    description: 'GET /.well-known/jwks.json: the public keys that sign consent receipts, past ones included',
+    trigger: { kind: 'http', method: 'GET', path: '/.well-known/jwks.json', auth: 'public' },
+    keys: { receiptSigning: 'publish' },
+    settings: ['retiredReceiptKeys'],
+  },
+  applyGpc: {
+    entry: 'functions/apply-gpc/handler.ts',
+    side: 'consent',
+    description: 'Records the ads_targeting denial of a Global Privacy Control signal, once, unless a newer decision came first',
+    trigger: { kind: 'queue', queue: 'gpcSignals', batchSize: 10 },
+    tables: { consentStates: 'readWrite', ledger: 'append' },
+    keys: { receiptSigning: 'sign' },
   },
   openapi: {
     entry: 'functions/openapi/handler.ts',

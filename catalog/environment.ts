@@ -6,10 +6,12 @@
  * the tests and the benchmarks turn the same bindings into variables that
  * point at their own resources.
  */
-import type { Access, CatalogShape, Channel, FunctionSpec, Side } from './types';
+import type { Access, CatalogShape, Channel, FunctionSpec, KeyAccess, Side } from './types';
 
 export const SERVICE_NAME = 'consent-audiences';
 export const METRICS_NAMESPACE = 'ConsentAudiences';
+/** The stage name of the local stack (`npm start`); functions read it from `STAGE`. */
+export const LOCAL_STAGE = 'local';
 
 /** Memory and timeout of a function whose catalog entry names none. */
 export const FUNCTION_DEFAULTS = { memoryMB: 256, httpTimeoutSeconds: 10, asyncTimeoutSeconds: 30 } as const;
@@ -20,6 +22,17 @@ export type Binding =
   | { readonly kind: 'stream'; readonly name: string }
   | { readonly kind: 'topic'; readonly name: string; readonly env: string }
   | { readonly kind: 'queue'; readonly name: string; readonly env: string }
+  /** Sending to a queue's dead-letter queue (its URL in `env`). */
+  | { readonly kind: 'deadLetterQueue'; readonly name: string; readonly env: string }
+  /** Deployed, `env` holds the key's ARN; in the local stack, `localEnv` holds the key material itself. */
+  | {
+      readonly kind: 'key';
+      readonly name: string;
+      readonly env: string;
+      readonly localEnv: string;
+      readonly usage: 'sign' | 'encrypt';
+      readonly access: KeyAccess;
+    }
   /** Deployed, `env` holds the secret's ARN; in the local stack, `localEnv` holds the value itself. */
   | { readonly kind: 'secret'; readonly name: string; readonly env: string; readonly localEnv: string }
   | { readonly kind: 'setting'; readonly name: string; readonly env: string; readonly value: string };
@@ -61,6 +74,13 @@ export function functionPlan(catalog: CatalogShape, name: string, options: { sta
     const s = known(catalog.secrets, secret, 'secret');
     bindings.push({ kind: 'secret', name: secret, env: s.env, localEnv: s.localEnv });
   }
+  for (const queue of spec.deadLetters ?? []) {
+    bindings.push({ kind: 'deadLetterQueue', name: queue, env: deadLetterQueueEnv(known(catalog.queues, queue, 'queue').env) });
+  }
+  for (const [key, access] of Object.entries(spec.keys ?? {})) {
+    const k = known(catalog.keys ?? {}, key, 'key');
+    bindings.push({ kind: 'key', name: key, env: k.env, localEnv: k.localEnv, usage: k.usage, access });
+  }
   for (const setting of spec.settings ?? []) {
     const s = known(catalog.settings, setting, 'setting');
     bindings.push({ kind: 'setting', name: setting, env: s.env, value: options.settings?.[setting] ?? s.default });
@@ -83,12 +103,17 @@ export function functionPlans(catalog: CatalogShape, options: { stage: string; s
   return new Map(Object.keys(catalog.functions).map((name) => [name, functionPlan(catalog, name, options)]));
 }
 
-/** Where a function runs, the value of each kind of binding. A secret names its variable too: its ARN deployed, its value locally. */
+/** The variable of a queue's dead-letter queue URL: `X_QUEUE_URL` → `X_DEAD_LETTER_QUEUE_URL`. */
+export const deadLetterQueueEnv = (queueEnv: string): string => queueEnv.replace(/_QUEUE_URL$/, '_DEAD_LETTER_QUEUE_URL');
+
+/** Where a function runs, the value of each kind of binding. A secret or key names its variable too: its ARN deployed, its value locally. */
 export interface Resolver {
   table(name: string): string;
   topic(name: string): string;
   queue(name: string): string;
+  deadLetterQueue(name: string): string;
   secret(binding: Extract<Binding, { kind: 'secret' }>): readonly [env: string, value: string];
+  key(binding: Extract<Binding, { kind: 'key' }>): readonly [env: string, value: string];
 }
 
 /** The variables of one function: the shared ones and one per binding. */
@@ -105,6 +130,14 @@ export function environmentOf(plan: FunctionPlan, resolve: Resolver): Record<str
       case 'queue':
         env[b.env] = resolve.queue(b.name);
         break;
+      case 'deadLetterQueue':
+        env[b.env] = resolve.deadLetterQueue(b.name);
+        break;
+      case 'key': {
+        const [name, value] = resolve.key(b);
+        env[name] = value;
+        break;
+      }
       case 'secret': {
         const [name, value] = resolve.secret(b);
         env[name] = value;

@@ -1,26 +1,32 @@
-import { consentFunctions, consentQueues, consentSecrets, consentSettings, consentTables, consentTopics } from './consent';
+import { consentFunctions, consentKeys, consentQueues, consentSecrets, consentSettings, consentTables, consentTopics } from './consent';
 import { audiencesFunctions, audiencesQueues, audiencesSecrets, audiencesSettings, audiencesTables, audiencesTopics } from './audiences';
 import { messagesFunctions, messagesQueues, messagesSecrets, messagesSettings, messagesTables, messagesTopics } from './messages';
-import type { CatalogShape, FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
+import { webhooksFunctions, webhooksKeys, webhooksQueues, webhooksSettings, webhooksTables } from './webhooks';
+import type { CatalogShape, CryptoKeySpec, FunctionSpec, QueueSpec, SecretSpec, SettingSpec, TableSpec, TopicSpec } from './types';
 
 export * from './types';
 export * from './environment';
 
-export const tables = { ...consentTables, ...audiencesTables, ...messagesTables } as const satisfies Record<string, TableSpec>;
+export const tables = { ...consentTables, ...audiencesTables, ...messagesTables, ...webhooksTables } as const satisfies Record<string, TableSpec>;
 export const topics = { ...consentTopics, ...audiencesTopics, ...messagesTopics } as const satisfies Record<string, TopicSpec>;
-export const queues = { ...consentQueues, ...audiencesQueues, ...messagesQueues } as const satisfies Record<string, QueueSpec>;
+export const queues = { ...consentQueues, ...audiencesQueues, ...messagesQueues, ...webhooksQueues } as const satisfies Record<string, QueueSpec>;
 export const secrets = { ...consentSecrets, ...audiencesSecrets, ...messagesSecrets } as const satisfies Record<string, SecretSpec>;
-export const settings = { ...consentSettings, ...audiencesSettings, ...messagesSettings } as const satisfies Record<string, SettingSpec>;
-export const functions = { ...consentFunctions, ...audiencesFunctions, ...messagesFunctions } as const satisfies Record<string, FunctionSpec>;
+export const keys = { ...consentKeys, ...webhooksKeys } as const satisfies Record<string, CryptoKeySpec>;
+export const settings = { ...consentSettings, ...audiencesSettings, ...messagesSettings, ...webhooksSettings } as const satisfies Record<string, SettingSpec>;
+export const functions = { ...consentFunctions, ...audiencesFunctions, ...messagesFunctions, ...webhooksFunctions } as const satisfies Record<
+  string,
+  FunctionSpec
+>;
 
 export type TableName = keyof typeof tables;
 export type TopicName = keyof typeof topics;
 export type QueueName = keyof typeof queues;
 export type SecretName = keyof typeof secrets;
+export type KeyName = keyof typeof keys;
 export type SettingName = keyof typeof settings;
 export type FunctionName = keyof typeof functions;
 
-export const catalog = { tables, topics, queues, secrets, settings, functions };
+export const catalog = { tables, topics, queues, secrets, keys, settings, functions };
 export type Catalog = typeof catalog;
 
 /**
@@ -48,6 +54,10 @@ export function checkCatalog(c: CatalogShape): string[] {
   for (const [n, s] of Object.entries(c.secrets)) {
     claimEnv(s.env, `secret ${n}`);
     claimEnv(s.localEnv, `local secret ${n}`);
+  }
+  for (const [n, k] of Object.entries(c.keys ?? {})) {
+    claimEnv(k.env, `key ${n}`);
+    claimEnv(k.localEnv, `local key ${n}`);
   }
   for (const [n, s] of Object.entries(c.settings)) claimEnv(s.env, `setting ${n}`);
   const routes = new Set<string>();
@@ -91,6 +101,30 @@ export function checkCatalog(c: CatalogShape): string[] {
     if (f.delivers?.includes('email') && !(f.settings ?? []).includes('verificationEmailIdentity')) {
       problems.push(`function ${n}: sending email needs the setting verificationEmailIdentity (its SES grant)`);
     }
+    for (const queue of f.deadLetters ?? []) if (!c.queues[queue]) problems.push(`function ${n}: unknown queue ${queue} (dead letters)`);
+    for (const [key, access] of Object.entries(f.keys ?? {})) {
+      const spec = c.keys?.[key];
+      if (!spec) problems.push(`function ${n}: unknown key ${key}`);
+      else if ((spec.usage === 'sign') !== (access === 'sign' || access === 'publish'))
+        problems.push(`function ${n}: ${access} is not an access to the ${spec.usage} key ${key}`);
+    }
+    if (isUserRouteOfMe(f.trigger) && !carriesPrivacySignal(f)) {
+      problems.push(
+        `function ${n}: a user route under /v1/me honours Global Privacy Control: it must read consentStates and either sign receipts (keys.receiptSigning: sign) or send to the gpcSignals queue`,
+      );
+    }
   }
   return problems;
+}
+
+/** A route of role user under `/v1/me`, where a `Sec-GPC: 1` request header is an opt-out of ads targeting. */
+export function isUserRouteOfMe(trigger: FunctionSpec['trigger']): boolean {
+  return trigger.kind === 'http' && trigger.auth !== 'public' && trigger.auth.includes('user') && /^\/v1\/me(\/|$)/.test(trigger.path);
+}
+
+/** Whether a function can honour the signal: it reads the consent state and records the denial itself, or hands it to `applyGpc`. */
+function carriesPrivacySignal(f: FunctionSpec): boolean {
+  const state = f.tables?.consentStates;
+  const readsState = state === 'read' || state === 'readWrite';
+  return readsState && (f.keys?.receiptSigning === 'sign' || (f.queues ?? []).includes('gpcSignals'));
 }

@@ -65,6 +65,26 @@ export interface SecretSpec {
   readonly description: string;
 }
 
+/**
+ * A key in AWS KMS when deployed; generated per stack in the local stack.
+ * `sign`: an asymmetric ECC_NIST_P256 key (ES256 signatures, its public key
+ * published); `encrypt`: a symmetric key that encrypts small values.
+ */
+export interface CryptoKeySpec {
+  /** Deployed: environment variable holding the key's ARN. */
+  readonly env: string;
+  /** Local stack: environment variable holding the key material itself (a private JWK, or 32 bytes hex). */
+  readonly localEnv: string;
+  readonly usage: 'sign' | 'encrypt';
+  readonly description: string;
+}
+
+/**
+ * What a function may do with a key: `sign` (and read its public key),
+ * `publish` (read the public key only), `encrypt`, `decrypt`.
+ */
+export type KeyAccess = 'sign' | 'publish' | 'encrypt' | 'decrypt';
+
 export interface SettingSpec {
   readonly env: string;
   readonly description: string;
@@ -94,6 +114,8 @@ export type Trigger =
       readonly queue: string;
       readonly batchSize: number;
       readonly maxBatchingWindowSeconds?: number;
+      /** At most this many concurrent invocations (2-1000): a bound on what the consumer does to others, e.g. outgoing calls. */
+      readonly maxConcurrency?: number;
     }
   | {
       readonly kind: 'stream';
@@ -133,6 +155,12 @@ export interface FunctionSpec {
   readonly topics?: readonly string[];
   readonly queues?: readonly string[];
   readonly secrets?: readonly string[];
+  readonly keys?: Readonly<Record<string, KeyAccess>>;
+  /**
+   * Queues whose dead-letter queue it sends to itself: it gives up on a
+   * message by its own rule (a retry window) rather than by maxReceiveCount.
+   */
+  readonly deadLetters?: readonly string[];
   readonly settings?: readonly string[];
   /**
    * Sends messages to people outside the service: `sms` to phone numbers
@@ -154,6 +182,8 @@ export interface CatalogShape {
   readonly topics: Readonly<Record<string, TopicSpec>>;
   readonly queues: Readonly<Record<string, QueueSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
+  /** Optional, so catalogs without keys (test fixtures) need not name them. */
+  readonly keys?: Readonly<Record<string, CryptoKeySpec>>;
   readonly settings: Readonly<Record<string, SettingSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
 }

@@ -10,6 +10,7 @@ import { registerAudienceCommands } from './commands/audiences';
 import { registerInboxCommands } from './commands/inbox';
 import { registerMessageCommands } from './commands/messages';
 import { registerUploadCommands } from './commands/upload';
+import { registerVerifyCommand } from './commands/verify';
 import type { Context, Io } from './context';
 import { EXIT_OK, EXIT_USAGE } from './errors';
 
@@ -41,6 +42,7 @@ export function buildProgram(ctx: Context): Command {
   // Subcommands made with .command() inherit exitOverride, configureOutput and showHelpAfterError from the program.
   registerMessageCommands(program, ctx);
   registerInboxCommands(program, ctx);
+  registerVerifyCommand(program, ctx);
   return program;
 }
 

@@ -65,3 +65,14 @@ export {
   type SealedSendOptions,
 } from './messages';
 export { ApiError, createApi, ok, type Api, type ApiOptions } from './api';
+export {
+  receiptHashOf,
+  receiptSigningBytes,
+  verifyExport,
+  verifyReceiptChain,
+  type ChainReceipt,
+  type ChainVerification,
+  type KeySet,
+  type ReceiptExport,
+  type ReceiptProblem,
+} from './receipts';

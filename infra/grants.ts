@@ -1,6 +1,6 @@
 /**
  * The grant matrix of a synthesized template: for every Lambda function,
- * the actions its role is granted on each DynamoDB table and secret. Read
+ * the actions its role is granted on each DynamoDB table, secret and KMS key. Read
  * from the CloudFormation JSON alone (what `cdk synth` writes), so it shows
  * what would really be deployed. `npm run grants` prints it; the
  * infrastructure tests check the data-class rules against it.
@@ -20,7 +20,7 @@ export interface GrantRow {
   readonly function: string;
   /** Logical id of the table or secret. */
   readonly resource: string;
-  readonly type: 'table' | 'secret';
+  readonly type: 'table' | 'secret' | 'key';
   readonly actions: readonly string[];
 }
 
@@ -48,7 +48,13 @@ function referenced(value: unknown, into = new Set<string>()): Set<string> {
 export function grantMatrix(template: Template): GrantRow[] {
   const resources = template.Resources;
   const typeOf = (id: string): GrantRow['type'] | undefined =>
-    resources[id]?.Type === 'AWS::DynamoDB::Table' ? 'table' : resources[id]?.Type === 'AWS::SecretsManager::Secret' ? 'secret' : undefined;
+    resources[id]?.Type === 'AWS::DynamoDB::Table'
+      ? 'table'
+      : resources[id]?.Type === 'AWS::SecretsManager::Secret'
+        ? 'secret'
+        : resources[id]?.Type === 'AWS::KMS::Key'
+          ? 'key'
+          : undefined;
   // role logical id -> function logical ids
   const functionsOfRole = new Map<string, string[]>();
   for (const [id, r] of Object.entries(resources)) {

@@ -5,7 +5,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Alias, Key, KeySpec as KmsKeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -13,7 +13,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { JWK } from 'jose';
 import { catalog as serviceCatalog, checkCatalog, functionPlan } from '../catalog';
-import type { CatalogShape, FunctionPlan, KeySpec, QueueSpec, SecretSpec, TableSpec, Trigger } from '../catalog';
+import type { CatalogShape, CryptoKeySpec, FunctionPlan, KeySpec, QueueSpec, SecretSpec, TableSpec, Trigger } from '../catalog';
 import { RestServiceApi } from './constructs/rest-service-api';
 import { ServiceApi } from './constructs/service-api';
 import type { JwtIssuer } from './constructs/service-api';
@@ -54,6 +54,7 @@ export class ConsentAudiencesStack extends Stack {
   readonly topics: ReadonlyMap<string, Topic>;
   readonly queues: ReadonlyMap<string, QueuePair>;
   readonly secrets: ReadonlyMap<string, Secret>;
+  readonly keys: ReadonlyMap<string, Key>;
   readonly functions: ReadonlyMap<string, ServiceFunction>;
   readonly api: ServiceApi | RestServiceApi;
 
@@ -71,6 +72,7 @@ export class ConsentAudiencesStack extends Stack {
     this.topics = this.build(this.catalog.topics, (name) => this.topic(name));
     this.queues = this.build(this.catalog.queues, (name, spec) => this.queue(name, spec));
     this.secrets = this.build(this.catalog.secrets, (name, spec) => this.secret(name, spec));
+    this.keys = this.build(this.catalog.keys ?? {}, (name, spec) => this.key(name, spec));
 
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, '..');
     this.api = this.apiFor(props, projectRoot);
@@ -178,6 +180,33 @@ export class ConsentAudiencesStack extends Stack {
   }
 
   /**
+   * A catalog key in AWS KMS: an asymmetric ECC_NIST_P256 key for `sign`
+   * (its private half never leaves KMS), a symmetric key with yearly
+   * rotation for `encrypt`. A new generation (the stage's `keyGenerations`)
+   * is a new key: asymmetric keys cannot rotate in place.
+   */
+  private key(name: string, spec: CryptoKeySpec): Key {
+    const generation = this.stage.keyGenerations?.[name as keyof NonNullable<StageConfig['keyGenerations']>] ?? 1;
+    const id = `${pascal(name)}Key${generation > 1 ? `Gen${generation}` : ''}`;
+    if (spec.usage === 'encrypt') {
+      return new Key(this, id, { description: spec.description, enableKeyRotation: true, removalPolicy: this.stage.removalPolicy });
+    }
+    const key = new Key(this, id, {
+      description: spec.description,
+      keySpec: KmsKeySpec.ECC_NIST_P256,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      removalPolicy: this.stage.removalPolicy,
+    });
+    Validations.of(key).acknowledge({
+      id: 'AwsSolutions-KMS5',
+      reason:
+        'An asymmetric signing key cannot rotate automatically (KMS rotates symmetric keys only); it is rotated by a new key generation, ' +
+        'and the public keys of earlier generations stay published (README, "Rotating the receipt key").',
+    });
+    return key;
+  }
+
+  /**
    * The API and who may call it, as the stage says (infra/stages.ts `api` and
    * `identity`): an HTTP API trusting the stack's user pool or an external
    * issuer, or, where HTTP APIs and Cognito are missing (LocalStack's free
@@ -241,6 +270,12 @@ export class ConsentAudiencesStack extends Stack {
         case 'queue':
           fn.bindQueue(this.lookup(this.queues, binding.name).queue, binding.env);
           break;
+        case 'deadLetterQueue':
+          fn.bindQueue(this.lookup(this.queues, binding.name).deadLetterQueue, binding.env);
+          break;
+        case 'key':
+          fn.bindKey(this.lookup(this.keys, binding.name), binding.env, binding.access);
+          break;
         case 'secret':
           fn.bindSecret(this.lookup(this.secrets, binding.name), binding.env);
           break;
@@ -282,6 +317,7 @@ export class ConsentAudiencesStack extends Stack {
           new SqsEventSource(this.lookup(this.queues, trigger.queue).queue, {
             batchSize: trigger.batchSize,
             maxBatchingWindow: trigger.maxBatchingWindowSeconds ? Duration.seconds(trigger.maxBatchingWindowSeconds) : undefined,
+            maxConcurrency: trigger.maxConcurrency,
             reportBatchItemFailures: true,
           }),
         );

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { SettingName } from '../catalog';
+import type { KeyName, SettingName } from '../catalog';
 
 /** Per-stage values of catalog settings, by setting name. Unlisted settings keep the catalog default. */
 export type StageSettingValues = Readonly<Partial<Record<SettingName, string>>>;
@@ -40,6 +40,12 @@ export interface StageConfig {
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Values of catalog settings; they reach functions as the settings' environment variables. */
   readonly settings: StageSettingValues;
+  /**
+   * Generation of each catalog key (default 1). Raising it replaces the KMS
+   * key with a new one: how an asymmetric key is rotated (README, "Rotating
+   * the receipt key").
+   */
+  readonly keyGenerations?: Readonly<Partial<Record<KeyName, number>>>;
 }
 
 export type StageName = 'dev' | 'prod' | 'localstack';

@@ -8,13 +8,13 @@
  * quiet Powertools defaults. Each function may still use only its own
  * bindings: local/bindings.ts checks every resource it names.
  */
-import { randomBytes } from 'node:crypto';
-import { environmentOf, functionPlans } from '../catalog';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { environmentOf, functionPlans, LOCAL_STAGE } from '../catalog';
 import type { CatalogShape, FunctionPlan, Resolver } from '../catalog';
 import type { LocalResources } from './resources';
 import { LOCAL_CREDENTIALS } from './names';
 
-export const LOCAL_STAGE = 'local';
+export { LOCAL_STAGE };
 
 export interface EnvironmentEndpoints {
   readonly dynamodb: string;
@@ -49,6 +49,19 @@ function localSecretValue(localEnv: string, current: NodeJS.ProcessEnv): string 
   return given ? given : randomBytes(32).toString('hex');
 }
 
+/**
+ * Key material of the local stack, standing in for AWS KMS: a fresh P-256
+ * private JWK for a key that signs, 32 random bytes (hex) for one that
+ * encrypts; or the caller's own (a test that must know it).
+ */
+function localKeyValue(localEnv: string, usage: 'sign' | 'encrypt', current: NodeJS.ProcessEnv): string {
+  const given = current[localEnv];
+  if (given) return given;
+  return usage === 'sign'
+    ? JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }))
+    : randomBytes(32).toString('hex');
+}
+
 export function buildEnvironment(
   catalog: CatalogShape,
   resources: LocalResources,
@@ -72,9 +85,16 @@ export function buildEnvironment(
   // AWS_ENDPOINT_URL are harmless once the variables above are set, but a
   // local stack should not depend on what the caller's shell holds. The
   // deployed variables of secrets (their ARNs) go, so functions read the local values.
-  const unset = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', ...Object.values(catalog.secrets).map((s) => s.env)];
+  const unset = [
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_ENDPOINT_URL',
+    ...Object.values(catalog.secrets).map((s) => s.env),
+    ...Object.values(catalog.keys ?? {}).map((k) => k.env),
+  ];
 
   const secretValues = new Map(Object.values(catalog.secrets).map((s) => [s.localEnv, localSecretValue(s.localEnv, current)]));
+  const keyValues = new Map(Object.values(catalog.keys ?? {}).map((k) => [k.localEnv, localKeyValue(k.localEnv, k.usage, current)]));
   const found = <T>(what: string, value: T | undefined): T => {
     if (value === undefined) throw new Error(`${what} was not created`);
     return value;
@@ -83,7 +103,9 @@ export function buildEnvironment(
     table: (name) => found(`table ${name}`, resources.tables[name]).name,
     topic: (name) => found(`topic ${name}`, resources.topics[name]).arn,
     queue: (name) => found(`queue ${name}`, resources.queues[name]).url,
+    deadLetterQueue: (name) => found(`queue ${name}`, resources.queues[name]).deadLetterUrl,
     secret: (binding) => [binding.localEnv, found(`secret ${binding.name}`, secretValues.get(binding.localEnv))],
+    key: (binding) => [binding.localEnv, found(`key ${binding.name}`, keyValues.get(binding.localEnv))],
   };
   const plans = functionPlans(catalog, { stage: LOCAL_STAGE, settings: settingsFrom(catalog, current) });
   for (const plan of plans.values()) Object.assign(set, environmentOf(plan, resolve));

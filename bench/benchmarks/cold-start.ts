@@ -100,7 +100,9 @@ async function esbuildBundles(ctx: BenchContext, catalogFunctions: Record<string
     table: (name) => `bench-dummy-${name}`,
     topic: (name) => `arn:aws:sns:us-east-1:000000000000:bench-dummy-${name}`,
     queue: (name) => `https://sqs.us-east-1.amazonaws.com/000000000000/bench-dummy-${name}`,
+    deadLetterQueue: (name) => `https://sqs.us-east-1.amazonaws.com/000000000000/bench-dummy-${name}-dlq`,
     secret: (binding) => [binding.env, `arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-dummy-${binding.name}`],
+    key: (binding) => [binding.env, `arn:aws:kms:us-east-1:000000000000:key/bench-dummy-${binding.name}`],
   };
   const out = join(ctx.tmpDir, 'esbuild');
   return Promise.all(

@@ -19,6 +19,9 @@ import { receiptPart } from '../../functions/tables/ledger';
 import { CURRENT_POLICY_KEY } from '../../functions/tables/policies';
 import type { BenchStack } from './stack';
 
+/** A stand-in receipt hash: the raw replay measures the route's DynamoDB calls, not its signing. */
+const RAW_HASH = '0'.repeat(64);
+
 type Item = Record<string, NativeAttributeValue>;
 
 /** A scratch table with the key schema and global indexes of a stack table, without its stream. */
@@ -119,8 +122,22 @@ export async function rawConsentDecisions(
         await s.ddb.send(
           new TransactWriteCommand({
             TransactItems: [
-              onTable(decisionPart(userId, previous, { version, policyVersion: '2016-08-25', purposes, updatedAt: now }), states),
-              onTable(receiptPart(userId, { receiptId, version, policyVersion: '2016-08-25', purposes, source: 'settings', recordedAt: now }), ledger),
+              onTable(decisionPart(userId, previous, { version, policyVersion: '2016-08-25', purposes, updatedAt: now }, RAW_HASH), states),
+              onTable(
+                receiptPart({
+                  userId,
+                  receiptId,
+                  version,
+                  policyVersion: '2016-08-25',
+                  purposes,
+                  source: 'settings',
+                  recordedAt: now,
+                  prevHash: null,
+                  hash: RAW_HASH,
+                  signature: null,
+                }),
+                ledger,
+              ),
             ],
           }),
         );

@@ -209,6 +209,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/.well-known/jwks.json': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The public keys that sign consent receipts (JWKS), past ones included
+     * @description No token needed.
+     */
+    get: operations['getJwks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -505,6 +525,34 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/webhook': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The caller's webhook endpoint (never its secret)
+     * @description Roles: business.
+     */
+    get: operations['getWebhook'];
+    /**
+     * Register (or replace) the caller's webhook endpoint and signing secret
+     * @description Roles: business.
+     */
+    put: operations['putWebhook'];
+    post?: never;
+    /**
+     * Remove the caller's webhook; events not yet delivered are dropped
+     * @description Roles: business.
+     */
+    delete: operations['deleteWebhook'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -523,7 +571,10 @@ export interface components {
         erasedAt: string | null;
       };
       consent: components['schemas']['Consent'];
+      /** @description Every receipt, newest first: each one chains to the next one in the list by prevHash */
       consentHistory: components['schemas']['ConsentReceipt'][];
+      /** @description The public keys that sign receipts, as GET /.well-known/jwks.json serves them, so the export verifies offline */
+      receiptKeys: components['schemas']['ReceiptKeySet'];
       audiences: {
         /** @description How many custom audiences the user is in now (not which businesses) */
         count: number;
@@ -678,16 +729,24 @@ export interface components {
       items: components['schemas']['ConsentReceipt'][];
     };
     ConsentReceipt: {
+      /** @description Whose decision it is (the token subject) */
+      userId: string;
       receiptId: string;
       version: number;
       policyVersion: string;
       purposes: components['schemas']['Purposes'];
-      source: components['schemas']['ConsentSource'];
+      source: components['schemas']['ReceiptSource'];
       /**
        * Format: date-time
        * @description ISO 8601 UTC time
        */
       recordedAt: string;
+      /** @description The hash of the user's previous receipt; null for the first (and for the first signed one after receipts recorded before signing) */
+      prevHash: string | null;
+      /** @description Lowercase hex SHA-256 of the RFC 8785 canonical JSON of this receipt without hash and signature */
+      hash: string;
+      /** @description Compact JWS (ES256) over the same canonical JSON, payload detached: <header>..<signature>, with the kid of a key in /.well-known/jwks.json. Null only on receipts recorded before receipts were signed. */
+      signature: string | null;
     };
     /**
      * @description Where the user decided
@@ -864,6 +923,29 @@ export interface components {
       ads_targeting: components['schemas']['Decision'];
       friend_suggestions: components['schemas']['Decision'];
     };
+    ReceiptKeySet: {
+      /** @description Every key that signs or ever signed receipts, the current one first */
+      keys: components['schemas']['ReceiptPublicKey'][];
+    };
+    ReceiptPublicKey: {
+      /** @constant */
+      kty: 'EC';
+      /** @constant */
+      crv: 'P-256';
+      x: string;
+      y: string;
+      /** @description RFC 7638 thumbprint of the key */
+      kid: string;
+      /** @constant */
+      alg: 'ES256';
+      /** @constant */
+      use: 'sig';
+    };
+    /**
+     * @description Where the decision came from: the user's notification or settings, or a Global Privacy Control signal (gpc)
+     * @enum {string}
+     */
+    ReceiptSource: 'notification' | 'settings' | 'gpc';
     RecipientKey: {
       keyId: string;
       publicKey: string;
@@ -887,6 +969,21 @@ export interface components {
        * @description When the code stops working (10 minutes after it was sent)
        */
       expiresAt: string;
+    };
+    /** @description The registered endpoint; the secret is never returned */
+    Webhook: {
+      url: string;
+      /**
+       * Format: date-time
+       * @description ISO 8601 UTC time
+       */
+      createdAt: string;
+    };
+    WebhookRegistration: {
+      /** @description An https URL whose host resolves only to public addresses (checked now and at every delivery). Local stacks also take http://127.0.0.1:<port>/... */
+      url: string;
+      /** @description The HMAC-SHA256 key of X-Signature-256; stored encrypted, never returned */
+      secret: string;
     };
   };
   responses: {
@@ -1237,6 +1334,8 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
+        /** @description Global Privacy Control. With 1, every /v1/me route records a denial of ads_targeting (source gpc) if it is granted, and this route refuses to grant it (409). */
+        'Sec-GPC'?: string;
         /** @description Optional. The same request with the same key returns the same receipt and records nothing new. */
         'Idempotency-Key'?: string;
       };
@@ -1261,7 +1360,7 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
-      /** @description policyVersion is not the current policy, or a concurrent decision won */
+      /** @description policyVersion is not the current policy, a concurrent decision won, or the request grants ads_targeting with Sec-GPC: 1 (type ending gpc-conflict) */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1350,6 +1449,29 @@ export interface operations {
       };
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  getJwks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The key set (cacheable for 5 minutes) */
+      200: {
+        headers: {
+          /** @description public, max-age=300: the set may be cached for 5 minutes */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReceiptKeySet'];
+        };
+      };
       500: components['responses']['InternalError'];
     };
   };
@@ -2049,6 +2171,89 @@ export interface operations {
       500: components['responses']['InternalError'];
     };
   };
+  getWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The registered endpoint */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Webhook'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      /** @description No webhook registered */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      500: components['responses']['InternalError'];
+    };
+  };
+  putWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['WebhookRegistration'];
+      };
+    };
+    responses: {
+      /** @description Registered */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Webhook'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  deleteWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Removed (or there was none) */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+    };
+  };
 }
 type FlattenedDeepRequired<T> = {
   [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -2077,4 +2282,5 @@ export const messageCategoryValues: ReadonlyArray<FlattenedDeepRequired<componen
 ];
 export const messageStatusValueValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['MessageStatusValue']> = ['accepted', 'delivered', 'expired'];
 export const purposeValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['Purpose']> = ['ads_targeting', 'friend_suggestions'];
+export const receiptSourceValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['ReceiptSource']> = ['notification', 'settings', 'gpc'];
 export const schemaKeyValues: ReadonlyArray<FlattenedDeepRequired<components>['schemas']['SchemaKey']> = ['PHONE_SHA256', 'EMAIL_SHA256'];

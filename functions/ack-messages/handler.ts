@@ -4,6 +4,7 @@ import { clock } from '../shared/clock';
 import { httpRoute, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
 import { deleteDelivered } from '../tables/messages';
+import { forwardGpcSignal } from '../shared/gpc-forward';
 
 /** Deletes in flight at once. */
 const CONCURRENCY = 10;
@@ -15,15 +16,20 @@ const CONCURRENCY = 10;
  * caller's, so another recipient's message cannot be touched; unknown,
  * foreign, expired and repeated ids are ignored and not counted.
  */
-export const handler = httpRoute('ackMessages', ackMessages, async ({ body, caller }) => {
-  const ids = [...new Set(body.messageIds)].filter((id) => MESSAGE_ID.test(id));
-  const now = clock.nowSeconds();
-  let acknowledged = 0;
-  for (let i = 0; i < ids.length; i += CONCURRENCY) {
-    const deleted = await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => deleteDelivered(caller.sub, id, now)));
-    acknowledged += deleted.filter(Boolean).length;
-  }
-  if (acknowledged > 0) metrics.addMetric('MessagesAcknowledged', 'Count', acknowledged);
-  logger.info('Messages acknowledged', { requested: body.messageIds.length, acknowledged });
-  return json(200, { acknowledged });
-});
+export const handler = httpRoute(
+  'ackMessages',
+  ackMessages,
+  async ({ body, caller }) => {
+    const ids = [...new Set(body.messageIds)].filter((id) => MESSAGE_ID.test(id));
+    const now = clock.nowSeconds();
+    let acknowledged = 0;
+    for (let i = 0; i < ids.length; i += CONCURRENCY) {
+      const deleted = await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => deleteDelivered(caller.sub, id, now)));
+      acknowledged += deleted.filter(Boolean).length;
+    }
+    if (acknowledged > 0) metrics.addMetric('MessagesAcknowledged', 'Count', acknowledged);
+    logger.info('Messages acknowledged', { requested: body.messageIds.length, acknowledged });
+    return json(200, { acknowledged });
+  },
+  { privacySignal: forwardGpcSignal },
+);

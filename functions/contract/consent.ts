@@ -6,19 +6,59 @@ import { IsoTime, ProblemSchema, authErrors, bodyErrors, rateLimited } from './c
 export const Purpose = z.enum(PURPOSES).meta({ id: 'Purpose', description: 'What the phone number may be used for' });
 export const Decision = z.enum(DECISIONS).meta({ id: 'Decision' });
 const ConsentSource = z.enum(['notification', 'settings']).meta({ id: 'ConsentSource', description: 'Where the user decided' });
+const ReceiptSource = z
+  .enum(['notification', 'settings', 'gpc'])
+  .meta({ id: 'ReceiptSource', description: "Where the decision came from: the user's notification or settings, or a Global Privacy Control signal (gpc)" });
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
 const PurposeValues = z.strictObject({ ads_targeting: Decision, friend_suggestions: Decision }).meta({ id: 'Purposes' });
 
 export const Receipt = z
   .object({
+    userId: z.string().meta({ description: 'Whose decision it is (the token subject)' }),
     receiptId: z.string(),
     version: z.number().int(),
     policyVersion: z.string(),
     purposes: PurposeValues,
-    source: ConsentSource,
+    source: ReceiptSource,
     recordedAt: IsoTime,
+    prevHash: Sha256Hex.nullable().meta({
+      description: "The hash of the user's previous receipt; null for the first (and for the first signed one after receipts recorded before signing)",
+    }),
+    hash: Sha256Hex.meta({ description: 'Lowercase hex SHA-256 of the RFC 8785 canonical JSON of this receipt without hash and signature' }),
+    signature: z.string().nullable().meta({
+      description:
+        'Compact JWS (ES256) over the same canonical JSON, payload detached: <header>..<signature>, with the kid of a key in /.well-known/jwks.json. Null only on receipts recorded before receipts were signed.',
+    }),
   })
   .meta({ id: 'ConsentReceipt' });
+
+export const PublicKeyJwk = z
+  .object({
+    kty: z.literal('EC'),
+    crv: z.literal('P-256'),
+    x: z.string(),
+    y: z.string(),
+    kid: z.string().meta({ description: 'RFC 7638 thumbprint of the key' }),
+    alg: z.literal('ES256'),
+    use: z.literal('sig'),
+  })
+  .meta({ id: 'ReceiptPublicKey' });
+
+export const Jwks = z
+  .object({ keys: z.array(PublicKeyJwk).meta({ description: 'Every key that signs or ever signed receipts, the current one first' }) })
+  .meta({ id: 'ReceiptKeySet' });
+
+export const getJwks = {
+  summary: 'The public keys that sign consent receipts (JWKS), past ones included',
+  responses: {
+    200: {
+      description: 'The key set (cacheable for 5 minutes)',
+      schema: Jwks,
+      headers: { 'Cache-Control': 'public, max-age=300: the set may be cached for 5 minutes' },
+    },
+  },
+} satisfies RouteContract;
 
 export const Policy = z
   .object({
@@ -160,6 +200,11 @@ export const getConsent = {
 export const putConsent = {
   summary: "Record the caller's decision under the current policy",
   headers: {
+    'Sec-GPC': {
+      description:
+        'Global Privacy Control. With 1, every /v1/me route records a denial of ads_targeting (source gpc) if it is granted, and this route refuses to grant it (409).',
+      schema: z.string().max(16),
+    },
     'Idempotency-Key': {
       description: 'Optional. The same request with the same key returns the same receipt and records nothing new.',
       schema: IdempotencyKey,
@@ -178,7 +223,11 @@ export const putConsent = {
     200: { description: 'The receipt of the recorded decision', schema: Receipt },
     ...bodyErrors,
     ...authErrors,
-    409: { description: 'policyVersion is not the current policy, or a concurrent decision won', schema: ProblemSchema },
+    409: {
+      description:
+        'policyVersion is not the current policy, a concurrent decision won, or the request grants ads_targeting with Sec-GPC: 1 (type ending gpc-conflict)',
+      schema: ProblemSchema,
+    },
     422: { description: 'The Idempotency-Key was used with a different request', schema: ProblemSchema },
   },
 } satisfies RouteContract;

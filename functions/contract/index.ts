@@ -7,6 +7,7 @@ import * as consent from './consent';
 import { messageContracts } from './messages';
 import { notFound, openapi } from './meta';
 import { eraseMe, exportMe } from './rights';
+import { webhookContracts } from './webhooks';
 
 type Contracts = Partial<Record<FunctionName, RouteContract>>;
 
@@ -21,6 +22,7 @@ export const apiTags = [
   { name: 'Data subject rights', description: 'Export and erasure' },
   { name: 'Custom audiences', description: 'Audiences built from hashed customer lists, sized only as ranges' },
   { name: 'Messages', description: 'End-to-end encrypted transactional messages from businesses to users' },
+  { name: 'Webhooks', description: "Signed events about a business's own messages and audiences, pushed to its endpoint" },
   { name: 'Meta', description: 'This API description' },
 ] as const;
 export type ApiTag = (typeof apiTags)[number]['name'];
@@ -37,10 +39,16 @@ export const routeContracts: Contracts = {
     putEmail: consent.putEmail,
   }),
   ...tagged('Policies', { createPolicy: consent.createPolicy, getCurrentPolicy: consent.getCurrentPolicy }),
-  ...tagged('Consent', { getConsent: consent.getConsent, putConsent: consent.putConsent, getConsentHistory: consent.getConsentHistory }),
+  ...tagged('Consent', {
+    getConsent: consent.getConsent,
+    putConsent: consent.putConsent,
+    getConsentHistory: consent.getConsentHistory,
+    getJwks: consent.getJwks,
+  }),
   ...tagged('Data subject rights', { exportMe, eraseMe }),
   ...tagged('Custom audiences', audienceContracts),
   ...tagged('Messages', messageContracts),
+  ...tagged('Webhooks', webhookContracts),
   ...tagged('Meta', { openapi, notFound }),
 };
 

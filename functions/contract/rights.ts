@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { RouteContract } from '../shared/http';
 import { IsoTime, authErrors } from './common';
-import { ConsentView, Receipt } from './consent';
+import { ConsentView, Jwks, Receipt } from './consent';
 
 export const AccountExport = z
   .object({
@@ -14,7 +14,8 @@ export const AccountExport = z
       erasedAt: IsoTime.nullable(),
     }),
     consent: ConsentView,
-    consentHistory: z.array(Receipt),
+    consentHistory: z.array(Receipt).meta({ description: 'Every receipt, newest first: each one chains to the next one in the list by prevHash' }),
+    receiptKeys: Jwks.meta({ description: 'The public keys that sign receipts, as GET /.well-known/jwks.json serves them, so the export verifies offline' }),
     audiences: z.object({ count: z.number().int().meta({ description: 'How many custom audiences the user is in now (not which businesses)' }) }),
     pendingMessages: z.array(
       z.object({

@@ -9,7 +9,10 @@ export const DECISIONS = ['granted', 'denied'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 export type Decision = (typeof DECISIONS)[number];
 export type Purposes = Record<Purpose, Decision>;
-export type ConsentSource = 'notification' | 'settings';
+/** Where a decision came from: the user (`notification`, `settings`) or a Global Privacy Control signal of their browser (`gpc`). */
+export type ConsentSource = 'notification' | 'settings' | 'gpc';
+/** The sources a user may name in a decision. */
+export type DecisionSource = Exclude<ConsentSource, 'gpc'>;
 
 export interface Policy {
   version: string;
@@ -26,7 +29,8 @@ export interface ConsentState {
   updatedAt: string | null;
 }
 
-export interface Receipt {
+/** What a decision records, before it is chained and signed. */
+export interface RecordedDecision {
   receiptId: string;
   version: number;
   policyVersion: string;
@@ -35,10 +39,22 @@ export interface Receipt {
   recordedAt: string;
 }
 
+/**
+ * A receipt as stored and shown: the decision, whose it is, and its place in
+ * the user's chain (core/receipts.ts). `signature` is null only on receipts
+ * recorded before receipts were signed.
+ */
+export interface Receipt extends RecordedDecision {
+  userId: string;
+  prevHash: string | null;
+  hash: string;
+  signature: string | null;
+}
+
 export interface DecisionInput {
   policyVersion: string;
   purposes: Partial<Purposes>;
-  source: ConsentSource;
+  source: DecisionSource;
 }
 
 export const NEVER_DECIDED: ConsentState = {
@@ -69,7 +85,7 @@ export function decide(
   input: DecisionInput,
   receiptId: string,
   now: string,
-): { state: ConsentState; receipt: Receipt } {
+): { state: ConsentState; receipt: RecordedDecision } {
   if (!current || input.policyVersion !== current.version) {
     throw conflict('stale-policy', 'policyVersion is not the current policy; read GET /v1/policies/current and decide again.');
   }
@@ -85,6 +101,21 @@ export function decide(
     if (value) purposes[p] = value;
   }
   const version = state.version + 1;
-  const receipt: Receipt = { receiptId, version, policyVersion: current.version, purposes, source: input.source, recordedAt: now };
+  const receipt: RecordedDecision = { receiptId, version, policyVersion: current.version, purposes, source: input.source, recordedAt: now };
   return { state: { version, policyVersion: current.version, purposes, updatedAt: now }, receipt };
+}
+
+/**
+ * The denial of `ads_targeting` that a Global Privacy Control signal
+ * records, or undefined when there is nothing to deny (never decided, or not
+ * granted). It keeps the policy version the state was decided under, so it
+ * neither needs the current policy nor counts as a decision on it: a user
+ * asked to decide on a new policy still is.
+ */
+export function gpcDenial(state: ConsentState, receiptId: string, now: string): { state: ConsentState; receipt: RecordedDecision } | undefined {
+  if (state.version === 0 || state.policyVersion === null || state.purposes.ads_targeting !== 'granted') return undefined;
+  const purposes: Purposes = { ...state.purposes, ads_targeting: 'denied' };
+  const version = state.version + 1;
+  const receipt: RecordedDecision = { receiptId, version, policyVersion: state.policyVersion, purposes, source: 'gpc', recordedAt: now };
+  return { state: { version, policyVersion: state.policyVersion, purposes, updatedAt: now }, receipt };
 }

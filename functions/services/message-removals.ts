@@ -1,10 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { removalStatus } from '../core/messages';
+import { removalStatus, secondsToIso } from '../core/messages';
 import { clock, isoSeconds } from '../shared/clock';
 import { logger, metrics } from '../shared/observability';
-import { finish } from '../tables/message-status';
+import { finish, statusOf } from '../tables/message-status';
+import { announceMessageStatus } from './webhook-events';
 
 /**
  * A removal from the messages table (a keys-only stream record) as a status:
@@ -12,6 +13,12 @@ import { finish } from '../tables/message-status';
  * `dynamodb.amazonaws.com`) makes the message `expired`; any other removal
  * is an acknowledgement and makes it `delivered`. Only an `accepted` status
  * moves, so a status never goes back and a repeated record changes nothing.
+ *
+ * The sender's webhook hears of the status the sender can read: when the
+ * record ends with this status (moved now, or by an earlier try of the same
+ * record, so an event lost to a crash is announced again, with the same
+ * id). A removal whose status was already final otherwise (the pending
+ * messages of an erased account, marked expired first) announces nothing.
  */
 export async function trackRemoval(record: DynamoDBRecord): Promise<void> {
   if (record.eventName !== 'REMOVE') return;
@@ -25,4 +32,8 @@ export async function trackRemoval(record: DynamoDBRecord): Promise<void> {
   const moved = await finish(messageId, status, isoSeconds(clock.now()));
   metrics.addMetric(moved ? (status === 'expired' ? 'MessageExpired' : 'MessageDelivered') : 'MessageStatusUnchanged', 'Count', 1);
   logger.info(moved ? 'Message status recorded' : 'Message status already final', { messageId, status });
+  const now = await statusOf(messageId);
+  if (now?.status === status) {
+    await announceMessageStatus(now.businessId, messageId, status, status === 'expired' ? secondsToIso(now.messageExpiresAt) : now.updatedAt);
+  }
 }

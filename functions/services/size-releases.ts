@@ -16,6 +16,7 @@
  * say) belongs there.
  */
 import { bucketCounts } from '../core/audiences';
+import { announceAudienceCounted } from './webhook-events';
 import type { CustomerFileSource } from '../core/audiences';
 import {
   DAY_MS,
@@ -110,6 +111,8 @@ export async function releasesMade(made: readonly MadeRelease[]): Promise<void> 
   if (made.length === 0) return;
   metrics.addMetric('SizeReleaseFresh', 'Count', made.length);
   logger.info('Size releases made', { releases: made.map((m) => ({ audienceId: m.audienceId, seq: m.release.seq })) });
+  // The business's webhook hears of each fresh count (`audience.counted`), and of nothing else about sizes.
+  await Promise.all(made.map((m) => announceAudienceCounted(m.businessId, m.audienceId, new Date(m.release.countedAtMs).toISOString())));
 }
 
 /** Pending changes the budget or the settle time holds back, by reason: the operators' view of the budget. */

@@ -7,7 +7,7 @@
  * invocation that touches a resource its catalog entry does not grant, as the
  * deployed function would fail on a missing variable or an AccessDenied.
  */
-export type BindingKind = 'table' | 'topic' | 'queue' | 'secret' | 'setting';
+export type BindingKind = 'table' | 'topic' | 'queue' | 'deadLetterQueue' | 'secret' | 'key' | 'setting';
 export type BindingCheck = (kind: BindingKind, name: string) => void;
 
 const CHECK = Symbol.for('consent-audiences.binding-check');

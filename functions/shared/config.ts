@@ -1,5 +1,5 @@
-import { queues, secrets, settings, tables, topics } from '../../catalog';
-import type { QueueName, SecretName, SettingName, TableName, TopicName } from '../../catalog';
+import { deadLetterQueueEnv, keys, queues, secrets, settings, tables, topics } from '../../catalog';
+import type { KeyName, QueueName, SecretName, SettingName, TableName, TopicName } from '../../catalog';
 import { checkBinding } from './bindings';
 
 /**
@@ -32,6 +32,12 @@ export function queueUrl(name: QueueName): string {
   return required(queues[name].env, `queue ${name}`);
 }
 
+/** The URL of a queue's dead-letter queue, for a function that gives up on messages by its own rule. */
+export function deadLetterQueueUrl(name: QueueName): string {
+  checkBinding('deadLetterQueue', name);
+  return required(deadLetterQueueEnv(queues[name].env), `dead-letter queue of ${name}`);
+}
+
 /** A setting's value. Every function is given the settings its catalog entry lists, so a missing one is a missing binding. */
 export function setting(name: SettingName): string {
   checkBinding('setting', name);
@@ -54,4 +60,15 @@ export function secretSource(name: SecretName): { kind: 'arn'; arn: string } | {
   const value = process.env[spec.localEnv];
   if (value) return { kind: 'local', value };
   throw new Error(`Missing environment variable ${spec.env} (secret ${name})`);
+}
+
+/** Where a key is: AWS KMS when deployed (its ARN), the environment in the local stack (the key material). */
+export function keySource(name: KeyName): { kind: 'arn'; arn: string } | { kind: 'local'; value: string } {
+  checkBinding('key', name);
+  const spec = keys[name];
+  const arn = process.env[spec.env];
+  if (arn) return { kind: 'arn', arn };
+  const value = process.env[spec.localEnv];
+  if (value) return { kind: 'local', value };
+  throw new Error(`Missing environment variable ${spec.env} (key ${name})`);
 }

@@ -3,7 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { functions, ROLES } from '../../catalog';
+import { functions, isUserRouteOfMe, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
 import { Problem, badRequest, forbidden, internalError, malformedJson, payloadTooLarge, unauthorized, unsupportedMediaType } from './problems';
@@ -213,6 +213,29 @@ export function authorize(auth: readonly Role[] | 'public'): MiddlewareObj<APIGa
   };
 }
 
+/** Whether the request carries a Global Privacy Control signal (`Sec-GPC: 1`). */
+export const sendsPrivacySignal = (headers: APIGatewayProxyEventV2['headers'] | undefined): boolean => headers?.['sec-gpc']?.trim() === '1';
+
+/**
+ * Global Privacy Control (CCPA regulations §7025: an opt-out preference
+ * signal is binding): on a user route under `/v1/me`, a request with
+ * `Sec-GPC: 1` from a user whose `ads_targeting` is granted records a denial
+ * of it. It runs after authorization and before the body is parsed, so any
+ * such request counts, whatever the route does with it, reading routes
+ * included. `honour` records the denial (routes that record decisions) or
+ * hands the signal to `applyGpc` (shared/gpc-forward.ts).
+ */
+export function globalPrivacyControl(honour: (userId: string) => Promise<unknown>): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
+  return {
+    before: async (request) => {
+      if (!sendsPrivacySignal(request.event.headers)) return;
+      const caller = parsedOf(request.event).caller as Caller | undefined;
+      if (!caller || caller.role !== 'user') return;
+      await honour(caller.sub);
+    },
+  };
+}
+
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
 
 function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string, payloadLimits: RouteContract['payloadLimits'] = {}): z.output<T> {
@@ -265,34 +288,52 @@ export function parseRequest(contract: RouteContract): MiddlewareObj<APIGatewayP
   };
 }
 
+export interface RouteOptions {
+  /**
+   * How a user route under `/v1/me` honours Global Privacy Control (required
+   * there): record the denial in the request (routes that record decisions)
+   * or `forwardGpcSignal` (shared/gpc-forward.ts). See `globalPrivacyControl`.
+   */
+  readonly privacySignal?: (userId: string) => Promise<unknown>;
+}
+
 /**
  * A Lambda handler for one HTTP route: middlewares first, the handler last.
- * Roles come from the route's trigger in the catalog; schemas from its contract.
+ * Roles come from the route's trigger in the catalog; schemas from its
+ * contract. User routes under `/v1/me` honour Global Privacy Control.
  */
-export function httpRoute<C extends RouteContract>(name: FunctionName, contract: C, fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>) {
+export function httpRoute<C extends RouteContract>(
+  name: FunctionName,
+  contract: C,
+  fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>,
+  options: RouteOptions = {},
+) {
   const trigger = functions[name].trigger;
   const auth = trigger.kind === 'http' ? trigger.auth : 'public';
-  return middy<APIGatewayProxyEventV2, HttpResponse>()
+  const pipeline = middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(httpApiEvents())
     .use(problemDetails())
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
-    .use(authorize(auth))
-    .use(parseRequest(contract))
-    .handler(async (event, context) => {
-      const parsed = parsedOf(event);
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
-      return fn(
-        {
-          body: parsed.body as RouteRequest<C>['body'],
-          params: parsed.params as RouteRequest<C>['params'],
-          query: parsed.query as RouteRequest<C>['query'],
-          caller: (parsed.caller as Caller | undefined) ?? { sub: 'anonymous', role: 'user' },
-          headers,
-          event,
-        },
-        context,
-      );
-    });
+    .use(authorize(auth));
+  if (isUserRouteOfMe(trigger)) {
+    if (!options.privacySignal) throw new Error(`${name} is a user route under /v1/me: it must honour Global Privacy Control (privacySignal)`);
+    pipeline.use(globalPrivacyControl(options.privacySignal));
+  }
+  return pipeline.use(parseRequest(contract)).handler(async (event, context) => {
+    const parsed = parsedOf(event);
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+    return fn(
+      {
+        body: parsed.body as RouteRequest<C>['body'],
+        params: parsed.params as RouteRequest<C>['params'],
+        query: parsed.query as RouteRequest<C>['query'],
+        caller: (parsed.caller as Caller | undefined) ?? { sub: 'anonymous', role: 'user' },
+        headers,
+        event,
+      },
+      context,
+    );
+  });
 }

@@ -6,6 +6,7 @@ import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
 import { badRequest } from '../shared/problems';
 import { verificationLimits } from '../shared/verification-limits';
+import { forwardGpcSignal } from '../shared/gpc-forward';
 
 const LIMITS = verificationLimits();
 
@@ -14,10 +15,15 @@ const LIMITS = verificationLimits();
  * answer is the same whether or not another account holds the address (the
  * route never looks). The address is never logged or echoed.
  */
-export const handler = httpRoute('startEmailVerification', startEmailVerification, async ({ body, caller }) => {
-  const email = normaliseEmail(body.email);
-  if (!email) throw badRequest('email is not an email address.', [{ path: 'email', message: 'Not an email address' }]);
-  const started = await startVerification(caller.sub, 'email', email, clock.now(), LIMITS);
-  metrics.addMetric('VerificationStarted', 'Count', 1);
-  return json(202, started);
-});
+export const handler = httpRoute(
+  'startEmailVerification',
+  startEmailVerification,
+  async ({ body, caller }) => {
+    const email = normaliseEmail(body.email);
+    if (!email) throw badRequest('email is not an email address.', [{ path: 'email', message: 'Not an email address' }]);
+    const started = await startVerification(caller.sub, 'email', email, clock.now(), LIMITS);
+    metrics.addMetric('VerificationStarted', 'Count', 1);
+    return json(202, started);
+  },
+  { privacySignal: forwardGpcSignal },
+);

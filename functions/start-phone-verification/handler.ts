@@ -6,6 +6,7 @@ import { httpRoute, json } from '../shared/http';
 import { metrics } from '../shared/observability';
 import { badRequest } from '../shared/problems';
 import { verificationLimits } from '../shared/verification-limits';
+import { forwardGpcSignal } from '../shared/gpc-forward';
 
 const LIMITS = verificationLimits();
 
@@ -14,14 +15,19 @@ const LIMITS = verificationLimits();
  * answer is the same whether or not another account holds the number (the
  * route never looks). The number is never logged or echoed.
  */
-export const handler = httpRoute('startPhoneVerification', startPhoneVerification, async ({ body, caller }) => {
-  const phoneNumber = normalisePhone(body.phoneNumber);
-  if (!phoneNumber) {
-    throw badRequest('phoneNumber is not a valid phone number.', [
-      { path: 'phoneNumber', message: 'Not a valid phone number in international format (+ and country code)' },
-    ]);
-  }
-  const started = await startVerification(caller.sub, 'phoneNumber', phoneNumber, clock.now(), LIMITS);
-  metrics.addMetric('VerificationStarted', 'Count', 1);
-  return json(202, started);
-});
+export const handler = httpRoute(
+  'startPhoneVerification',
+  startPhoneVerification,
+  async ({ body, caller }) => {
+    const phoneNumber = normalisePhone(body.phoneNumber);
+    if (!phoneNumber) {
+      throw badRequest('phoneNumber is not a valid phone number.', [
+        { path: 'phoneNumber', message: 'Not a valid phone number in international format (+ and country code)' },
+      ]);
+    }
+    const started = await startVerification(caller.sub, 'phoneNumber', phoneNumber, clock.now(), LIMITS);
+    metrics.addMetric('VerificationStarted', 'Count', 1);
+    return json(202, started);
+  },
+  { privacySignal: forwardGpcSignal },
+);

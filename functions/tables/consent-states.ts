@@ -1,7 +1,8 @@
 /**
  * The consent-state table, account state without identifiers:
  * - `user#<userId>`: the current consent (version, policy version, purposes,
- *   when it was decided) and when the account was erased;
+ *   when it was decided, the hash of its receipt: the next receipt's
+ *   `prevHash`) and when the account was erased;
  * - `idem#<userId>#<key>`: the stored answer of a decision made with an
  *   Idempotency-Key, until `expiresAt` (TTL).
  * The ad side reads it to check consent; it never holds a phone number or email.
@@ -30,6 +31,7 @@ const StateItem = z.object({
   consentPolicyVersion: z.string().nullable().optional(),
   purposes: PurposesSchema.optional(),
   consentUpdatedAt: z.string().nullable().optional(),
+  receiptHash: z.string().optional(),
   createdAt: z.string().optional(),
   erasedAt: z.string().optional(),
 });
@@ -38,6 +40,12 @@ type StateItem = z.infer<typeof StateItem>;
 export interface AccountState {
   readonly userId: string;
   readonly consent: ConsentState;
+  /**
+   * The hash of the receipt of the current consent: the `prevHash` of the
+   * next one. Absent when the user never decided, or decided only before
+   * receipts were signed (the next receipt then starts the chain).
+   */
+  readonly receiptHash?: string;
   readonly createdAt?: string;
   readonly erasedAt?: string;
 }
@@ -64,6 +72,7 @@ export async function getAccountState(userId: string): Promise<AccountState> {
   return {
     userId,
     consent: consentOfItem(item),
+    ...(item.receiptHash ? { receiptHash: item.receiptHash } : {}),
     ...(item.createdAt ? { createdAt: item.createdAt } : {}),
     ...(item.erasedAt ? { erasedAt: item.erasedAt } : {}),
   };
@@ -111,20 +120,26 @@ export async function storedAnswer(userId: string, key: string): Promise<StoredA
 
 // ------------------------------------------------------------ transaction parts
 
-/** The user's new consent state, on condition that the state is still at `previousVersion`. */
-export const decisionPart = (userId: string, previousVersion: number, state: ConsentState) =>
+/**
+ * The user's new consent state and the hash of its receipt, on condition
+ * that the state is still at `previousVersion`: the condition that keeps one
+ * decision at a time also keeps the receipt chain a line, since the hash the
+ * new receipt chains to was read with that version.
+ */
+export const decisionPart = (userId: string, previousVersion: number, state: ConsentState, receiptHash: string) =>
   part('state', {
     Update: {
       TableName: table(),
       Key: stateKey(userId),
       UpdateExpression:
-        'SET consentVersion = :v, consentPolicyVersion = :p, purposes = :purposes, consentUpdatedAt = :t, createdAt = if_not_exists(createdAt, :t)',
+        'SET consentVersion = :v, consentPolicyVersion = :p, purposes = :purposes, consentUpdatedAt = :t, receiptHash = :h, createdAt = if_not_exists(createdAt, :t)',
       ConditionExpression: previousVersion === 0 ? 'attribute_not_exists(consentVersion)' : 'consentVersion = :prev',
       ExpressionAttributeValues: {
         ':v': state.version,
         ':p': state.policyVersion,
         ':purposes': state.purposes,
         ':t': state.updatedAt,
+        ':h': receiptHash,
         ...(previousVersion === 0 ? {} : { ':prev': previousVersion }),
       },
     },

@@ -2,7 +2,9 @@
  * The consent ledger, append-only (its writers hold PutItem and nothing that
  * updates or deletes), and the outbox of account events:
  * - `<userId>` / `c#<version>`: one consent receipt a recorded decision, kept
- *   as proof;
+ *   as proof, with its place in the user's chain (`prevHash`, `hash`) and
+ *   its signature (core/receipts.ts; absent on receipts recorded before
+ *   receipts were signed, which are never rewritten);
  * - `<userId>` / `e#<time>#<eventId>`: an account event that is not a
  *   decision (identifiers changed, account erased), kept a week (TTL).
  * The table's stream turns every new item into an event on the topic.
@@ -12,6 +14,7 @@ import * as z from 'zod';
 import { DECISIONS, PURPOSES } from '../core/consent';
 import type { Purposes, Receipt } from '../core/consent';
 import type { AccountEventType } from '../core/events';
+import { receiptHash } from '../core/receipts';
 import { tableName } from '../shared/config';
 import { padNumber, part, queryAll } from './dynamo';
 
@@ -37,6 +40,9 @@ const ReceiptItem = z.object({
   purposes: PurposesSchema,
   source: z.string(),
   recordedAt: z.string(),
+  prevHash: z.string().nullable().optional(),
+  hash: z.string().optional(),
+  signature: z.string().nullable().optional(),
 });
 
 const OutboxEventItem = z.object({
@@ -55,14 +61,20 @@ const OutboxEventItem = z.object({
 export const LedgerItem = z.discriminatedUnion('kind', [ReceiptItem, OutboxEventItem]);
 export type LedgerItem = z.infer<typeof LedgerItem>;
 
-export const receiptOf = (item: z.infer<typeof ReceiptItem>): Receipt => ({
-  receiptId: item.receiptId,
-  version: item.version,
-  policyVersion: item.policyVersion,
-  purposes: item.purposes,
-  source: item.source as Receipt['source'],
-  recordedAt: item.recordedAt,
-});
+/** A stored receipt as shown; one recorded before receipts were signed gets its hash computed from its content, and no signature. */
+export function receiptOf(item: z.infer<typeof ReceiptItem>): Receipt {
+  const content = {
+    userId: item.userId,
+    receiptId: item.receiptId,
+    version: item.version,
+    policyVersion: item.policyVersion,
+    purposes: item.purposes,
+    source: item.source as Receipt['source'],
+    recordedAt: item.recordedAt,
+    prevHash: item.prevHash ?? null,
+  };
+  return { ...content, hash: item.hash ?? receiptHash(content), signature: item.signature ?? null };
+}
 
 /** Every receipt of a user, newest first. */
 export async function receiptsOf(userId: string): Promise<Receipt[]> {
@@ -77,12 +89,12 @@ export async function receiptsOf(userId: string): Promise<Receipt[]> {
 
 // ------------------------------------------------------------ transaction parts
 
-/** The receipt of a decision; it is added once and never changed. */
-export const receiptPart = (userId: string, receipt: Receipt) =>
+/** The receipt of a decision, chained and signed; it is added once and never changed. */
+export const receiptPart = (receipt: Receipt) =>
   part('receipt', {
     Put: {
       TableName: table(),
-      Item: ReceiptItem.parse({ ...receiptKey(userId, receipt.version), kind: 'receipt', ...receipt }),
+      Item: ReceiptItem.parse({ ...receiptKey(receipt.userId, receipt.version), kind: 'receipt', ...receipt }),
       ConditionExpression: 'attribute_not_exists(sk)',
     },
   });

@@ -7,17 +7,26 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Access } from '../../catalog';
+import type { Access, KeyAccess } from '../../catalog';
 
 /** Item reads and queries; no `dynamodb:Scan`. */
 export const TABLE_READ_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
 export const TABLE_WRITE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
 /** Adding items to an append-only table: a conditional put, nothing that changes or removes an item. */
 export const TABLE_APPEND_ACTIONS = ['dynamodb:PutItem'] as const;
+
+/** The KMS actions of each kind of key access: signing needs the public key too (its thumbprint is the `kid`). */
+export const KEY_ACTIONS: Readonly<Record<KeyAccess, readonly string[]>> = {
+  sign: ['kms:Sign', 'kms:GetPublicKey'],
+  publish: ['kms:GetPublicKey'],
+  encrypt: ['kms:Encrypt'],
+  decrypt: ['kms:Decrypt'],
+};
 
 /** The DynamoDB actions of each kind of access (besides DescribeTable). */
 export function tableActions(access: Access): string[] {
@@ -205,6 +214,12 @@ export class ServiceFunction extends Construct {
         resources: [Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: identity })],
       }),
     );
+  }
+
+  /** The key's ARN in `env`, and exactly the KMS actions of the access (KEY_ACTIONS), on that key alone. */
+  bindKey(key: IKey, env: string, access: KeyAccess): void {
+    this.setEnv(env, key.keyArn);
+    key.grant(this.fn, ...KEY_ACTIONS[access]);
   }
 
   /** The secret's ARN (never its value) in `env`, and read access to it. */

@@ -40,15 +40,21 @@ describe('PUT /v1/me/consent', () => {
     // Assess
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
+      userId: 'u-1',
       receiptId: expect.any(String),
       version: 1,
       policyVersion: '2016-08-25',
       purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
       source: 'notification',
       recordedAt: expect.any(String),
+      prevHash: null,
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signature: expect.stringMatching(/^[\w-]+\.\.[\w-]{86}$/),
     });
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
     expect(items).toHaveLength(2);
+    // The state keeps the receipt's hash: the next receipt's prevHash.
+    expect(items[0]!.Update!.ExpressionAttributeValues![':h']).toBe(res.json.hash);
     expect(items[0]!.Update).toEqual(
       expect.objectContaining({ TableName: 'test-consentStates', Key: stateKey('u-1'), ConditionExpression: 'attribute_not_exists(consentVersion)' }),
     );
@@ -74,6 +80,35 @@ describe('PUT /v1/me/consent', () => {
     const update = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Update!;
     expect(update.ConditionExpression).toBe('consentVersion = :prev');
     expect(update.ExpressionAttributeValues![':prev']).toBe(7);
+  });
+
+  it('chains the receipt to the hash kept with the state it was decided on, under the same version condition', async () => {
+    const previous = 'a'.repeat(64);
+    givenUser({
+      consentVersion: 3,
+      consentPolicyVersion: '2016-08-25',
+      purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' },
+      consentUpdatedAt: 't',
+      receiptHash: previous,
+    });
+    ddb.on(TransactWriteCommand).resolves({});
+    const res = await invokeHttp(putConsent, { method: 'PUT', body });
+    expect(res.json).toEqual(expect.objectContaining({ version: 4, prevHash: previous }));
+    const [state, receipt] = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(state!.Update!.ExpressionAttributeValues).toEqual(expect.objectContaining({ ':prev': 3, ':h': res.json.hash }));
+    expect(receipt!.Put!.Item).toEqual(expect.objectContaining({ prevHash: previous, hash: res.json.hash, signature: res.json.signature }));
+  });
+
+  it('with Sec-GPC: 1, refuses to grant ads_targeting (409 gpc-conflict) and writes nothing when it was not granted', async () => {
+    givenUser(undefined);
+    const res = await invokeHttp(putConsent, {
+      method: 'PUT',
+      headers: { 'sec-gpc': '1' },
+      body: { ...body, purposes: { ads_targeting: 'granted' } },
+    });
+    expect(res.status).toBe(409);
+    expect(res.json.type).toMatch(/gpc-conflict$/);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
   it('answers 409 for a policy version that is not current, writing nothing', async () => {

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as getStatus } from '../../functions/get-message-status/handler';
 import { handler as trackStatus } from '../../functions/track-message-status/handler';
@@ -8,8 +9,10 @@ import { statusKey } from '../../functions/tables/message-status';
 import { invokeHttp, lambdaContext, streamEvent, streamRecord } from '../support/events';
 
 const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
 afterEach(() => {
   ddb.reset();
+  sqs.reset();
   jest.restoreAllMocks();
 });
 
@@ -103,6 +106,11 @@ describe('GET /v1/messages/{id}', () => {
 describe('track-message-status (messages stream)', () => {
   const TTL = { type: 'Service', principalId: 'dynamodb.amazonaws.com' };
   const keys = (id = messageId) => ({ recipientId: 'u-9', messageId: id });
+  beforeEach(() => {
+    // After the update the status is read back (for the sender's webhook); the business has none unless a test says so.
+    ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({ Item: record() });
+    ddb.on(GetCommand, { TableName: 'test-webhooks' }).resolves({});
+  });
 
   it('makes a removal by the TTL process expired, and any other removal delivered, only from accepted', async () => {
     // Prepare
@@ -132,6 +140,46 @@ describe('track-message-status (messages stream)', () => {
     ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     const result = await trackStatus(streamEvent([streamRecord('REMOVE', { keys: keys() })]), lambdaContext());
     expect(result).toEqual({ batchItemFailures: [] });
+  });
+
+  it("announces the final status to the sender's webhook: ids, status and time only, the same event id when the record comes again", async () => {
+    // Prepare
+    at(EXPIRES + 86_400);
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({})
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({ Item: record({ status: 'expired', updatedAt: '2026-12-26T12:00:00Z' }) });
+    ddb.on(GetCommand, { TableName: 'test-webhooks' }).resolves({ Item: { pk: 'x' } });
+    sqs.on(SendMessageCommand).resolves({});
+    // Act: the TTL removal, then the same record again
+    await trackStatus(streamEvent([streamRecord('REMOVE', { keys: keys() }, TTL)]), lambdaContext());
+    await trackStatus(streamEvent([streamRecord('REMOVE', { keys: keys() }, TTL)]), lambdaContext());
+    // Assess
+    const sent = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent).toHaveLength(2);
+    const [first, second] = sent.map((input) => JSON.parse(input.MessageBody!));
+    expect(sent[0]!.QueueUrl).toBe('https://sqs.us-east-1.amazonaws.com/123456789012/test-webhookDeliveries');
+    expect(first).toEqual({
+      businessId: 'b-1',
+      attempt: 1,
+      event: {
+        id: expect.stringMatching(/^evt_[0-9a-f]{32}$/),
+        type: 'message.status',
+        createdAt: expect.any(String),
+        data: { messageId, status: 'expired', at: '2026-12-25T12:00:00Z' },
+      },
+    });
+    expect(second.event.id).toBe(first.event.id);
+  });
+
+  it("announces nothing for a removal whose status was already final otherwise (an erased account's pending message)", async () => {
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetCommand, { TableName: 'test-messageStatus' }).resolves({ Item: record({ status: 'expired' }) });
+    ddb.on(GetCommand, { TableName: 'test-webhooks' }).resolves({ Item: { pk: 'x' } });
+    // An acknowledgement-like removal (no TTL principal): it would be `delivered`, but the message is expired already.
+    await trackStatus(streamEvent([streamRecord('REMOVE', { keys: keys() })]), lambdaContext());
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('ignores inserts and modifications', async () => {

@@ -89,7 +89,9 @@ describe('REST API events', () => {
 
   it('without an authorizer context are refused with 401, as on the HTTP API', async () => {
     const name = Object.entries(functions).find(([, spec]) => spec.trigger.kind === 'http' && spec.trigger.auth !== 'public')![0];
-    const route = httpRoute(name as keyof typeof functions, { summary: 'probe', responses: { 200: { description: 'ok' } } }, async () => json(200, {}));
+    const route = httpRoute(name as keyof typeof functions, { summary: 'probe', responses: { 200: { description: 'ok' } } }, async () => json(200, {}), {
+      privacySignal: async () => undefined,
+    });
     const response = await route(restEvent({}, null) as never, lambdaContext());
     expect(response.statusCode).toBe(401);
   });

@@ -23,6 +23,7 @@ export const extendedCatalog = {
     },
   },
   topics: { ...catalog.topics, fixtureEvents: { env: 'FIXTURE_EVENTS_TOPIC_ARN' } },
+  keys: catalog.keys,
   queues: {
     ...catalog.queues,
     fixtureStatus: {

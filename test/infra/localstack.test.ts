@@ -24,6 +24,7 @@ const HOBBY_PLAN: Readonly<Record<string, string>> = {
   CloudWatch: 'api-coverage/v1/services/cloudwatch.md: Hobby',
   Logs: 'api-coverage/v1/services/logs.md: Hobby',
   IAM: 'references/coverage/coverage_iam: supported in the free image',
+  KMS: 'aws/services/kms: symmetric and asymmetric keys, sign and encrypt, in the free image',
   // API Gateway v1 (REST APIs) only: "LocalStack supports API Gateway V1 (REST API) in the Free plan, and API Gateway V2 (HTTP, Management and WebSocket API) in the Base plan".
   ApiGateway: 'aws/services/apigateway: REST APIs (v1) in the free plan',
   // The metadata resource CDK adds is handled by CloudFormation itself.

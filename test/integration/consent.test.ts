@@ -73,15 +73,21 @@ describe('consent', () => {
       body: { policyVersion, purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' }, source: 'notification' },
     });
     expect(first.json).toEqual({
+      userId: ana.userId,
       receiptId: expect.any(String),
       version: 1,
       policyVersion,
       purposes: { ads_targeting: 'granted', friend_suggestions: 'granted' },
       source: 'notification',
       recordedAt: expect.any(String),
+      prevHash: null,
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signature: expect.stringMatching(/^[\w-]+\.\.[\w-]+$/),
     });
     const second = await api('PUT', '/v1/me/consent', { token: ana.token, body: { policyVersion, purposes: { ads_targeting: 'denied' }, source: 'settings' } });
-    expect(second.json).toEqual(expect.objectContaining({ version: 2, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }));
+    expect(second.json).toEqual(
+      expect.objectContaining({ version: 2, purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' }, prevHash: first.json.hash }),
+    );
 
     const now = await api('GET', '/v1/me/consent', { token: ana.token });
     expect(now.json).toEqual(

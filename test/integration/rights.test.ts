@@ -70,7 +70,8 @@ describe('GET /v1/me/export', () => {
       exportedAt: expect.any(String),
       account: { phoneNumber: ana.phoneNumber, email: ana.email, createdAt: expect.any(String), erasedAt: null },
       consent: expect.objectContaining({ version: 1, purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' } }),
-      consentHistory: [expect.objectContaining({ version: 1 })],
+      consentHistory: [expect.objectContaining({ version: 1, userId: ana.userId, signature: expect.any(String) })],
+      receiptKeys: { keys: [expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: expect.any(String) })] },
       audiences: { count: 1 },
       pendingMessages: [
         {

@@ -13,7 +13,14 @@ if (!endpoint) throw new Error(`${STORE_ENDPOINT_ENV} is not set: store tests ru
 
 for (const plan of functionPlans(catalog, { stage: 'test' }).values()) Object.assign(process.env, environmentOf(plan, storeResolver));
 // Nothing from the caller's shell may point a function at AWS (secrets' deployed variables hold ARNs).
-for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', ...Object.values(catalog.secrets).map((s) => s.env)]) delete process.env[name];
+for (const name of [
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_ENDPOINT_URL',
+  ...Object.values(catalog.secrets).map((s) => s.env),
+  ...Object.values(catalog.keys).map((k) => k.env),
+])
+  delete process.env[name];
 process.env.AWS_REGION = LOCAL_REGION;
 process.env.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = LOCAL_CREDENTIALS.secretAccessKey;

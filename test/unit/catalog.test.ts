@@ -130,3 +130,42 @@ describe('checkCatalog: data classes and sides', () => {
     for (const table of touched) expect(['identity', 'messages']).not.toContain(catalog.tables[table as keyof typeof catalog.tables].dataClass);
   });
 });
+
+describe('checkCatalog: Global Privacy Control and keys', () => {
+  const meRoute: Trigger = { kind: 'http', method: 'GET', path: '/v1/me/probe', auth: ['user'] };
+
+  it('refuses a user route under /v1/me that can neither record nor forward a Sec-GPC signal', () => {
+    expect(problemsWith(probe({}, 'consent', { trigger: meRoute }))).toEqual([expect.stringContaining('honours Global Privacy Control')]);
+    expect(problemsWith(probe({ consentStates: 'read' }, 'messages', { trigger: meRoute }))).toHaveLength(1);
+  });
+
+  it('accepts one that forwards the signal to gpcSignals, or signs receipts itself', () => {
+    expect(problemsWith(probe({ consentStates: 'read' }, 'messages', { trigger: meRoute, queues: ['gpcSignals'] }))).toEqual([]);
+    expect(problemsWith(probe({ consentStates: 'readWrite', ledger: 'append' }, 'consent', { trigger: meRoute, keys: { receiptSigning: 'sign' } }))).toEqual(
+      [],
+    );
+  });
+
+  it('leaves routes outside /v1/me and other roles alone', () => {
+    expect(problemsWith(probe({}, 'consent'))).toEqual([]);
+    expect(problemsWith(probe({}, 'consent', { trigger: { ...meRoute, auth: ['business'] } }))).toEqual([]);
+  });
+
+  it('refuses an unknown key and an access that does not fit the key', () => {
+    expect(problemsWith(probe({}, 'consent', { keys: { nope: 'sign' } }))).toEqual(['function probe: unknown key nope']);
+    expect(problemsWith(probe({}, 'consent', { keys: { receiptSigning: 'decrypt' } }))).toEqual([
+      expect.stringContaining('decrypt is not an access to the sign key'),
+    ]);
+    expect(problemsWith(probe({}, 'consent', { keys: { webhookSecrets: 'sign' } }))).toEqual([
+      expect.stringContaining('sign is not an access to the encrypt key'),
+    ]);
+  });
+
+  it('gives kms:Sign to the functions that record decisions and to nothing else in the catalog', () => {
+    const signers = Object.entries(functions as Record<string, FunctionSpec>)
+      .filter(([, spec]) => spec.keys?.receiptSigning === 'sign')
+      .map(([name]) => name)
+      .sort();
+    expect(signers).toEqual(['applyGpc', 'putConsent']);
+  });
+});

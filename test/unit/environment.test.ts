@@ -59,7 +59,9 @@ const resolver: Resolver = {
   table: (name) => `tbl-${name}`,
   topic: (name) => `topic-${name}`,
   queue: (name) => `queue-${name}`,
+  deadLetterQueue: (name) => `dlq-${name}`,
   secret: (binding) => [binding.localEnv, `value-of-${binding.name}`],
+  key: (binding) => [binding.localEnv, `key-of-${binding.name}`],
 };
 
 describe('functionPlan', () => {

@@ -47,6 +47,7 @@ export const TEMPLATES: Record<string, unknown> = {
   putKey: { publicKey: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' },
   sendMessage: { to: '+14155550123', category: 'receipt', keyId: 'key-01KB0000000000000000000000', ciphertext: 'Zm9vYmFy', clientMessageId: 'order-1' },
   ackMessages: { messageIds: ['01KAZZZZZZZZZZZZZZZZZZZZZZ'] },
+  putWebhook: { url: 'https://hooks.example.com/audiences', secret: `whsec_${'x'.repeat(32)}` },
 };
 
 /** Plausible values of path parameters, for requests whose bad part is elsewhere. */

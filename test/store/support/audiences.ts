@@ -67,12 +67,19 @@ export async function givenConsent(userId: string, options: ConsentFixture = {})
   const previous = await store.get('consentStates', stateKey(userId));
   const decidedAt = new Date();
   await store.apply(
-    decisionPart(userId, typeof previous?.consentVersion === 'number' ? previous.consentVersion : 0, {
-      version: options.version ?? 1,
-      policyVersion: 'p1',
-      purposes: { ads_targeting: (options.granted ?? true) ? 'granted' : 'denied', friend_suggestions: 'denied' },
-      updatedAt: decidedAt.toISOString(),
-    }),
+    decisionPart(
+      userId,
+      typeof previous?.consentVersion === 'number' ? previous.consentVersion : 0,
+      {
+        version: options.version ?? 1,
+        policyVersion: 'p1',
+        purposes: { ads_targeting: (options.granted ?? true) ? 'granted' : 'denied', friend_suggestions: 'denied' },
+        updatedAt: decidedAt.toISOString(),
+      },
+      createHash('sha256')
+        .update(`${userId}:${options.version ?? 1}`)
+        .digest('hex'),
+    ),
   );
   if (options.erased) await store.apply(erasedPart(userId, new Date(decidedAt.getTime() + 1_000).toISOString()));
 }
