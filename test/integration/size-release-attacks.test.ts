@@ -208,34 +208,45 @@ describe('the time a session takes to reach done', () => {
     );
     // Act: both uploads of a pair at once; each session read every 50 ms from its own upload's answer until it is done
     const lagOf = async (business: Business, audienceId: string, row: readonly string[]) => {
+      const sent = Date.now();
       const session = await add(business, audienceId, [row]);
-      const accepted = Date.now();
+      const answered = Date.now();
       for (;;) {
-        if ((await stageOf(business, audienceId, session)) === 'done') return Date.now() - accepted;
-        if (Date.now() - accepted > 30_000) throw new Error('A session was not done within 30 s');
+        // From the request (the service accepted the batch after it was sent) and from the answer (what the attacker times).
+        if ((await stageOf(business, audienceId, session)) === 'done') return { fromRequest: Date.now() - sent, fromAnswer: Date.now() - answered };
+        if (Date.now() - answered > 30_000) throw new Error('A session was not done within 30 s');
         await new Promise((r) => setTimeout(r, 50));
       }
     };
     const outcomes = await Promise.all(
-      pairs.map(async ({ business, member, nobody }) => {
-        const [memberLag, nobodyLag] = await Promise.all([lagOf(business, member, rowOf(target)), lagOf(business, nobody, strangerRow())]);
-        return { memberLag, nobodyLag };
+      pairs.map(async ({ business, member, nobody }, i) => {
+        // Which upload goes first alternates, so the order of the two requests is no part of the gap.
+        const memberFirst = i % 2 === 0;
+        const [first, second] = await Promise.all(
+          memberFirst
+            ? [lagOf(business, member, rowOf(target)), lagOf(business, nobody, strangerRow())]
+            : [lagOf(business, nobody, strangerRow()), lagOf(business, member, rowOf(target))],
+        );
+        return memberFirst ? { memberLag: first, nobodyLag: second } : { memberLag: second, nobodyLag: first };
       }),
     );
     // Assess: neither is done before the settle time, both soon after it, and the member's session no later than the other's
     const lags = outcomes.flatMap((o) => [o.memberLag, o.nobodyLag]);
-    const meanGap = outcomes.reduce((sum, o) => sum + (o.memberLag - o.nobodyLag), 0) / PAIRS;
+    const gaps = outcomes.map((o) => o.memberLag.fromAnswer - o.nobodyLag.fromAnswer).sort((a, b) => a - b);
+    // The median pair: one upload's answer delayed by a busy machine moves a mean, not the median.
+    const medianGap = (gaps[PAIRS / 2 - 1]! + gaps[PAIRS / 2]!) / 2;
+    const fromAnswer = lags.map((l) => l.fromAnswer);
     report.push(
-      `time to done, ${PAIRS} pairs (member row vs a row nobody has): ${Math.min(...lags)}-${Math.max(...lags)} ms after each upload's answer ` +
-        `(settle time ${SETTLE_SECONDS * 1000} ms); member minus nobody, mean ${meanGap.toFixed(0)} ms`,
+      `time to done, ${PAIRS} pairs (member row vs a row nobody has): ${Math.min(...fromAnswer)}-${Math.max(...fromAnswer)} ms after each upload's answer ` +
+        `(settle time ${SETTLE_SECONDS * 1000} ms); member minus nobody, median ${medianGap.toFixed(0)} ms (${gaps.join(', ')})`,
     );
     for (const lag of lags) {
-      // The settle time runs from the moment the service accepted the batch, a little before its answer arrived.
-      expect(lag).toBeGreaterThanOrEqual(SETTLE_SECONDS * 1000 - 1_000);
+      // Never before the settle time: it runs from the moment the service accepted the batch, after the request was sent.
+      expect(lag.fromRequest).toBeGreaterThanOrEqual(SETTLE_SECONDS * 1000);
       // Soon after it: liveness only, with room for a loaded machine's matcher (the timing property is the gap below).
-      expect(lag).toBeLessThanOrEqual(SETTLE_SECONDS * 1000 + 8_000);
+      expect(lag.fromAnswer).toBeLessThanOrEqual(SETTLE_SECONDS * 1000 + 8_000);
     }
-    expect(Math.abs(meanGap)).toBeLessThanOrEqual(250);
+    expect(Math.abs(medianGap)).toBeLessThanOrEqual(250);
   });
 });
 
