@@ -15,7 +15,8 @@
  * Flags: --users N (seeded consenting users, default 3000), --businesses N
  * (3), --rows N (rows each business uploads, default 10000), --decisions N
  * (400), --deny F (share of decisions denying ads_targeting, 0.3),
- * --recipients N (15), --messages N (150), --concurrency N (16), --json.
+ * --recipients N (15), --messages N (150), --concurrency N (16), --json;
+ * --model prints the model's tables as SCALING.md quotes them, and starts nothing.
  * The defaults run in about a minute and a half on two busy cores.
  */
 import { randomBytes } from 'node:crypto';
@@ -59,18 +60,31 @@ interface Options {
   messages: number;
   concurrency: number;
   json: boolean;
+  /** Print the scale model's tables (markdown, as SCALING.md quotes them) and start nothing. */
+  model: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { users: 3000, businesses: 3, rows: 10_000, decisions: 400, deny: 0.3, recipients: 15, messages: 150, concurrency: 16, json: false };
+  const options: Options = {
+    users: 3000,
+    businesses: 3,
+    rows: 10_000,
+    decisions: 400,
+    deny: 0.3,
+    recipients: 15,
+    messages: 150,
+    concurrency: 16,
+    json: false,
+    model: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--json') {
-      options.json = true;
+    if (arg === '--json' || arg === '--model') {
+      options[arg === '--json' ? 'json' : 'model'] = true;
       continue;
     }
     const name = arg.replace(/^--/, '') as keyof Options;
-    if (!(name in options) || name === 'json') throw new Error(`Unknown flag ${arg}`);
+    if (!(name in options) || name === 'json' || name === 'model') throw new Error(`Unknown flag ${arg}`);
     const value = Number(argv[++i]);
     if (!Number.isFinite(value) || value < 0) throw new Error(`${arg} needs a number`);
     (options as unknown as Record<string, number>)[name] = value;
@@ -482,8 +496,48 @@ function render(
   return out.join('\n');
 }
 
+const usd = (v: number) => (v >= 0.01 || v === 0 ? `$${v.toFixed(2)}` : `$${v.toFixed(4)}`);
+
+/** The model's tables in markdown: costs per million by service, each bill line by line, hot keys, stages. */
+function renderModel(): string {
+  const out: string[] = [`Prices of ${PRICES_DATE}, us-east-1.`, ''];
+  const units = [
+    'apiRequest',
+    'lambdaRequest',
+    'lambdaGbSecond',
+    'dynamoWriteUnit',
+    'dynamoReadUnit',
+    'sqsRequest',
+    'snsPublish',
+    'kmsAsymmetricRequest',
+  ] as const;
+  const heads = ['API Gateway', 'Lambda requests', 'Lambda GB-s', 'DynamoDB writes', 'DynamoDB reads', 'SQS', 'SNS', 'KMS'];
+  out.push(`| per | ${heads.join(' | ')} | total |`, `|---|${heads.map(() => '---:').join('|')}|---:|`);
+  for (const c of costsPerMillion()) out.push(`| ${c.per} | ${units.map((u) => usd(c.byUnit[u])).join(' | ')} | **${usd(c.usd)}** |`);
+  const bills: [Bill, number, string][] = [
+    [consentDecisionBill(), 1e6, 'a million decisions'],
+    [uploadBill(1e6), 1, 'a million uploaded rows'],
+    [messageBill(), 1e6, 'a million messages'],
+  ];
+  for (const [bill, times, per] of bills) {
+    out.push('', `**${bill.operation}**, per ${bill.per}:`, '', `| what | unit | quantity | USD for ${per} |`, '|---|---|---:|---:|');
+    for (const line of bill.lines)
+      out.push(`| ${line.what} | ${line.unit} | ${n(line.quantity, line.quantity < 10 ? 3 : 0)} | ${usd(line.quantity * PRICES[line.unit] * times)} |`);
+    out.push(`| **total** | | | **${usd(costOf(bill) * times)}** |`);
+  }
+  out.push('', '| table | key | load | per second | limit |', '|---|---|---|---:|---:|');
+  for (const h of hotKeys()) out.push(`| ${h.table} | \`${h.key}\` | ${h.load} | ${n(h.perSecond)} ${h.unit} | ${n(h.limit)} ${h.unit} |`);
+  out.push('', '| stage | per second | concurrent invocations | note |', '|---|---:|---:|---|');
+  for (const st of stages()) out.push(`| ${st.stage} | ${n(st.perSecond)} | ${n(st.concurrency)} | ${st.note} |`);
+  return out.join('\n');
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
+  if (o.model) {
+    process.stdout.write(`${renderModel()}\n`);
+    return;
+  }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const startedAt = performance.now();
   const s = await startBenchStack();
