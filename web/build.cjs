@@ -30,12 +30,24 @@ const TARGET = ['chrome133', 'edge133', 'firefox130', 'safari17.4'];
 /** Builds dist/web from web/src (synchronously: whoever calls it waits anyway). Returns the manifest. */
 function buildWeb() {
   const esbuild = require('esbuild');
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
-  fs.mkdirSync(OUT_DIR, { recursive: true });
+  // Built beside the old files and swapped in at the end, so a server reading dist/web meanwhile never sees half a build.
+  const staging = `${OUT_DIR}.build-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { recursive: true });
+  const manifest = buildInto(esbuild, staging);
+  const previous = `${OUT_DIR}.old-${process.pid}`;
+  if (fs.existsSync(OUT_DIR)) fs.renameSync(OUT_DIR, previous);
+  fs.renameSync(staging, OUT_DIR);
+  fs.rmSync(previous, { recursive: true, force: true });
+  return manifest;
+}
+
+/** One build into `outDir`; returns its manifest. */
+function buildInto(esbuild, outDir) {
   const result = esbuild.buildSync({
     absWorkingDir: ROOT,
     entryPoints: { app: 'web/src/main.tsx' },
-    outdir: path.join(OUT_DIR, 'assets'),
+    outdir: path.join(outDir, 'assets'),
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -60,17 +72,17 @@ function buildWeb() {
   const entry = outputs.find(([, output]) => output.entryPoint === 'web/src/main.tsx');
   if (!entry) throw new Error('esbuild produced no entry bundle');
   const [entryFile, entryOutput] = entry;
-  const href = (file) => `/${path.relative(OUT_DIR, path.join(ROOT, file)).split(path.sep).join('/')}`;
+  const href = (file) => `/${path.relative(outDir, path.join(ROOT, file)).split(path.sep).join('/')}`;
   const css = entryOutput.cssBundle ? href(entryOutput.cssBundle) : undefined;
   const html = fs
     .readFileSync(TEMPLATE, 'utf8')
     .replace('<!-- app:css -->', css ? `<link rel="stylesheet" href="${css}" />` : '')
     .replace('<!-- app:js -->', `<script type="module" src="${href(entryFile)}"></script>`);
-  fs.writeFileSync(path.join(OUT_DIR, 'index.html'), html);
+  fs.writeFileSync(path.join(outDir, 'index.html'), html);
 
   const files = {};
-  for (const file of listFiles(OUT_DIR)) {
-    const relative = path.relative(OUT_DIR, file).split(path.sep).join('/');
+  for (const file of listFiles(outDir)) {
+    const relative = path.relative(outDir, file).split(path.sep).join('/');
     if (relative === 'build.json') continue;
     const bytes = fs.readFileSync(file);
     files[relative] = { bytes: bytes.length, gzipBytes: zlib.gzipSync(bytes, { level: 9 }).length };
@@ -83,7 +95,7 @@ function buildWeb() {
     files,
     inputs,
   };
-  fs.writeFileSync(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'build.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

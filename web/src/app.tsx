@@ -99,7 +99,7 @@ const ROLE_NAMES: Record<Role, string> = { user: 'user', business: 'business', o
 export function App(props: { config: WebConfig; session?: Session; notice?: string }) {
   const [session, setSession] = useState(props.session);
   const [notice, setNotice] = useState(props.notice);
-  const route = useRoute();
+  const { route, visit } = useRoute();
 
   const app = useMemo((): AppValue | undefined => {
     if (!session) return undefined;
@@ -158,7 +158,7 @@ export function App(props: { config: WebConfig; session?: Session; notice?: stri
       <main id="main" tabIndex={-1}>
         {app && session ? (
           <AppContext.Provider value={app}>
-            <Route role={session.role} route={route} />
+            <Route key={visit} role={session.role} route={route} />
           </AppContext.Provider>
         ) : (
           <SignIn

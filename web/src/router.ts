@@ -18,15 +18,15 @@ const current = (): string[] =>
       }
     });
 
-/** The current page's path segments; re-renders when the fragment changes. */
-export function useRoute(): string[] {
-  const [route, setRoute] = useState(current);
+/** The current page's path segments, and how many times the address changed (a page is drawn afresh each time). */
+export function useRoute(): { route: string[]; visit: number } {
+  const [state, setState] = useState(() => ({ route: current(), visit: 0 }));
   useEffect(() => {
-    const changed = () => setRoute(current());
+    const changed = () => setState((previous) => ({ route: current(), visit: previous.visit + 1 }));
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
-  return route;
+  return state;
 }
 
 /** The href of a page: `href('audiences', id)` → `#/audiences/<id>`. */
