@@ -51,7 +51,7 @@ export async function launchBrowser(): Promise<Browser> {
 /** A fresh context (its own storage, IndexedDB included) at desktop or phone size. */
 export async function newPage(browser: Browser, size: 'desktop' | 'phone' = 'desktop'): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext(
-    size === 'phone' ? { viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport: DESKTOP, deviceScaleFactor: 1 },
+    size === 'phone' ? { viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 1 } : { viewport: DESKTOP, deviceScaleFactor: 1 },
   );
   return { context, page: await context.newPage() };
 }
