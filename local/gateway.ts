@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { JWTPayload } from 'jose';
 import type { Role } from '../catalog';
-import { apiCors } from '../catalog/cors';
+import { apiCors } from '../catalog/web';
 import { Problem, internalError, notFound, payloadTooLarge, unauthorized } from '../functions/shared/problems';
 import { buildHttpEvent, newApiRequestId, type IncomingHttpRequest, type JwtAuthorizerContext, type RouteMatch } from './events';
 import type { LocalFunction } from './functions';
@@ -55,7 +55,7 @@ export interface GatewayOptions {
   readonly localRoutes?: LocalRouteHandler;
   readonly log: StackLog;
   readonly maxRequestBytes?: number;
-  /** Origins allowed to call the API from a browser (the web app's), with the rules of `catalog/cors.ts`; none by default. */
+  /** Origins allowed to call the API from a browser (the web app's), with the rules of `catalog/web.ts`; none by default. */
   readonly corsOrigins?: () => readonly string[];
 }
 

@@ -42,7 +42,7 @@ export interface LocalStackOptions {
   /** Private EC P-256 JWK the development issuer signs with (default: LOCAL_JWT_PRIVATE_JWK, else a fresh key). */
   readonly signingKey?: JWK;
   readonly log?: StackLog;
-  /** Origins whose pages may call the API (the web app's), asked at every request; CORS rules in catalog/cors.ts. */
+  /** Origins whose pages may call the API (the web app's), asked at every request; CORS rules in catalog/web.ts. */
   readonly corsOrigins?: () => readonly string[];
 }
 

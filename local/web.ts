@@ -4,13 +4,14 @@
  * own, as CloudFront serves them from S3 when deployed, and `/config.json`,
  * which tells the app where the API is and how to sign in (here: the local
  * stack's development issuer). The API answers this origin's requests under
- * the CORS rules of catalog/cors.ts, as API Gateway does for CloudFront's.
+ * the CORS rules of catalog/web.ts, as API Gateway does for CloudFront's.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, normalize, resolve, sep } from 'node:path';
+import { contentSecurityPolicy } from '../catalog/web';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the build script is CommonJS, shared with `npm ci`
 const build = require('../web/build.cjs') as { OUT_DIR: string; ensureWeb(): string };
@@ -49,21 +50,6 @@ export function securityHeaders(apiUrl: string, extraConnect: readonly string[] 
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
   };
-}
-
-/** Scripts and styles only from the app's own origin; calls only to itself and the given origins. */
-export function contentSecurityPolicy(connect: readonly string[]): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self' ${connect.join(' ')}`.trim(),
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "object-src 'none'",
-  ].join('; ');
 }
 
 export interface WebServerOptions {

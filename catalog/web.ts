@@ -1,4 +1,7 @@
 /**
+ * What the web app and the API agree on, read by the CDK stack and the local
+ * stack alike.
+ *
  * Cross-origin rules of the API for the web app, which is served from
  * another origin than the API (deployed: CloudFront in front of S3, and the
  * API Gateway URL; locally: the web server of `npm start` and the gateway).
@@ -17,3 +20,23 @@ export const apiCors = {
 } as const;
 
 export type ApiCors = typeof apiCors;
+
+/**
+ * The web app's Content-Security-Policy: scripts and styles only from its own
+ * origin, calls only to itself and the given origins (the API, the sign-in
+ * provider), no framing. Served by CloudFront deployed and by the local web
+ * server.
+ */
+export function contentSecurityPolicy(connect: readonly string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ${connect.join(' ')}`.trim(),
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "object-src 'none'",
+  ].join('; ');
+}
