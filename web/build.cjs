@@ -58,7 +58,7 @@ function buildInto(esbuild, outDir) {
     minify: true,
     sourcemap: 'linked',
     entryNames: '[name]-[hash]',
-    chunkNames: 'chunk-[hash]',
+    chunkNames: '[name]-[hash]',
     assetNames: '[name]-[hash]',
     metafile: true,
     logLevel: 'error',
@@ -87,11 +87,21 @@ function buildInto(esbuild, outDir) {
     const bytes = fs.readFileSync(file);
     files[relative] = { bytes: bytes.length, gzipBytes: zlib.gzipSync(bytes, { level: 9 }).length };
   }
+  // What a first visit downloads: the entry, every chunk it imports statically, and the stylesheet; the rest loads with its page.
+  const initial = new Set();
+  const visit = (file) => {
+    if (initial.has(file)) return;
+    initial.add(file);
+    for (const imported of result.metafile.outputs[file].imports) if (imported.kind === 'import-statement') visit(imported.path);
+  };
+  visit(entryFile);
+  if (entryOutput.cssBundle) initial.add(entryOutput.cssBundle);
   const inputs = Object.keys(result.metafile.inputs).filter((file) => !file.includes('node_modules/'));
   inputs.push(path.relative(ROOT, TEMPLATE), path.relative(ROOT, __filename));
   const manifest = {
     entry: href(entryFile).slice(1),
     ...(css ? { css: css.slice(1) } : {}),
+    initial: [...initial].map((file) => href(file).slice(1)),
     files,
     inputs,
   };

@@ -25,6 +25,7 @@ export function SignIn(props: { config: WebConfig; notice?: string; onSignedIn(s
   useEffect(() => {
     document.title = 'Sign in · Privacy choices';
     heading.current?.focus();
+    performance.mark('page:Sign in');
   }, []);
 
   async function local(event: Event) {
