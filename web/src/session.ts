@@ -21,6 +21,10 @@ export interface Session {
 
 const KEY = 'consent-audiences.session';
 
+/** This tab's sessionStorage (typed here by what is used, so the module also compiles for Node's tests). */
+const storage = (): { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void } =>
+  (globalThis as unknown as { sessionStorage: ReturnType<typeof storage> }).sessionStorage;
+
 /** The token's claims, unverified: for the page's own display only (the API verifies every token). */
 export function claimsOf(token: string): Record<string, unknown> {
   const part = token.split('.')[1] ?? '';
@@ -59,7 +63,7 @@ export function sessionFromToken(token: string, via: Session['via']): Session | 
 
 export function loadSession(): Session | undefined {
   try {
-    const stored = JSON.parse(sessionStorage.getItem(KEY) ?? 'null') as Session | null;
+    const stored = JSON.parse(storage().getItem(KEY) ?? 'null') as Session | null;
     if (!stored || typeof stored.token !== 'string' || stored.expiresAt <= Date.now() + 30_000) return undefined;
     return stored;
   } catch {
@@ -68,11 +72,11 @@ export function loadSession(): Session | undefined {
 }
 
 export function saveSession(session: Session): void {
-  sessionStorage.setItem(KEY, JSON.stringify(session));
+  storage().setItem(KEY, JSON.stringify(session));
 }
 
 export function clearSession(): void {
-  sessionStorage.removeItem(KEY);
+  storage().removeItem(KEY);
 }
 
 /**
