@@ -146,9 +146,9 @@ const DOCS_SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
  * docs/screenshots (the README's) when UPDATE_SCREENSHOTS=1
  * (`npm run screenshots`).
  */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const image = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
+  const image = await page.screenshot({ fullPage: options.fullPage ?? true, animations: 'disabled', caret: 'hide' });
   writeFileSync(join(SCREENSHOTS, `${name}.png`), image);
   if (process.env.UPDATE_SCREENSHOTS === '1') {
     mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
