@@ -15,11 +15,14 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // The stack's issuer key is known here, so the sign-in test can play an OpenID provider whose tokens the API accepts.
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const signingKey = JSON.stringify(privateKey.export({ format: 'jwk' }));
+  process.env.BROWSER_JWT_PRIVATE_JWK = signingKey;
   const stack = await spawnStack({
     viaNpmStart: true,
     readyTimeoutMs: 90_000,
-    env: { LOCAL_JWT_PRIVATE_JWK: JSON.stringify(privateKey.export({ format: 'jwk' })), LOCAL_VISIBILITY_TIMEOUT_SECONDS: '2' },
+    env: { LOCAL_JWT_PRIVATE_JWK: signingKey, LOCAL_VISIBILITY_TIMEOUT_SECONDS: '2' },
   });
   globalThis.__BROWSER_STACK__ = stack;
   if (!stack.webUrl) throw new Error(`npm start printed no web app address. Its output:\n${stack.output()}`);
