@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { seal } from '../../client/hpke';
 import {
   api,
   bindPhone,
@@ -17,6 +16,7 @@ import {
   pageErrors,
   REPO_ROOT,
   screenshot,
+  sendSealed,
   seriousViolations,
   shows,
   signIn,
@@ -110,11 +110,7 @@ describe.each(['desktop', 'phone'] as const)('every page at %s size', (size) => 
     await shows(user.page.getByLabel('Public key'));
     const publicKey = await user.page.getByLabel('Public key').inputValue();
     const shopToken = await tokenFor('business', SHOP);
-    const sent = await api('POST', '/v1/messages', {
-      token: shopToken,
-      body: { to: bobsPhone, category: 'receipt', ciphertext: await seal(publicKey, { text: 'Order 1017: 12 red roses, $54. Thank you!' }) },
-    });
-    expect(sent.status).toBe(202);
+    await sendSealed(shopToken, bobsPhone, publicKey, 'Order 1017: 12 red roses, $54. Thank you!');
     await user.page.reload();
     await ready(user.page, 'Inbox');
     await shows(user.page.locator('.plaintext'));

@@ -187,3 +187,24 @@ export async function hasText(locator: Locator, expected: string | RegExp | read
 export async function hasCount(locator: Locator, count: number, timeoutMs = 15_000): Promise<void> {
   await eventually(async () => expect(await locator.count()).toBe(count), { timeoutMs, intervalMs: 100 });
 }
+
+/**
+ * A shop's message to a user, sealed here with the client library to the key
+ * the user's browser shows. Where the server publishes keys, the shop looks
+ * the key up as the contract says, finds the browser's, and names its keyId.
+ */
+export async function sendSealed(shopToken: string, to: string, publicKey: string, text: string, sealTo: string = publicKey): Promise<{ messageId: string }> {
+  const { seal } = await import('../../client/hpke');
+  let keyId: string | undefined;
+  if (serverRoutes().has('GET /v1/recipients/{phoneNumber}/key')) {
+    const key = await api<{ keyId: string; publicKey: string }>('GET', `/v1/recipients/${encodeURIComponent(to)}/key`, { token: shopToken });
+    if (key.status !== 200 || key.json.publicKey !== publicKey) throw new Error(`GET /v1/recipients/{phoneNumber}/key answered ${key.status} with another key`);
+    keyId = key.json.keyId;
+  }
+  const sent = await api<{ messageId: string }>('POST', '/v1/messages', {
+    token: shopToken,
+    body: { to, category: 'receipt', ciphertext: await seal(sealTo, { text }), ...(keyId && { keyId }) },
+  });
+  if (sent.status !== 202) throw new Error(`POST /v1/messages answered ${sent.status}`);
+  return sent.json;
+}

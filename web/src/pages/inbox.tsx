@@ -159,7 +159,7 @@ export function Inbox() {
                       <h3 id={`m-${item.messageId}`}>
                         {CATEGORIES[item.category] ?? item.category} from {item.from}
                       </h3>
-                      {failed ? <p class="message error">This message was sealed to a key this browser does not have.</p> : <p class="plaintext">{text}</p>}
+                      {failed ? <p class="message error">This message cannot be opened with this browser's keys.</p> : <p class="plaintext">{text}</p>}
                       <p>
                         <small>
                           Sent {formatTime(item.acceptedAt)}; kept until {formatTime(item.expiresAt)}.
