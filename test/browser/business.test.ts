@@ -106,6 +106,8 @@ describe('the business console', () => {
       { token },
     );
     expect(audience.json).toEqual(expect.objectContaining({ approximateCount: { lower: 0, upper: 100 }, targetable: false }));
+    // Where the service reports when a size was counted (size releases), the page shows it beside the range.
+    if ('countedAt' in (audience.json as object)) await shows(page.getByRole('region', { name: 'Size' }).getByText('Counted', { exact: true }));
 
     // The list shows the audience with its range too.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audiences' }).click();
