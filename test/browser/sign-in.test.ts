@@ -120,7 +120,11 @@ describe('signing in through an OpenID provider', () => {
     expect(history.json.items).toEqual([expect.objectContaining({ source: 'notification' })]);
 
     // Signing out forgets the tokens and ends the provider's session, which sends the browser back.
+    // The provider's logout page sends the browser back to the app (the first navigation to its address since sign-in).
+    const backHome = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() && frame.url() === `${web}/`, timeout: 30_000 });
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await backHome;
+    await page.waitForLoadState('load');
     await hasText(page.getByRole('heading', { level: 1 }), 'Sign in');
     expect(logout?.get('client_id')).toBe(LOCAL_AUDIENCE);
     expect(logout?.get('logout_uri')).toBe(`${web}/`);
