@@ -34,11 +34,7 @@ export interface ApiOptions {
 /** The request each answer was for, so an error can name it (answers made up by a test double carry no URL). */
 const requestOf = new WeakMap<Response, { readonly method: string; readonly path: string }>();
 
-/**
- * A client of the API: every call is typed by the route's contract. `P`
- * defaults to the generated paths; a client may widen them with routes of the
- * contract the document does not describe yet (the web app does).
- */
+/** A client of the API: every call is typed by the route's contract (the generated paths, unless `P` names others). */
 export function createApi<P extends object = paths>(options: ApiOptions): Client<P> {
   const api = createClient<P>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),

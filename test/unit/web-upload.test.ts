@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { createApi } from '../../client/api';
 import { batchRows, detectKnownColumns, hashRecord } from '../../client/customer-list';
 import { readHashedCsv } from '../../cli/csv';
-import type { WebPaths } from '../../web/src/api';
 import { ApiError } from '../../web/src/api';
 import {
   fingerprintOf,
@@ -43,7 +42,7 @@ interface Sent {
 /** A fake API answering uploads: `answer(body, attempt)` gives the status (202 by default). */
 function fakeApi(answer: (body: Sent, attempt: number) => number = () => 202) {
   const sent: Sent[] = [];
-  const api = createApi<WebPaths>({
+  const api = createApi({
     baseUrl: 'http://api.test',
     token: 'token',
     fetch: async (request) => {

@@ -7,7 +7,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
-import { apiContext } from './api';
+import { apiClient } from './api';
 import type { WebConfig } from './config';
 import { Blocks, YourData } from './pages/account';
 import { Home, Receipts, Settings } from './pages/consent';
@@ -112,8 +112,8 @@ export function App(props: { config: WebConfig; session?: Session; notice?: stri
         void import('./oidc').then((m) => m.signOut(config));
       }
     };
-    const context = apiContext(props.config.apiUrl, session.token, () => signOut('Your session ended. Please sign in again.'));
-    return { config: props.config, session, api: context.api, has: context.has, signOut: () => signOut() };
+    const api = apiClient(props.config.apiUrl, session.token, () => signOut('Your session ended. Please sign in again.'));
+    return { config: props.config, session, api, signOut: () => signOut() };
   }, [session, props.config]);
 
   const current = route.length === 0 && session ? HOME[session.role] : route;

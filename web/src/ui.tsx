@@ -5,15 +5,14 @@
  */
 import { createContext, type ComponentChildren } from 'preact';
 import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { describeError, type ApiContext } from './api';
+import { describeError, type Api } from './api';
 import type { WebConfig } from './config';
 import type { Session } from './session';
 
 export interface App {
   readonly config: WebConfig;
   readonly session: Session;
-  readonly api: ApiContext['api'];
-  readonly has: ApiContext['has'];
+  readonly api: Api;
   signOut(): void;
 }
 
@@ -96,15 +95,6 @@ export function Loading(props: { what: string }) {
   return (
     <p class="loading" role="status">
       Loading {props.what}…
-    </p>
-  );
-}
-
-/** Says that the server does not offer a route yet, naming what it would do. */
-export function Unavailable(props: { what: string }) {
-  return (
-    <p class="message note" role="note">
-      {props.what} is not available on this server yet.
     </p>
   );
 }

@@ -28,7 +28,7 @@ import {
 import { emailSha256, phoneSha256, sha256Hex } from '../../client/hashing';
 import { countryCode } from '../../client/identifiers';
 import { toHex } from '../../client/encoding';
-import { ApiError, ok, type WebApi } from './api';
+import { ApiError, ok, type Api } from './api';
 
 /** What the browser gives for a chosen file (a `File`). */
 export interface ListFile {
@@ -248,7 +248,7 @@ export interface Progress {
 }
 
 export interface UploadRun {
-  readonly api: WebApi;
+  readonly api: Api;
   readonly storage: StateStorage;
   readonly key: string;
   readonly audienceId: string;

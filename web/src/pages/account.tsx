@@ -4,16 +4,13 @@
  * confirmation.
  */
 import { useState } from 'preact/hooks';
-import { ok, type Schemas, type WebPaths } from '../api';
-import { ConfirmDialog, ErrorMessage, Loading, Page, StatusMessage, Unavailable, formatTime, useApp, useAsync } from '../ui';
+import { ApiError, ok, type Schemas } from '../api';
+import { ConfirmDialog, ErrorMessage, Loading, Page, StatusMessage, formatTime, useApp, useAsync } from '../ui';
 
 /** Businesses the user blocked: they can still send, but nothing reaches the user, and they cannot tell. */
 export function Blocks() {
-  const { api, has } = useApp();
-  const blocks = useAsync(async () => {
-    if (!(await has('GET /v1/me/blocks'))) return undefined;
-    return (await ok(api.GET('/v1/me/blocks'))).items;
-  }, []);
+  const { api } = useApp();
+  const blocks = useAsync(async () => (await ok(api.GET('/v1/me/blocks'))).items, []);
   const [businessId, setBusinessId] = useState('');
   const [error, setError] = useState<unknown>();
   const [status, setStatus] = useState('');
@@ -47,7 +44,6 @@ export function Blocks() {
   return (
     <Page title="Blocked businesses" intro={<p>A business you block reaches you no more. It is not told: to it, you look like someone who is offline.</p>}>
       {blocks.loading && !blocks.value && <Loading what="blocked businesses" />}
-      {!blocks.loading && blocks.value === undefined && !blocks.error && <Unavailable what="Blocking businesses" />}
       <ErrorMessage error={blocks.error ?? error} />
       {blocks.value && (
         <>
@@ -84,33 +80,41 @@ export function Blocks() {
 }
 
 type Channel = 'phone' | 'email';
-type BodyOf<P extends '/v1/me/phone' | '/v1/me/email'> = WebPaths[P]['put']['requestBody']['content']['application/json'];
 
-/** A number or address, bound once its owner types the code sent to it. */
+/**
+ * A number or address, bound once its owner types the code sent to it
+ * (`POST /v1/me/{phone,email}/verification`, then `PUT /v1/me/{phone,email}`
+ * with the verification and its code). A wrong code may be typed again; an
+ * expired verification, or one with too many wrong codes, needs a new code.
+ */
 function Verify(props: { channel: Channel; current: string | null | undefined; onBound(value: string): void }) {
-  const { api, has } = useApp();
-  const route = props.channel === 'phone' ? 'POST /v1/me/phone/verification' : 'POST /v1/me/email/verification';
-  const available = useAsync(() => has(route), []);
+  const { api } = useApp();
   const [value, setValue] = useState('');
-  const [verification, setVerification] = useState<{ verificationId: string; expiresAt: string }>();
+  const [verification, setVerification] = useState<Schemas['VerificationStarted']>();
   const [code, setCode] = useState('');
   const [error, setError] = useState<unknown>();
   const [status, setStatus] = useState('');
+  const [busy, setBusy] = useState(false);
   const label = props.channel === 'phone' ? 'Phone number' : 'Email address';
   const id = `verify-${props.channel}`;
+  const where = props.channel === 'phone' ? 'by text message' : 'by email';
 
   async function start(event: Event) {
     event.preventDefault();
     setError(undefined);
+    setBusy(true);
     try {
       const started =
         props.channel === 'phone'
           ? await ok(api.POST('/v1/me/phone/verification', { body: { phoneNumber: value } }))
           : await ok(api.POST('/v1/me/email/verification', { body: { email: value } }));
       setVerification(started);
-      setStatus(`We sent a code. It works until ${formatTime(started.expiresAt)}.`);
+      setCode('');
+      setStatus(`We sent a 6-digit code ${where}. It works until ${formatTime(started.expiresAt)}.`);
     } catch (failure) {
       setError(failure);
+    } finally {
+      setBusy(false);
     }
   }
 
@@ -118,32 +122,39 @@ function Verify(props: { channel: Channel; current: string | null | undefined; o
     event.preventDefault();
     if (!verification) return;
     setError(undefined);
-    // The contract's body for binding: the verification and its code. The generated types still describe the earlier
-    // body ({phoneNumber}); they describe this one once the verification routes land, and the casts then change nothing.
+    setBusy(true);
     const body = { verificationId: verification.verificationId, code: code.trim() };
     try {
-      if (props.channel === 'phone') {
-        const bound = await ok(api.PUT('/v1/me/phone', { body: body as unknown as BodyOf<'/v1/me/phone'> }));
-        props.onBound(bound.phoneNumber);
-      } else {
-        const bound = await ok(api.PUT('/v1/me/email', { body: body as unknown as BodyOf<'/v1/me/email'> }));
-        props.onBound(bound.email);
-      }
+      const bound = props.channel === 'phone' ? (await ok(api.PUT('/v1/me/phone', { body }))).phoneNumber : (await ok(api.PUT('/v1/me/email', { body }))).email;
       setVerification(undefined);
       setCode('');
       setValue('');
       setStatus(`${label} verified.`);
+      props.onBound(bound);
     } catch (failure) {
+      // Expired, or too many wrong codes: this verification is over, and the form asks for the number or address again.
+      if (failure instanceof ApiError && failure.status === 410) {
+        setVerification(undefined);
+        setStatus('');
+      }
       setError(failure);
+    } finally {
+      setBusy(false);
     }
+  }
+
+  function cancel() {
+    setVerification(undefined);
+    setCode('');
+    setError(undefined);
+    setStatus('');
   }
 
   return (
     <div class="card">
       <h3>{label}</h3>
       <p>{props.current ? <strong>{props.current}</strong> : 'None yet.'}</p>
-      {available.value === false && <Unavailable what={`Verifying a new ${props.channel === 'phone' ? 'number' : 'address'}`} />}
-      {available.value && !verification && (
+      {!verification && (
         <form class="inline" onSubmit={start}>
           <label for={id}>{props.current ? `New ${label.toLowerCase()}` : label}</label>
           {props.channel === 'phone' ? (
@@ -151,7 +162,7 @@ function Verify(props: { channel: Channel; current: string | null | undefined; o
           ) : (
             <input id={id} type="email" autocomplete="email" maxLength={254} required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
           )}
-          <button type="submit" class="secondary">
+          <button type="submit" class="secondary" disabled={busy}>
             Send a code
           </button>
         </form>
@@ -169,8 +180,11 @@ function Verify(props: { channel: Channel; current: string | null | undefined; o
             value={code}
             onInput={(e) => setCode(e.currentTarget.value)}
           />
-          <button type="submit" class="primary">
+          <button type="submit" class="primary" disabled={busy}>
             Verify
+          </button>
+          <button type="button" class="secondary" onClick={cancel}>
+            Cancel
           </button>
         </form>
       )}

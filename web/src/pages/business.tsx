@@ -6,11 +6,11 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { customerFileSourceValues, messageCategoryValues } from '../../../client/api';
 import { COUNTRY_HEADERS, EMAIL_HEADERS, PHONE_HEADERS, findKnownColumn, type Column, type Columns } from '../../../client/customer-list';
-import { seal } from '../../../client/hpke';
 import { normalisePhone } from '../../../client/identifiers';
-import { ok, type Schemas } from '../api';
+import { messageStatus, sendSealed } from '../../../client/messages';
+import { ok, problemKind, type Schemas } from '../api';
 import { href, navigate } from '../router';
-import { ConfirmDialog, ErrorMessage, Loading, Page, StatusMessage, Unavailable, formatNumber, formatRange, formatTime, useApp, useAsync } from '../ui';
+import { ConfirmDialog, ErrorMessage, Loading, Page, StatusMessage, formatNumber, formatRange, formatTime, useApp, useAsync } from '../ui';
 import {
   fingerprintOf,
   parseList,
@@ -26,8 +26,7 @@ import {
   type UploadState,
 } from '../upload';
 
-/** An audience as the contract describes it; `countedAt` and `nextCountAt` come with size releases. */
-type Audience = Schemas['Audience'] & { countedAt?: string | null; nextCountAt?: string | null };
+type Audience = Schemas['Audience'];
 
 const SOURCES: Record<string, string> = {
   USER_PROVIDED_ONLY: 'Collected from your customers',
@@ -36,18 +35,33 @@ const SOURCES: Record<string, string> = {
 };
 const STATUS: Record<string, string> = { empty: 'Empty', processing: 'Matching…', ready: 'Ready' };
 
+/**
+ * An audience's size as its latest release shows it: a range, when it was
+ * counted, and the earliest time a newer count can be shown (size releases
+ * are rationed, so a change shows at the next count, not at once).
+ */
 function Size(props: { audience: Audience }) {
   const a = props.audience;
+  const counted = a.approximateCount !== null && a.countedAt !== null;
+  const later = new Date(a.nextCountAt).getTime() > Date.now();
   return (
     <dl class="facts">
       <dt>Size</dt>
       <dd>
-        <strong>{formatRange(a.approximateCount, a.targetable)}</strong> people
+        {counted ? (
+          <>
+            <strong>{formatRange(a.approximateCount!, a.targetable === true)}</strong> people
+          </>
+        ) : (
+          'Not counted yet'
+        )}
       </dd>
       <dt>Targetable</dt>
-      <dd>{a.targetable ? 'Yes' : 'No (below the minimum audience size)'}</dd>
-      {a.countedAt !== undefined && [<dt key="c">Counted</dt>, <dd key="cd">{a.countedAt ? formatTime(a.countedAt) : 'Not yet'}</dd>]}
-      {a.nextCountAt !== undefined && a.nextCountAt !== null && [<dt key="n">Next count</dt>, <dd key="nd">not before {formatTime(a.nextCountAt)}</dd>]}
+      <dd>{a.targetable === null ? '—' : a.targetable ? 'Yes' : 'No (below the minimum audience size)'}</dd>
+      <dt>Counted</dt>
+      <dd>{a.countedAt ? formatTime(a.countedAt) : 'Not yet'}</dd>
+      <dt>Next count</dt>
+      <dd>{later ? `not before ${formatTime(a.nextCountAt)}` : 'as soon as it changes'}</dd>
       <dt>Status</dt>
       <dd>{STATUS[a.status] ?? a.status}</dd>
     </dl>
@@ -56,7 +70,7 @@ function Size(props: { audience: Audience }) {
 
 export function Audiences() {
   const { api } = useApp();
-  const list = useAsync(async () => (await ok(api.GET('/v1/audiences'))).items as Audience[], []);
+  const list = useAsync(async () => (await ok(api.GET('/v1/audiences'))).items, []);
   const [name, setName] = useState('');
   const [source, setSource] = useState<Schemas['CustomerFileSource']>('USER_PROVIDED_ONLY');
   const [error, setError] = useState<unknown>();
@@ -115,7 +129,7 @@ export function Audiences() {
 
 export function AudienceDetail(props: { id: string }) {
   const { api } = useApp();
-  const audience = useAsync(async () => (await ok(api.GET('/v1/audiences/{id}', { params: { path: { id: props.id } } }))) as Audience, [props.id]);
+  const audience = useAsync(() => ok(api.GET('/v1/audiences/{id}', { params: { path: { id: props.id } } })), [props.id]);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -408,10 +422,14 @@ function Upload(props: { audienceId: string; onMatched(): void }) {
   );
 }
 
-/** Seals a message to the recipient's published key in this browser, then sends the ciphertext. */
+/**
+ * Seals a message in this browser to the recipient's published key and sends
+ * the ciphertext with that key's `keyId` (client library `sendSealed`: when
+ * the recipient published a new key in between, the service answers 409 and
+ * the key is fetched and the message sealed again, once).
+ */
 export function Send() {
-  const { api, has } = useApp();
-  const available = useAsync(() => has('GET /v1/recipients/{phoneNumber}/key'), []);
+  const { api } = useApp();
   const [to, setTo] = useState('');
   const [country, setCountry] = useState(defaultCountry);
   const [category, setCategory] = useState<Schemas['MessageCategory']>('receipt');
@@ -433,20 +451,15 @@ export function Send() {
     }
     setBusy(true);
     try {
-      const key = await ok(api.GET('/v1/recipients/{phoneNumber}/key', { params: { path: { phoneNumber } } }));
-      const ciphertext = await seal(key.publicKey, { text });
-      // `keyId` names the key the message is sealed to, as the contract asks.
-      const body: Schemas['MessageSend'] & { keyId: string } = {
-        to: phoneNumber,
-        category,
-        keyId: key.keyId,
-        ciphertext,
-        clientMessageId: crypto.randomUUID(),
-      };
-      setSent(await ok(api.POST('/v1/messages', { body })));
+      const accepted = await sendSealed(api, { to: phoneNumber, category, payload: { text }, clientMessageId: crypto.randomUUID() });
+      setSent(accepted);
       setText('');
     } catch (failure) {
-      setError(failure);
+      setError(
+        problemKind(failure) === 'not-found'
+          ? new Error('This number has no account with a published key: the person needs to open their inbox once before they can receive messages.')
+          : failure,
+      );
     } finally {
       setBusy(false);
     }
@@ -455,7 +468,7 @@ export function Send() {
   async function refresh() {
     if (!sent) return;
     try {
-      setStatus(await ok(api.GET('/v1/messages/{id}', { params: { path: { id: sent.messageId } } })));
+      setStatus(await messageStatus(api, sent.messageId));
     } catch (failure) {
       setError(failure);
     }
@@ -471,7 +484,6 @@ export function Send() {
         </p>
       }
     >
-      {available.value === false && <Unavailable what="Looking up a recipient's key" />}
       <form class="stack" onSubmit={send}>
         <label for="send-to">Recipient's phone number</label>
         <input id="send-to" type="tel" autocomplete="off" required maxLength={64} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
@@ -488,7 +500,7 @@ export function Send() {
         <label for="send-text">Message</label>
         <textarea id="send-text" required maxLength={4000} rows={4} value={text} onInput={(e) => setText(e.currentTarget.value)} />
         <ErrorMessage error={error} />
-        <button type="submit" class="primary" disabled={busy || available.value !== true}>
+        <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Sealing and sending…' : 'Seal and send'}
         </button>
       </form>

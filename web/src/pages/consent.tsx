@@ -5,23 +5,40 @@
  * takes, and the history of receipts.
  */
 import { useMemo, useState } from 'preact/hooks';
+import type { ChainVerification } from '../../../client/receipts';
 import { ApiError, ok, problemKind, type Schemas } from '../api';
 import { href } from '../router';
 import { ErrorMessage, Loading, Page, PURPOSE_NAMES, PURPOSES, StatusMessage, formatTime, useApp, useAsync, type Purpose } from '../ui';
 
 type Consent = Schemas['Consent'];
 type Policy = Schemas['Policy'];
-type Receipt = Schemas['ConsentReceipt'] & { prevHash?: string | null; hash?: string; signature?: string };
+type Receipt = Schemas['ConsentReceipt'];
 type Decision = Schemas['Decision'];
 
 const decisionText = (decision: Decision | undefined): string => (decision === 'granted' ? 'Allowed' : 'Not allowed');
 
-/** Whether the browser sends Global Privacy Control (`Sec-GPC: 1`), which the service reads as "no ads targeting". */
+/**
+ * Whether the browser sends Global Privacy Control. Browsers that support it
+ * add `Sec-GPC: 1` to every request themselves (a page cannot set a `Sec-`
+ * header), and the service reads it as "no ads targeting": it records a
+ * denial of ads for a user who had allowed them, and refuses a choice that
+ * allows them (409, problem type `gpc-conflict`).
+ */
 const gpcEnabled = (): boolean => (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl === true;
 
-function gpcNote() {
-  return <p class="message note">Your browser sends Global Privacy Control, so the service keeps ads off while it does, whatever you choose here.</p>;
+function GpcNote() {
+  return (
+    <p class="message note" role="note">
+      Your browser sends Global Privacy Control, and the service honours it: ads stay off while your browser sends it, and allowing them is refused.
+    </p>
+  );
 }
+
+/** The 409 `gpc-conflict` problem, said plainly: what happened and what the user can do. */
+const GPC_CONFLICT =
+  'Ads were not allowed: your browser sends Global Privacy Control, which says no to ads targeting, and the service honours it. To allow ads, turn Global Privacy Control off in your browser first. Nothing else was changed.';
+
+const explain = (failure: unknown): unknown => (problemKind(failure) === 'gpc-conflict' ? new Error(GPC_CONFLICT) : failure);
 
 /** The current policy, or null when none is published (404). */
 async function currentPolicy(api: ReturnType<typeof useApp>['api']): Promise<Policy | null> {
@@ -107,7 +124,7 @@ export function Notification(props: { policy: Policy; consent: Consent; onSaved(
       );
       props.onSaved(receipt);
     } catch (failure) {
-      setError(failure);
+      setError(explain(failure));
     } finally {
       setBusy(false);
     }
@@ -145,7 +162,7 @@ export function Notification(props: { policy: Policy; consent: Consent; onSaved(
           >
             <legend>{PURPOSES[purpose].title}</legend>
             <p id={`about-${purpose}`}>{PURPOSES[purpose].text}</p>
-            {purpose === 'ads_targeting' && gpcEnabled() && gpcNote()}
+            {purpose === 'ads_targeting' && gpcEnabled() && <GpcNote />}
             <div class="choices">
               {(['granted', 'denied'] as const).map((value) => (
                 <label class="choice" key={value} for={`choice-${purpose}-${value}`}>
@@ -231,7 +248,8 @@ export function Settings() {
         consent: { ...consent, purposes: receipt.purposes, version: receipt.version, decisionRequired: false, updatedAt: receipt.recordedAt },
       });
     } catch (failure) {
-      setError(problemKind(failure) === 'gpc-conflict' ? new Error('Your browser sends Global Privacy Control, so ads stay off while it does.') : failure);
+      setError(explain(failure));
+      // A newer decision (Global Privacy Control's own, say) may have been recorded meanwhile: show the state as it is now.
       if (failure instanceof ApiError && failure.status === 409) state.reload();
     } finally {
       setSaving(undefined);
@@ -255,7 +273,7 @@ export function Settings() {
             <li class="card" key={purpose}>
               <h2 id={`setting-${purpose}`}>{PURPOSES[purpose].title}</h2>
               <p>{PURPOSES[purpose].text}</p>
-              {purpose === 'ads_targeting' && gpcEnabled() && gpcNote()}
+              {purpose === 'ads_targeting' && gpcEnabled() && <GpcNote />}
               <p class={`state ${consent.purposes[purpose]}`}>
                 <span class="visually-hidden">{PURPOSES[purpose].title}: </span>
                 {decisionText(consent.purposes[purpose])}
@@ -307,42 +325,58 @@ function ReceiptCard(props: { receipt: Receipt }) {
         ])}
         <dt>Receipt id</dt>
         <dd class="id">{r.receiptId}</dd>
-        {r.hash && [
-          <dt key="h">Fingerprint</dt>,
-          <dd key="hd" class="id" title={r.hash}>
-            {r.hash.slice(0, 16)}…
-          </dd>,
-        ]}
+        <dt>Fingerprint</dt>
+        <dd class="id" title={r.hash}>
+          {r.hash.slice(0, 16)}…
+        </dd>
       </dl>
     </article>
   );
 }
 
-/** Whether each receipt names the one before it (`prevHash`), when the service chains them. */
-function chainState(items: readonly Receipt[]): 'intact' | 'broken' | undefined {
-  if (items.length === 0 || items.some((r) => r.hash === undefined)) return undefined;
-  for (let i = 0; i < items.length; i++) {
-    const older = items[i + 1];
-    if ((items[i]!.prevHash ?? null) !== (older ? older.hash : null)) return 'broken';
+/**
+ * The receipts' chain, checked in this browser with the client library
+ * against the service's published signing keys (`/.well-known/jwks.json`):
+ * each receipt's hash covers its content, its signature is the service's,
+ * each names the one before it, and the newest is the current choice.
+ */
+function ChainCheck(props: { check: ChainVerification }) {
+  const c = props.check;
+  if (!c.ok) {
+    const first = c.problems[0];
+    return (
+      <p class="message error" role="alert">
+        These receipts do not check out: {first ? `receipt ${first.version}: ${first.detail}` : 'the chain is incomplete'}.
+      </p>
+    );
   }
-  return 'intact';
+  if (c.receipts === 0) return null;
+  return (
+    <p class="message note" role="note">
+      Checked in this browser: {c.receipts === 1 ? 'the receipt is' : `all ${c.receipts} receipts are`} signed by the service
+      {c.unsigned > 0 && ` (${c.unsigned} recorded before receipts were signed are hashed only)`}, and each names the one before it: none is missing or altered.
+    </p>
+  );
 }
 
 export function Receipts() {
-  const { api } = useApp();
-  const history = useAsync(async () => (await ok(api.GET('/v1/me/consent/history'))).items as Receipt[], []);
+  const { api, session } = useApp();
+  const history = useAsync(async () => {
+    const [{ items }, keys, consent, { verifyReceiptChain }] = await Promise.all([
+      ok(api.GET('/v1/me/consent/history')),
+      ok(api.GET('/.well-known/jwks.json')),
+      ok(api.GET('/v1/me/consent')),
+      import('../../../client/receipts'),
+    ]);
+    const check = await verifyReceiptChain(items, keys, { userId: session.sub, currentVersion: consent.version });
+    return { items, check };
+  }, []);
   if (history.loading && !history.value) return <Loading what="your receipts" />;
   if (!history.value) return <ErrorMessage error={history.error} />;
-  const items = history.value;
-  const chain = chainState(items);
+  const { items, check } = history.value;
   return (
     <Page title="Your receipts" intro={<p>Every choice you made, newest first. The service keeps them as proof of what you decided and when.</p>}>
-      {chain === 'intact' && <p class="message note">Each receipt names the one before it: none is missing or altered.</p>}
-      {chain === 'broken' && (
-        <p class="message error" role="alert">
-          These receipts do not form an unbroken chain.
-        </p>
-      )}
+      <ChainCheck check={check} />
       {items.length === 0 ? (
         <p>You have not made a choice yet.</p>
       ) : (

@@ -4,95 +4,77 @@
  * non-extractable, and kept in IndexedDB (one database per account), so no
  * script, the service included, can ever read it; the service only ever
  * holds ciphertext. The public half is published with `PUT /v1/me/keys` so
- * businesses can seal to it.
+ * businesses can seal to it; each message names the key it was sealed to
+ * (`keyId`), and this browser opens it with that key (client library HPKE).
  */
 import { useState } from 'preact/hooks';
-import { hasWebCryptoX25519 } from '../../../client/webcrypto';
-import { open } from '../../../client/hpke';
+import { acknowledge, blockBusiness, openInbox, publishKey, type OpenedMessage } from '../../../client/messages';
 import { DeviceKeyStore, type DeviceKey } from '../../../client/keystore';
-import { ok, type Schemas } from '../api';
+import { hasWebCryptoX25519 } from '../../../client/webcrypto';
 import { ErrorMessage, Loading, Page, StatusMessage, formatTime, useApp, useAsync } from '../ui';
 import { keyStoreName } from './account';
 
-type InboxItem = Schemas['InboxMessage'] & { keyId?: string };
-
 const CATEGORIES: Record<string, string> = { receipt: 'Receipt', reservation: 'Reservation', delivery_update: 'Delivery update' };
-
-interface Opened {
-  readonly item: InboxItem;
-  readonly text?: string;
-  readonly failed?: boolean;
-}
-
-/** Opens a message with the key it was sealed to (by `keyId`), or else with each key of this browser, newest first. */
-async function openItem(store: DeviceKeyStore, item: InboxItem): Promise<Opened> {
-  const named = item.keyId ? await store.byKeyId(item.keyId) : undefined;
-  const candidates = named ? [named] : (await store.list()).reverse();
-  for (const key of candidates) {
-    try {
-      const payload = await open(key.keyPair, item.ciphertext);
-      return { item, text: typeof payload.text === 'string' ? payload.text : JSON.stringify(payload) };
-    } catch {
-      // sealed to another key: try the next one
-    }
-  }
-  return { item, failed: true };
-}
 
 interface KeyState {
   readonly store: DeviceKeyStore;
   readonly key?: DeviceKey;
-  /** Whether the server publishes keys (`PUT /v1/me/keys`). */
-  readonly publishing: boolean;
 }
 
+/** Why a message did not open, for people. */
+function failureText(message: OpenedMessage): string {
+  if (message.failure === 'no-key')
+    return "This message cannot be opened with this browser's keys: it was sealed to a key this browser does not hold (one published from another device).";
+  return "This message cannot be opened with this browser's keys: it was altered, or not sealed to this browser's key.";
+}
+
+const textOf = (message: OpenedMessage): string => (typeof message.payload?.text === 'string' ? message.payload.text : JSON.stringify(message.payload));
+
 export function Inbox() {
-  const { api, has, session } = useApp();
+  const { api, session } = useApp();
   const [error, setError] = useState<unknown>();
   const [status, setStatus] = useState('');
+
+  /** Records the service's keyId for a key this browser made, once the key is published. */
+  async function publish(store: DeviceKeyStore, key: DeviceKey): Promise<DeviceKey> {
+    const published = await publishKey(api, key.publicKey);
+    return store.setKeyId(key.publicKey, published.keyId);
+  }
 
   const keys = useAsync(async (): Promise<KeyState | 'unsupported'> => {
     if (!(await hasWebCryptoX25519())) return 'unsupported';
     const store = await DeviceKeyStore.open({ name: keyStoreName(session.sub) });
     let key = await store.current();
-    const publishing = await has('PUT /v1/me/keys');
-    // A key made while the service could not publish keys is published once it can.
-    if (key && !key.keyId && publishing) key = await publish(store, key);
-    return { store, ...(key && { key }), publishing };
+    // A key whose publication did not finish (the connection dropped, say) is published now.
+    if (key && !key.keyId) key = await publish(store, key);
+    return { store, ...(key && { key }) };
   }, [session.sub]);
 
   const messages = useAsync(async () => {
     const state = keys.value;
-    if (!state || state === 'unsupported') return [];
-    const { items } = await ok(api.GET('/v1/me/messages'));
-    return Promise.all(items.map((item) => openItem(state.store, item as InboxItem)));
+    if (!state || state === 'unsupported' || !state.key) return [];
+    return openInbox(api, async (keyId) => (await state.store.byKeyId(keyId))?.keyPair);
   }, [keys.value]);
-
-  async function publish(store: DeviceKeyStore, key: DeviceKey): Promise<DeviceKey> {
-    const registered = await ok(api.PUT('/v1/me/keys', { body: { publicKey: key.publicKey } }));
-    return store.setKeyId(key.publicKey, registered.keyId);
-  }
 
   async function createKey() {
     const state = keys.value;
     if (!state || state === 'unsupported') return;
     setError(undefined);
     try {
-      let key = await state.store.create();
-      if (state.publishing) key = await publish(state.store, key);
+      const key = await publish(state.store, await state.store.create());
       keys.set({ ...state, key });
-      setStatus(state.publishing ? 'A key for this browser is ready and published.' : 'A key for this browser is ready.');
+      setStatus('A key for this browser is ready and published: businesses now seal messages to it.');
     } catch (failure) {
       setError(failure);
     }
   }
 
-  async function acknowledge(ids: string[]) {
+  async function markReceived(ids: string[]) {
     setError(undefined);
     try {
-      const { acknowledged } = await ok(api.POST('/v1/me/messages/ack', { body: { messageIds: ids } }));
+      const acknowledged = await acknowledge(api, ids);
       setStatus(`${acknowledged} ${acknowledged === 1 ? 'message' : 'messages'} marked as received; the service deleted its copy.`);
-      messages.set((messages.value ?? []).filter((m) => !ids.includes(m.item.messageId)));
+      messages.set((messages.value ?? []).filter((m) => !ids.includes(m.messageId)));
     } catch (failure) {
       setError(failure);
     }
@@ -101,13 +83,12 @@ export function Inbox() {
   async function block(businessId: string) {
     setError(undefined);
     try {
-      await ok(api.PUT('/v1/me/blocks/{businessId}', { params: { path: { businessId } } }));
-      setStatus(`Blocked ${businessId}: nothing more from it will reach you.`);
+      await blockBusiness(api, businessId);
+      setStatus(`Blocked ${businessId}: nothing more from it will reach you. Unblock it under Blocked.`);
     } catch (failure) {
       setError(failure);
     }
   }
-  const blocking = useAsync(() => has('PUT /v1/me/blocks/{businessId}'), []);
 
   const state = keys.value;
   return (
@@ -125,19 +106,15 @@ export function Inbox() {
           {state.key ? (
             <>
               <p>
-                Made {formatTime(state.key.createdAt)}. Its private part never leaves this browser, and no script can read it.{' '}
-                {state.key.keyId
-                  ? 'Businesses seal messages to its public part.'
-                  : state.publishing
-                    ? 'It is not published yet.'
-                    : 'This server does not publish keys yet; share the public key with a business yourself.'}
+                Made {formatTime(state.key.createdAt)}. Its private part never leaves this browser, and no script can read it. Businesses seal messages to its
+                public part.
               </p>
               <label for="public-key">Public key</label>
               <input id="public-key" class="id" readOnly value={state.key.publicKey} />
             </>
           ) : (
             <>
-              <p>Make a key on this browser to receive messages. Its private part stays here.</p>
+              <p>Make a key on this browser to receive messages. Its private part stays here; its public part is published so businesses can seal to it.</p>
               <button type="button" class="primary" onClick={createKey}>
                 Make a key for this browser
               </button>
@@ -153,33 +130,31 @@ export function Inbox() {
           {messages.value && messages.value.length > 0 && (
             <>
               <ol class="cards">
-                {messages.value.map(({ item, text, failed }) => (
-                  <li key={item.messageId}>
-                    <article class="card message-item" aria-labelledby={`m-${item.messageId}`}>
-                      <h3 id={`m-${item.messageId}`}>
-                        {CATEGORIES[item.category] ?? item.category} from {item.from}
+                {messages.value.map((message) => (
+                  <li key={message.messageId}>
+                    <article class="card message-item" aria-labelledby={`m-${message.messageId}`}>
+                      <h3 id={`m-${message.messageId}`}>
+                        {CATEGORIES[message.category] ?? message.category} from {message.from}
                       </h3>
-                      {failed ? <p class="message error">This message cannot be opened with this browser's keys.</p> : <p class="plaintext">{text}</p>}
+                      {message.failure ? <p class="message error">{failureText(message)}</p> : <p class="plaintext">{textOf(message)}</p>}
                       <p>
                         <small>
-                          Sent {formatTime(item.acceptedAt)}; kept until {formatTime(item.expiresAt)}.
+                          Sent {formatTime(message.acceptedAt)}; kept until {formatTime(message.expiresAt)}.
                         </small>
                       </p>
                       <div class="actions">
-                        <button type="button" class="secondary" onClick={() => acknowledge([item.messageId])}>
+                        <button type="button" class="secondary" onClick={() => markReceived([message.messageId])}>
                           Mark as received
                         </button>
-                        {blocking.value && (
-                          <button type="button" class="secondary" onClick={() => block(item.from)}>
-                            Block {item.from}
-                          </button>
-                        )}
+                        <button type="button" class="secondary" onClick={() => block(message.from)}>
+                          Block {message.from}
+                        </button>
                       </div>
                     </article>
                   </li>
                 ))}
               </ol>
-              <button type="button" class="secondary" onClick={() => acknowledge(messages.value!.filter((m) => !m.failed).map((m) => m.item.messageId))}>
+              <button type="button" class="secondary" onClick={() => markReceived(messages.value!.filter((m) => !m.failure).map((m) => m.messageId))}>
                 Mark all opened as received
               </button>
             </>
