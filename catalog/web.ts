@@ -12,8 +12,13 @@
  */
 export const apiCors = {
   allowMethods: ['GET', 'PUT', 'POST', 'DELETE'],
-  /** `Sec-GPC` needs no entry: browsers set it themselves and CORS does not cover it. */
-  allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+  /**
+   * Browsers with Global Privacy Control add `Sec-GPC` themselves, outside
+   * CORS. It is listed anyway, so a client that adds the header as a request
+   * header (a privacy extension, or an automated browser's extra headers)
+   * passes the preflight instead of failing every call.
+   */
+  allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'sec-gpc'],
   /** A 429 tells the client when to come back. */
   exposeHeaders: ['retry-after'],
   maxAgeSeconds: 3600,

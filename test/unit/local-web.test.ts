@@ -84,6 +84,10 @@ describe('the gateway’s CORS', () => {
       'access-control-allow-headers': apiCors.allowHeaders.join(','),
       'access-control-max-age': String(apiCors.maxAgeSeconds),
     });
+    // The headers the web app sends, and Global Privacy Control's, which some clients add as a request header.
+    expect(response.headers.get('access-control-allow-headers')!.split(',')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'sec-gpc']),
+    );
   });
 
   it('gives another origin no CORS headers, so its browser refuses the answer', async () => {
