@@ -3,14 +3,15 @@
  * audience, uploads examples/customers.csv (hashed in the browser, in
  * batches), the upload stops half-way and resumes after a reload without
  * sending an acknowledged batch again, and the shop sees the session finish
- * and the audience's size as a range. Then it seals a message to a user's
- * published key.
+ * and the audience's size as a range with when it was counted. Then it
+ * seals a message to a user's published key, and seals again to the new key
+ * when the user replaced theirs in between.
  */
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Request } from 'playwright-core';
 import { readHashedCsv } from '../../cli/csv';
-import { api, hasText, launchBrowser, newPage, pageErrors, REPO_ROOT, routeTest, settle, shows, signIn, tokenFor, uniqueSub, bindPhone } from './support';
+import { api, bindPhone, hasText, launchBrowser, newPage, pageErrors, REPO_ROOT, settle, shows, signIn, tokenFor, uniqueSub } from './support';
 
 jest.setTimeout(180_000);
 
@@ -100,14 +101,22 @@ describe('the business console', () => {
     const [sessionId] = [...sessionIds];
     const session = await api('GET', `/v1/audiences/${encodeURIComponent(audienceId)}/sessions/${sessionId}`, { token });
     expect(session.json).toEqual(expect.objectContaining({ stage: 'done', batchesReceived: 3, numReceived: 11, numInvalid: 0 }));
-    const audience = await api<{ approximateCount: { lower: number; upper: number }; targetable: boolean }>(
+    const audience = await api<{ approximateCount: { lower: number; upper: number }; targetable: boolean; countedAt: string; nextCountAt: string }>(
       'GET',
       `/v1/audiences/${encodeURIComponent(audienceId)}`,
       { token },
     );
     expect(audience.json).toEqual(expect.objectContaining({ approximateCount: { lower: 0, upper: 100 }, targetable: false }));
-    // Where the service reports when a size was counted (size releases), the page shows it beside the range.
-    if ('countedAt' in (audience.json as object)) await shows(page.getByRole('region', { name: 'Size' }).getByText('Counted', { exact: true }));
+    // The release's time beside the range, and when a newer count may come, as the service reports them.
+    const size = page.getByRole('region', { name: 'Size' });
+    const fact = (term: string) => size.locator('dt', { hasText: term }).locator('xpath=following-sibling::dd[1]');
+    const shown = (iso: string) => new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+    expect(audience.json.countedAt).toEqual(expect.any(String));
+    await hasText(fact('Counted'), shown(audience.json.countedAt));
+    await hasText(
+      fact('Next count'),
+      new Date(audience.json.nextCountAt).getTime() > Date.now() ? `not before ${shown(audience.json.nextCountAt)}` : 'as soon as it changes',
+    );
 
     // The list shows the audience with its range too.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audiences' }).click();
@@ -116,7 +125,7 @@ describe('the business console', () => {
     await context.close();
   });
 
-  routeTest(['PUT /v1/me/keys', 'GET /v1/recipients/{phoneNumber}/key'], 'seals a message to a user’s published key, which the user opens', async () => {
+  it('seals a message to a user’s published key, which the user opens', async () => {
     const user = uniqueSub('reader');
     const shop = uniqueSub('flower-shop');
     const phone = await bindPhone(await tokenFor('user', user), '+1 415 555 0177');
@@ -126,14 +135,24 @@ describe('the business console', () => {
     await reader.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
     await reader.page.getByRole('button', { name: 'Make a key for this browser' }).click();
     await shows(reader.page.getByText('Businesses seal messages to its public part.'));
+    const publicKey = await reader.page.getByLabel('Public key').inputValue();
+    const published = await api<{ keyId: string; publicKey: string }>('GET', `/v1/recipients/${encodeURIComponent(phone)}/key`, {
+      token: await tokenFor('business', shop),
+    });
+    expect(published.json.publicKey).toBe(publicKey);
 
     const sender = await newPage(browser);
+    const sends: { keyId: string }[] = [];
+    sender.page.on('request', (request: Request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/v1/messages')) sends.push(request.postDataJSON() as { keyId: string });
+    });
     await signIn(sender.page, 'business', shop);
     await sender.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Send a message' }).click();
     await sender.page.getByLabel("Recipient's phone number").fill(phone);
-    await sender.page.getByLabel('Message').fill('Order 1017: 12 red roses, $54');
+    await sender.page.getByLabel('Message', { exact: true }).fill('Order 1017: 12 red roses, $54');
     await sender.page.getByRole('button', { name: 'Seal and send' }).click();
     await hasText(sender.page.getByRole('region', { name: 'Sent' }).locator('dd').nth(1), 'accepted');
+    expect(sends).toEqual([expect.objectContaining({ keyId: published.json.keyId })]);
 
     await reader.page.reload();
     await hasText(reader.page.locator('.plaintext'), 'Order 1017: 12 red roses, $54');
@@ -141,7 +160,50 @@ describe('the business console', () => {
     await settle();
     await sender.page.getByRole('button', { name: 'Check status' }).click();
     await hasText(sender.page.getByRole('region', { name: 'Sent' }).locator('dd').nth(1), 'delivered');
+    expect(await pageErrors(reader.page)).toEqual([]);
+    expect(await pageErrors(sender.page)).toEqual([]);
     await reader.context.close();
     await sender.context.close();
+  });
+
+  it('seals again to the new key when the recipient replaced theirs after the lookup (409)', async () => {
+    const user = uniqueSub('mover');
+    const shop = uniqueSub('flower-shop');
+    const userToken = await tokenFor('user', user);
+    const phone = await bindPhone(userToken, '+1 415 555 0178');
+    const { generateKeyPair, publicKeyOf } = await import('../../client/keys');
+    const { open } = await import('../../client/hpke');
+    const first = await generateKeyPair();
+    const second = await generateKeyPair();
+    const publish = async (keyPair: typeof first) => {
+      const answer = await api<{ keyId: string }>('PUT', '/v1/me/keys', { token: userToken, body: { publicKey: await publicKeyOf(keyPair) } });
+      expect(answer.status).toBe(200);
+      return answer.json.keyId;
+    };
+    const firstKeyId = await publish(first);
+
+    // The user publishes a new key while the shop's first send is on its way, sealed to the key it looked up.
+    const { context, page } = await newPage(browser);
+    const sends: { keyId: string }[] = [];
+    let secondKeyId: string | undefined;
+    await page.route('**/v1/messages', async (route) => {
+      sends.push(route.request().postDataJSON() as { keyId: string });
+      if (sends.length === 1) secondKeyId = await publish(second);
+      await route.continue();
+    });
+    await signIn(page, 'business', shop);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Send a message' }).click();
+    await page.getByLabel("Recipient's phone number").fill(phone);
+    await page.getByLabel('Message', { exact: true }).fill('Table for two at 8 pm');
+    await page.getByRole('button', { name: 'Seal and send' }).click();
+    await hasText(page.getByRole('region', { name: 'Sent' }).locator('dd').nth(1), 'accepted');
+
+    // The first send named the old key and was refused; the page fetched the new key and sealed to it.
+    expect(sends.map((s) => s.keyId)).toEqual([firstKeyId, secondKeyId]);
+    const inbox = await api<{ items: { keyId: string; ciphertext: string }[] }>('GET', '/v1/me/messages', { token: userToken });
+    expect(inbox.json.items.map((m) => m.keyId)).toEqual([secondKeyId]);
+    expect(await open(second, inbox.json.items[0]!.ciphertext)).toEqual({ text: 'Table for two at 8 pm' });
+    expect(await pageErrors(page)).toEqual([]);
+    await context.close();
   });
 });

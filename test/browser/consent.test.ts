@@ -4,10 +4,11 @@
  * choices of equal weight each, nothing chosen for her), declines ads and
  * allows friend suggestions, and the API holds the receipt. Later she
  * withdraws friend suggestions in Settings in exactly as many steps as
- * allowing them takes there.
+ * allowing them takes there, and the receipts page checks their chain in the
+ * browser. A browser that sends Global Privacy Control sees it honoured.
  */
 import type { Browser, Locator, Page } from 'playwright-core';
-import { api, hasCount, hasText, launchBrowser, newPage, pageErrors, shows, signIn, tokenFor, uniqueSub } from './support';
+import { api, hasCount, hasText, launchBrowser, newPage, pageErrors, settle, shows, signIn, tokenFor, uniqueSub } from './support';
 import { SEED_POLICY } from './policy';
 
 jest.setTimeout(120_000);
@@ -24,6 +25,8 @@ interface Receipt {
   policyVersion: string;
   purposes: { ads_targeting: string; friend_suggestions: string };
   source: string;
+  hash: string;
+  prevHash: string | null;
 }
 
 async function history(sub: string): Promise<Receipt[]> {
@@ -141,8 +144,11 @@ describe('the policy notification and settings', () => {
     // The receipts page lists all three, newest first.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Receipts' }).click();
     await hasText(page.getByRole('heading', { level: 2, name: /^Receipt \d$/ }), ['Receipt 3', 'Receipt 2', 'Receipt 1']);
-    // Where the service chains its receipts (each names the hash of the one before), the page checks the chain.
-    if ((await history(sub)).every((r) => 'hash' in r)) await shows(page.getByText('Each receipt names the one before it: none is missing or altered.'));
+    // The page checks the chain itself, with the client library, against the service's published keys.
+    await hasText(
+      page.getByRole('note').filter({ hasText: 'Checked in this browser' }),
+      'Checked in this browser: all 3 receipts are signed by the service, and each names the one before it: none is missing or altered.',
+    );
     expect(await pageErrors(page)).toEqual([]);
     await context.close();
   });
@@ -166,6 +172,77 @@ describe('the policy notification and settings', () => {
     expect((await history(sub))[0]).toEqual(
       expect.objectContaining({ source: 'notification', purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' } }),
     );
+    await context.close();
+  });
+
+  it('finds a receipt altered on its way to the page', async () => {
+    const sub = uniqueSub('lea');
+    const token = await tokenFor('user', sub);
+    for (const purposes of [{ ads_targeting: 'denied', friend_suggestions: 'granted' }, { friend_suggestions: 'denied' }]) {
+      const answer = await api('PUT', '/v1/me/consent', { token, body: { policyVersion: SEED_POLICY.version, purposes, source: 'settings' } });
+      expect(answer.status).toBe(200);
+    }
+    const { context, page } = await newPage(browser);
+    // The older receipt is made to say that friend suggestions were never allowed.
+    await page.route('**/v1/me/consent/history', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { items: Receipt[] };
+      body.items[1]!.purposes.friend_suggestions = 'denied';
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(page, 'user', sub);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Receipts' }).click();
+    await hasText(page.getByRole('alert'), /^These receipts do not check out: receipt 1: /);
+    expect(await page.getByText('Checked in this browser').count()).toBe(0);
+    await context.close();
+  });
+});
+
+describe('Global Privacy Control', () => {
+  it('is honoured: ads are turned off, the page says so, and allowing them is refused with a clear message', async () => {
+    const sub = uniqueSub('gus');
+    const token = await tokenFor('user', sub);
+    const granted = await api('PUT', '/v1/me/consent', {
+      token,
+      body: { policyVersion: SEED_POLICY.version, purposes: { ads_targeting: 'granted', friend_suggestions: 'denied' }, source: 'notification' },
+    });
+    expect(granted.status).toBe(200);
+
+    // A browser with the signal on: it sends Sec-GPC: 1 with every request and says so to scripts.
+    const { context, page } = await newPage(browser);
+    await context.setExtraHTTPHeaders({ 'Sec-GPC': '1' });
+    await context.addInitScript("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true })");
+    await signIn(page, 'user', sub);
+    await hasText(page.getByRole('heading', { level: 1 }), 'Your privacy choices');
+    await settle();
+
+    // The service recorded the signal as a denial of ads, once.
+    const [newest, ...older] = await history(sub);
+    expect(newest).toEqual(expect.objectContaining({ version: 2, source: 'gpc', purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }));
+    expect(older.map((r) => r.source)).toEqual(['notification']);
+
+    // Settings shows ads off and that the signal is honoured.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    const ads = purposeCard(page, 'Ads');
+    await hasText(ads.locator('.state'), 'Not allowed');
+    await hasText(ads.getByRole('note'), 'Your browser sends Global Privacy Control, and the service honours it');
+
+    // Allowing ads is refused (409 gpc-conflict), said plainly; nothing is recorded.
+    await ads.getByRole('button', { name: 'Allow' }).click();
+    await hasText(page.getByRole('alert'), /^Ads were not allowed: your browser sends Global Privacy Control/);
+    await hasText(ads.locator('.state'), 'Not allowed');
+    expect((await history(sub)).map((r) => r.version)).toEqual([2, 1]);
+
+    // Friend suggestions are not what the signal is about: allowing them works.
+    await purposeCard(page, 'Friend suggestions').getByRole('button', { name: 'Allow' }).click();
+    await hasText(page.getByRole('status').filter({ hasText: 'Receipt 3' }), 'Friend suggestions: allowed');
+
+    // The receipts say where the denial came from.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Receipts' }).click();
+    const gpcReceipt = page.getByRole('article').filter({ has: page.getByRole('heading', { name: 'Receipt 2' }) });
+    await hasText(gpcReceipt.locator('dd').nth(1), "your browser's Global Privacy Control");
+    await shows(page.getByText('Checked in this browser: all 3 receipts are signed by the service'));
+    expect(await pageErrors(page)).toEqual([]);
     await context.close();
   });
 });

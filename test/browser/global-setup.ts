@@ -2,9 +2,7 @@
  * Starts ONE local stack for the browser tests exactly as a person would,
  * `npm start -- --port 0` (API and web app on free ports), publishes the
  * seed story's privacy policy, and hands the test files the two addresses
- * and the routes the served /openapi.json describes (process.env; jest's
- * workers inherit it). A screen whose route the server lacks is tested only
- * once the route is in that document (see `routeTest` in ./support.ts).
+ * (process.env; jest's workers inherit it).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { spawnStack, type StackProcess } from '../integration/support/stack-process';
@@ -38,8 +36,4 @@ export default async function globalSetup(): Promise<void> {
   const { token } = (await (await post('/_local/token', { role: 'operator', sub: 'privacy-team' })).json()) as { token: string };
   const published = await post('/v1/policies', SEED_POLICY, token);
   if (published.status !== 201) throw new Error(`Publishing the policy answered ${published.status}: ${await published.text()}`);
-
-  const document = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-  const routes = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
-  process.env.BROWSER_ROUTES = JSON.stringify(routes);
 }

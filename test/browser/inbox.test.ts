@@ -1,14 +1,12 @@
 /**
  * The seed story's receipt, end to end: a user's browser makes a key pair
- * (its private key non-extractable, kept in IndexedDB), the shop seals a
- * receipt to the public key with the client library and sends the
- * ciphertext with the `audiences` CLI, and the user's inbox opens it in the
- * browser. Marking it as received deletes the service's copy, and the shop
+ * (its private key non-extractable, kept in IndexedDB) and publishes its
+ * public key, the shop's `audiences` CLI looks that key up, seals a receipt
+ * to it and sends it, and the user's inbox opens it in the browser. Marking it as received deletes the service's copy, and the shop
  * sees it delivered.
  */
 import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
-import { seal } from '../../client/hpke';
 import {
   api,
   apiUrl,
@@ -19,7 +17,6 @@ import {
   pageErrors,
   REPO_ROOT,
   sendSealed,
-  serverRoutes,
   settle,
   shows,
   signIn,
@@ -84,11 +81,9 @@ describe('the inbox', () => {
     // The private key is a non-extractable CryptoKey in IndexedDB: the page can use it, no script can read it.
     expect(await storedKeys(page, sub)).toEqual([{ publicKey, extractable: false, exportRefused: true }]);
 
-    // The shop sends the receipt with the CLI, sealed to that key: by the CLI itself where the server publishes keys
-    // (it looks the key up), else by the client library here, the CLI carrying only the ciphertext.
+    // The shop sends the receipt with the CLI, which looks the user's published key up, seals the text to it and names its keyId.
     const text = 'Order 1017: 12 red roses, $54';
-    const content = serverRoutes().has('GET /v1/recipients/{phoneNumber}/key') ? ['--text', text] : ['--ciphertext', await seal(publicKey, { text })];
-    const sent = audiencesCli(['messages', 'send', '--to', phone, '--category', 'receipt', ...content, '--client-message-id', `order-${sub}`]);
+    const sent = audiencesCli(['messages', 'send', '--to', phone, '--category', 'receipt', '--text', text, '--client-message-id', `order-${sub}`]);
     expect(sent.status).toBe(0);
     const { messageId } = JSON.parse(sent.stdout) as { messageId: string };
 
@@ -112,22 +107,35 @@ describe('the inbox', () => {
     await context.close();
   });
 
-  it('says which messages were sealed to a key it does not have', async () => {
+  it('says which messages it cannot open, and why', async () => {
     const sub = uniqueSub('cleo');
-    const phone = await bindPhone(await tokenFor('user', sub), '+1 415 555 0144');
+    const token = await tokenFor('user', sub);
+    const phone = await bindPhone(token, '+1 415 555 0144');
+    const shop = await tokenFor('business', 'flower-shop');
     const { context, page } = await newPage(browser);
     await signIn(page, 'user', sub);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
     await page.getByRole('button', { name: 'Make a key for this browser' }).click();
     await shows(page.getByLabel('Public key'));
+    const publicKey = await page.getByLabel('Public key').inputValue();
 
-    // Sealed to some other key: the page cannot open it, and says so.
+    // Named as sealed to this browser's key but sealed to some other key: it does not open.
     const { generateKeyPair, publicKeyOf } = await import('../../client/keys');
     const other = await publicKeyOf(await generateKeyPair());
-    const publicKey = await page.getByLabel('Public key').inputValue();
-    await sendSealed(await tokenFor('business', 'flower-shop'), phone, publicKey, 'not for this browser', other);
+    await sendSealed(shop, phone, publicKey, 'not for this browser', other);
+    // Sealed to a key the user published from another device: this browser does not hold it.
+    const elsewhere = await publicKeyOf(await generateKeyPair());
+    expect((await api('PUT', '/v1/me/keys', { token, body: { publicKey: elsewhere } })).status).toBe(200);
+    await sendSealed(shop, phone, elsewhere, 'for the other device');
+
     await page.reload();
-    await shows(page.getByText("This message cannot be opened with this browser's keys."));
+    const items = page.getByRole('article');
+    await hasText(items.locator('.message.error'), [
+      "This message cannot be opened with this browser's keys: it was altered, or not sealed to this browser's key.",
+      "This message cannot be opened with this browser's keys: it was sealed to a key this browser does not hold (one published from another device).",
+    ]);
+    expect(await page.locator('.plaintext').count()).toBe(0);
+    expect(await pageErrors(page)).toEqual([]);
     await context.close();
   });
 });

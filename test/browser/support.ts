@@ -85,40 +85,37 @@ export async function settle(): Promise<void> {
   if (response.status !== 200) throw new Error(`POST /_local/settle answered ${response.status}`);
 }
 
-/** The routes the served /openapi.json describes (read once by the global setup). */
-export function serverRoutes(): Set<string> {
-  return new Set(JSON.parse(process.env.BROWSER_ROUTES ?? '[]') as string[]);
-}
-
-/**
- * A test of a screen that needs routes the contract names: it runs when the
- * served /openapi.json has every one of them, and is skipped otherwise, with
- * the missing routes in its name. It turns on by itself once they land.
- */
-export function routeTest(routes: readonly string[], name: string, fn: () => Promise<void>, timeoutMs?: number): void {
-  const missing = routes.filter((route) => !serverRoutes().has(route));
-  if (missing.length > 0) test.skip(`${name} (skipped: ${missing.join(', ')} not in the served /openapi.json)`, fn);
-  else test(name, fn, timeoutMs);
-}
-
-/**
- * Binds a phone number to a user as the server allows: through a one-time
- * code read from the local outbox where verification exists, else directly.
- */
+/** Binds a phone number to a user as a person does: a one-time code, read here from the local stack's outbox. */
 export async function bindPhone(token: string, phoneNumber: string): Promise<string> {
-  if (serverRoutes().has('POST /v1/me/phone/verification')) {
-    const started = await api<{ verificationId: string }>('POST', '/v1/me/phone/verification', { token, body: { phoneNumber } });
-    if (started.status !== 202) throw new Error(`POST /v1/me/phone/verification answered ${started.status}`);
-    const outbox = await api<{ items: { code: string }[] }>('GET', `/_local/outbox?to=${encodeURIComponent(phoneNumber)}`);
-    const code = outbox.json.items[0]?.code;
-    if (!code) throw new Error('No code in the local outbox');
-    const bound = await api<{ phoneNumber: string }>('PUT', '/v1/me/phone', { token, body: { verificationId: started.json.verificationId, code } });
-    if (bound.status !== 200) throw new Error(`PUT /v1/me/phone answered ${bound.status}`);
-    return bound.json.phoneNumber;
-  }
-  const bound = await api<{ phoneNumber: string }>('PUT', '/v1/me/phone', { token, body: { phoneNumber } });
+  const seen = await sentCount(phoneNumber);
+  const started = await api<{ verificationId: string }>('POST', '/v1/me/phone/verification', { token, body: { phoneNumber } });
+  if (started.status !== 202) throw new Error(`POST /v1/me/phone/verification answered ${started.status}`);
+  const code = await nextCode(phoneNumber, seen);
+  const bound = await api<{ phoneNumber: string }>('PUT', '/v1/me/phone', { token, body: { verificationId: started.json.verificationId, code } });
   if (bound.status !== 200) throw new Error(`PUT /v1/me/phone answered ${bound.status}`);
   return bound.json.phoneNumber;
+}
+
+/** What the local stack "sent" to a number or address (`GET /_local/outbox?to=...`), newest first. */
+async function sent(to: string): Promise<{ code: string }[]> {
+  const outbox = await api<{ items: { code: string }[] }>('GET', `/_local/outbox?to=${encodeURIComponent(to)}`);
+  if (outbox.status !== 200) throw new Error(`GET /_local/outbox answered ${outbox.status}`);
+  return outbox.json.items;
+}
+
+/** How many messages the local stack has "sent" to a number or address so far. */
+export const sentCount = async (to: string): Promise<number> => (await sent(to)).length;
+
+/** The code of the next message to a number or address: waits until more than `seen` were sent (codes go out through a queue). */
+export async function nextCode(to: string, seen: number): Promise<string> {
+  return eventually(
+    async () => {
+      const items = await sent(to);
+      if (items.length <= seen) throw new Error('No new code sent there yet');
+      return items[0]!.code;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 // ------------------------------------------------------------------ accessibility and screenshots
@@ -189,21 +186,18 @@ export async function hasCount(locator: Locator, count: number, timeoutMs = 15_0
 }
 
 /**
- * A shop's message to a user, sealed here with the client library to the key
- * the user's browser shows. Where the server publishes keys, the shop looks
- * the key up as the contract says, finds the browser's, and names its keyId.
+ * A shop's message to a user, sealed here with the client library: the shop
+ * looks the recipient's key up as the contract says, checks it is the one the
+ * user's browser shows, and names its keyId. `sealTo` seals to another key
+ * instead (a message the browser cannot open).
  */
 export async function sendSealed(shopToken: string, to: string, publicKey: string, text: string, sealTo: string = publicKey): Promise<{ messageId: string }> {
   const { seal } = await import('../../client/hpke');
-  let keyId: string | undefined;
-  if (serverRoutes().has('GET /v1/recipients/{phoneNumber}/key')) {
-    const key = await api<{ keyId: string; publicKey: string }>('GET', `/v1/recipients/${encodeURIComponent(to)}/key`, { token: shopToken });
-    if (key.status !== 200 || key.json.publicKey !== publicKey) throw new Error(`GET /v1/recipients/{phoneNumber}/key answered ${key.status} with another key`);
-    keyId = key.json.keyId;
-  }
+  const key = await api<{ keyId: string; publicKey: string }>('GET', `/v1/recipients/${encodeURIComponent(to)}/key`, { token: shopToken });
+  if (key.status !== 200 || key.json.publicKey !== publicKey) throw new Error(`GET /v1/recipients/{phoneNumber}/key answered ${key.status} with another key`);
   const sent = await api<{ messageId: string }>('POST', '/v1/messages', {
     token: shopToken,
-    body: { to, category: 'receipt', ciphertext: await seal(sealTo, { text }), ...(keyId && { keyId }) },
+    body: { to, category: 'receipt', keyId: key.json.keyId, ciphertext: await seal(sealTo, { text }) },
   });
   if (sent.status !== 202) throw new Error(`POST /v1/messages answered ${sent.status}`);
   return sent.json;
