@@ -5,7 +5,10 @@
  * (test-results/screenshots; the README's, under docs/screenshots, with
  * `npm run screenshots`).
  */
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { readHashedCsv } from '../../cli/csv';
+import { eventually } from '../integration/support';
 import type { Browser, Page } from 'playwright-core';
 import {
   api,
@@ -77,6 +80,22 @@ beforeAll(async () => {
   });
   expect(created.status).toBe(201);
   audienceId = created.json.id;
+  // The seed story's customer list, hashed as the CLI does, in one batch: the pictures show a counted size.
+  const csv = await readHashedCsv(createReadStream(join(REPO_ROOT, 'examples', 'customers.csv')), { country: 'US' });
+  const data: string[][] = [];
+  for await (const row of csv.rows) data.push(row);
+  const shopToken = await tokenFor('business', SHOP);
+  const path = `/v1/audiences/${encodeURIComponent(audienceId)}`;
+  const session = { id: 1, batchSeq: 1, lastBatch: true, estimatedTotal: data.length };
+  const uploaded = await api('POST', `${path}/users`, { token: shopToken, body: { session, schema: csv.schema, data } });
+  expect(uploaded.status).toBe(202);
+  await eventually(
+    async () => {
+      const audience = await api<{ countedAt: string | null }>('GET', path, { token: shopToken });
+      expect(audience.json.countedAt).not.toBeNull();
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
 });
 
 describe.each(['desktop', 'phone'] as const)('every page at %s size', (size) => {
