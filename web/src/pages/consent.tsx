@@ -353,8 +353,11 @@ function ChainCheck(props: { check: ChainVerification }) {
   if (c.receipts === 0) return null;
   return (
     <p class="message note" role="note">
-      Checked in this browser: {c.receipts === 1 ? 'the receipt is' : `all ${c.receipts} receipts are`} signed by the service
-      {c.unsigned > 0 && ` (${c.unsigned} recorded before receipts were signed are hashed only)`}, and each names the one before it: none is missing or altered.
+      Checked in this browser:{' '}
+      {c.unsigned === 0
+        ? `${c.receipts === 1 ? 'the receipt is' : `all ${c.receipts} receipts are`} signed by the service`
+        : `${c.signed} of ${c.receipts} receipts are signed by the service (the others were recorded before receipts were signed)`}
+      , and each names the one before it: none is missing or altered.
     </p>
   );
 }
@@ -362,13 +365,15 @@ function ChainCheck(props: { check: ChainVerification }) {
 export function Receipts() {
   const { api, session } = useApp();
   const history = useAsync(async () => {
-    const [{ items }, keys, consent, { verifyReceiptChain }] = await Promise.all([
-      ok(api.GET('/v1/me/consent/history')),
-      ok(api.GET('/.well-known/jwks.json')),
+    // The state first, then the history: a decision recorded in between only makes the history newer, never shorter.
+    const [consent, keys, { verifyReceiptChain }] = await Promise.all([
       ok(api.GET('/v1/me/consent')),
+      ok(api.GET('/.well-known/jwks.json')),
       import('../../../client/receipts'),
     ]);
-    const check = await verifyReceiptChain(items, keys, { userId: session.sub, currentVersion: consent.version });
+    const { items } = await ok(api.GET('/v1/me/consent/history'));
+    const newest = items[0]?.version ?? 0;
+    const check = await verifyReceiptChain(items, keys, { userId: session.sub, ...(newest <= consent.version && { currentVersion: consent.version }) });
     return { items, check };
   }, []);
   if (history.loading && !history.value) return <Loading what="your receipts" />;
