@@ -9,55 +9,28 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { parse, type CsvError, type Info } from 'csv-parse';
-import type { Schemas } from '../client/api';
+import {
+  COUNTRY_HEADERS,
+  EMAIL_HEADERS,
+  PHONE_HEADERS,
+  findKnownColumn,
+  headerKey,
+  normaliseRecord,
+  schemaOf,
+  type CellStats,
+  type Column,
+  type Columns,
+  type HashedRow,
+  type SchemaKey,
+} from '../client/customer-list';
 import { emailSha256Sync, phoneSha256Sync } from '../client/hashing-node';
-import { countryCode, normaliseEmail, normalisePhoneCell } from '../client/identifiers';
+import { countryCode, normalisePhoneCell } from '../client/identifiers';
 import { UsageError } from './errors';
 
-// The normalisation rules live in the client library, shared with browser uploads.
+// The column names, normalisation and hashing rules live in the client library, shared with browser uploads.
 export { countryCode, normalisePhoneCell };
-
-/** What a cell holds, as the API names it. */
-export type SchemaKey = Schemas['SchemaKey'];
-
-/** Header names recognised as a column, compared after {@link headerKey}; earlier names win. */
-export const PHONE_HEADERS = [
-  'phone',
-  'phonenumber',
-  'phoneno',
-  'mobile',
-  'mobilephone',
-  'mobilenumber',
-  'mobileno',
-  'cell',
-  'cellphone',
-  'cellnumber',
-  'tel',
-  'telephone',
-  'telephonenumber',
-  'msisdn',
-  'contactnumber',
-  'phone1',
-] as const;
-export const EMAIL_HEADERS = ['email', 'emailaddress', 'mail', 'emailid', 'contactemail', 'email1'] as const;
-export const COUNTRY_HEADERS = ['country', 'countrycode', 'countryiso', 'iso2'] as const;
-
-/** "E-Mail Address " → "emailaddress": lower case, letters and digits only. */
-export const headerKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
-
-export interface Column {
-  /** Zero-based position in each record. */
-  readonly index: number;
-  /** The header cell as written in the file (header names are not personal data). */
-  readonly name: string;
-}
-
-export interface Columns {
-  readonly phone?: Column;
-  readonly email?: Column;
-  /** Optional per-row ISO 3166 country, used instead of the default country when it is a valid code. */
-  readonly country?: Column;
-}
+export { COUNTRY_HEADERS, EMAIL_HEADERS, PHONE_HEADERS, detectDelimiter, headerKey, schemaOf } from '../client/customer-list';
+export type { CellStats, Column, Columns, HashedRow, SchemaKey } from '../client/customer-list';
 
 export interface ColumnFlags {
   readonly phoneColumn?: string;
@@ -75,23 +48,14 @@ function findNamed(header: readonly string[], wanted: string, flag: string): Col
   return { index, name: header[index] ?? wanted };
 }
 
-function findKnown(header: readonly string[], names: readonly string[]): Column | undefined {
-  const keys = header.map(headerKey);
-  for (const name of names) {
-    const index = keys.indexOf(name);
-    if (index >= 0) return { index, name: header[index] ?? name };
-  }
-  return undefined;
-}
-
 /**
  * The columns to read: named by flags (exact header text, case-insensitive),
  * otherwise detected from common header names. At least one of phone / email.
  */
 export function detectColumns(header: readonly string[], flags: ColumnFlags = {}): Columns {
-  const phone = flags.phoneColumn !== undefined ? findNamed(header, flags.phoneColumn, '--phone-column') : findKnown(header, PHONE_HEADERS);
-  const email = flags.emailColumn !== undefined ? findNamed(header, flags.emailColumn, '--email-column') : findKnown(header, EMAIL_HEADERS);
-  const country = flags.countryColumn !== undefined ? findNamed(header, flags.countryColumn, '--country-column') : findKnown(header, COUNTRY_HEADERS);
+  const phone = flags.phoneColumn !== undefined ? findNamed(header, flags.phoneColumn, '--phone-column') : findKnownColumn(header, PHONE_HEADERS);
+  const email = flags.emailColumn !== undefined ? findNamed(header, flags.emailColumn, '--email-column') : findKnownColumn(header, EMAIL_HEADERS);
+  const country = flags.countryColumn !== undefined ? findNamed(header, flags.countryColumn, '--country-column') : findKnownColumn(header, COUNTRY_HEADERS);
   if (!phone && !email) {
     throw new UsageError(
       `no phone or email column found in the CSV header (columns: ${header.map((h) => JSON.stringify(h)).join(', ')}); ` +
@@ -102,61 +66,21 @@ export function detectColumns(header: readonly string[], flags: ColumnFlags = {}
   return { ...(phone && { phone }), ...(email && { email }), ...(country && { country }) };
 }
 
-export const schemaOf = (columns: Columns): SchemaKey[] => [
-  ...(columns.phone ? (['PHONE_SHA256'] as const) : []),
-  ...(columns.email ? (['EMAIL_SHA256'] as const) : []),
-];
-
-/** Counters of cells, in rows that were kept, that were present but unusable; never their values. */
-export interface CellStats {
-  invalidPhoneCells: number;
-  invalidEmailCells: number;
-}
-
-export type HashedRow = string[];
-
 /**
  * One record's cells in schema order, hashed, `""` for unknown; undefined when
  * the record has neither a valid phone nor a valid email.
  */
 export function hashRecord(record: readonly string[], columns: Columns, defaultCountry: string, stats?: CellStats): HashedRow | undefined {
+  const normalised = normaliseRecord(record, columns, defaultCountry);
+  if (!normalised.phone && !normalised.email) return undefined;
   const cells: string[] = [];
-  let badPhone = 0;
-  let badEmail = 0;
-  if (columns.phone) {
-    const raw = record[columns.phone.index] ?? '';
-    const country = (columns.country && countryCode(record[columns.country.index])) || defaultCountry;
-    const e164 = normalisePhoneCell(raw, country);
-    if (!e164 && raw.trim() !== '') badPhone = 1;
-    cells.push(e164 ? phoneSha256Sync(e164) : '');
-  }
-  if (columns.email) {
-    const raw = record[columns.email.index] ?? '';
-    const email = raw.trim() === '' ? undefined : normaliseEmail(raw);
-    if (!email && raw.trim() !== '') badEmail = 1;
-    cells.push(email ? emailSha256Sync(email) : '');
-  }
-  if (cells.every((cell) => cell === '')) return undefined;
+  if (columns.phone) cells.push(normalised.phone ? phoneSha256Sync(normalised.phone) : '');
+  if (columns.email) cells.push(normalised.email ? emailSha256Sync(normalised.email) : '');
   if (stats) {
-    stats.invalidPhoneCells += badPhone;
-    stats.invalidEmailCells += badEmail;
+    stats.invalidPhoneCells += normalised.badPhone ? 1 : 0;
+    stats.invalidEmailCells += normalised.badEmail ? 1 : 0;
   }
   return cells;
-}
-
-/** Comma, semicolon, tab or pipe: whichever the header line has most of (comma on a tie or none). */
-export function detectDelimiter(headerLine: string): string {
-  const candidates = [',', ';', '\t', '|'];
-  let best = ',';
-  let bestCount = 0;
-  for (const candidate of candidates) {
-    const count = headerLine.split(candidate).length - 1;
-    if (count > bestCount) {
-      best = candidate;
-      bestCount = count;
-    }
-  }
-  return best;
 }
 
 export interface FileScan {

@@ -18,58 +18,15 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ROWS, batchRows } from '../client/customer-list';
 import { api, type ApiClient, type BatchReceipt } from './api';
 import { detectDelimiter, readHashedCsv, scanFile, type CellStats, type ColumnFlags, type Columns, type FileScan, type HashedRow, type SchemaKey } from './csv';
 import { CliError, UsageError } from './errors';
 
-/** The contract's maximum rows per request. */
-export const MAX_BATCH_ROWS = 10_000;
-/**
- * The contract's maximum body size (1 MiB) less room for the envelope. With
- * both a phone and an email column a row is about 136 bytes, so a batch of
- * 10,000 such rows would be over 1 MiB: batches are cut at whichever limit
- * comes first.
- */
-export const MAX_BATCH_DATA_BYTES = 1024 * 1024 - 2048;
+// Batching under the API's limits is shared with browser uploads (client/customer-list.ts).
+export { MAX_BATCH_DATA_BYTES, MAX_BATCH_ROWS, batchRows, rowBytes, type Batch } from '../client/customer-list';
 
 export type Operation = 'add' | 'remove';
-
-/** The JSON size of one row inside `data`, with its separating comma. */
-export const rowBytes = (row: HashedRow): number => row.reduce((n, cell) => n + cell.length + 2, 0) + row.length - 1 + 2 + 1;
-
-export interface Batch {
-  readonly seq: number;
-  readonly rows: HashedRow[];
-  readonly last: boolean;
-}
-
-/**
- * Groups rows into batches of at most `maxRows` rows and `maxBytes` bytes of
- * JSON. Holds one batch: a full batch is yielded only once a further row has
- * arrived, so the one yielded with `last: true` really is the last. Yields
- * nothing for no rows.
- */
-export async function* batchRows(
-  rows: AsyncIterable<HashedRow>,
-  maxRows: number = MAX_BATCH_ROWS,
-  maxBytes: number = MAX_BATCH_DATA_BYTES,
-): AsyncGenerator<Batch, void, undefined> {
-  let seq = 0;
-  let current: HashedRow[] = [];
-  let bytes = 0;
-  for await (const row of rows) {
-    const size = rowBytes(row);
-    if (current.length > 0 && (current.length >= maxRows || bytes + size > maxBytes)) {
-      seq += 1;
-      yield { seq, rows: current, last: false };
-      current = [];
-      bytes = 0;
-    }
-    current.push(row);
-    bytes += size;
-  }
-  if (current.length > 0) yield { seq: seq + 1, rows: current, last: true };
-}
 
 // ----- Resume state -----
 

@@ -36,7 +36,7 @@ export function fromBase64Url(text: string): Uint8Array | undefined {
 }
 
 const encoder = new TextEncoder();
-export const utf8 = (text: string): Uint8Array => encoder.encode(text);
+export const utf8 = (text: string): Uint8Array<ArrayBuffer> => encoder.encode(text) as Uint8Array<ArrayBuffer>;
 
 /** Strict UTF-8 decoding; undefined for an invalid byte sequence. */
 export function fromUtf8(bytes: Uint8Array): string | undefined {

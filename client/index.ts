@@ -37,6 +37,28 @@ export {
 export { DeviceKeyStore, type DeviceKey, type IdbFactory } from './keystore';
 export { countryCode, emailHashInput, normaliseEmail, normalisePhone, normalisePhoneCell, phoneHashInput } from './identifiers';
 export { emailCellSha256, emailSha256, phoneCellSha256, phoneSha256, sha256Hex } from './hashing';
+export {
+  COUNTRY_HEADERS,
+  EMAIL_HEADERS,
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_ROWS,
+  PHONE_HEADERS,
+  batchRows,
+  detectDelimiter,
+  detectKnownColumns,
+  findKnownColumn,
+  hashRecord,
+  headerKey,
+  normaliseRecord,
+  rowBytes,
+  schemaOf,
+  type Batch,
+  type CellStats,
+  type Column,
+  type Columns,
+  type HashedRow,
+  type SchemaKey,
+} from './customer-list';
 export { hasWebCryptoX25519, type CryptoKey, type CryptoKeyPair } from './webcrypto';
 export {
   MAX_ACK_IDS,

@@ -51,7 +51,8 @@ export function decodePublicKey(publicKey: string | Uint8Array): Uint8Array {
 export async function importPublicKey(publicKey: string | Uint8Array): Promise<CryptoKey> {
   await requireX25519();
   try {
-    return await subtle().importKey('raw', decodePublicKey(publicKey), X25519, true, []);
+    // A copy on its own ArrayBuffer: what WebCrypto's types ask for in browsers.
+    return await subtle().importKey('raw', new Uint8Array(decodePublicKey(publicKey)), X25519, true, []);
   } catch (error) {
     if (error instanceof ClientCryptoError) throw error;
     throw new ClientCryptoError('invalid-public-key', 'the public key is not a valid X25519 key');

@@ -46,10 +46,15 @@ function main(): void {
     developmentIssuer = { publicJwk: publicPart(key) };
   }
 
+  // The web app's files, built afresh when a source is newer than the build (npm ci builds them too).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the build script is CommonJS, shared with `npm ci`
+  const webAssets = stage.target === 'aws' ? (require('../web/build.cjs') as { ensureWeb(): string }).ensureWeb() : undefined;
+
   new ConsentAudiencesStack(app, `ConsentAudiences-${stage.name}`, {
     stage,
     jwt: issuer === undefined ? undefined : { issuer, audience: audience!.split(',') },
     developmentIssuer,
+    ...(webAssets && { webAssets }),
   });
 
   Tags.of(app).add('service', 'consent-audiences');

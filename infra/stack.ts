@@ -19,6 +19,7 @@ import { ServiceApi } from './constructs/service-api';
 import type { JwtIssuer } from './constructs/service-api';
 import { ServiceFunction } from './constructs/service-function';
 import { UserDirectory } from './constructs/user-directory';
+import { WebApp, type WebAppConfig } from './constructs/web-app';
 import type { StageConfig } from './stages';
 
 export interface ConsentAudiencesStackProps extends StackProps {
@@ -31,6 +32,8 @@ export interface ConsentAudiencesStackProps extends StackProps {
   readonly projectRoot?: string;
   /** The development issuer's public key, for a stage whose identity is `development-issuer` (LocalStack). */
   readonly developmentIssuer?: { readonly publicJwk: JWK };
+  /** The built web app (default: `dist/web` under the project root, which `npm ci` and the CDK app build). Stages on AWS serve it. */
+  readonly webAssets?: string;
 }
 
 export { METRICS_NAMESPACE, SERVICE_NAME } from '../catalog';
@@ -57,8 +60,11 @@ export class ConsentAudiencesStack extends Stack {
   readonly keys: ReadonlyMap<string, Key>;
   readonly functions: ReadonlyMap<string, ServiceFunction>;
   readonly api: ServiceApi | RestServiceApi;
+  /** The web app on S3 and CloudFront (stages on AWS; LocalStack's free plan has no CloudFront). */
+  readonly web?: WebApp;
 
   private readonly stage: StageConfig;
+  private directory?: UserDirectory;
   private readonly catalog: CatalogShape;
 
   constructor(scope: Construct, id: string, props: ConsentAudiencesStackProps) {
@@ -75,8 +81,17 @@ export class ConsentAudiencesStack extends Stack {
     this.keys = this.build(this.catalog.keys ?? {}, (name, spec) => this.key(name, spec));
 
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, '..');
+    if (this.stage.target === 'aws') {
+      this.web = new WebApp(this, 'Web', {
+        assetDir: props.webAssets ?? path.join(projectRoot, 'dist', 'web'),
+        logRetention: this.stage.logRetention,
+        logRemovalPolicy: this.stage.removalPolicy,
+      });
+      new CfnOutput(this, 'WebUrl', { value: this.web.url, description: 'The web app (CloudFront)' });
+    }
     this.api = this.apiFor(props, projectRoot);
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API, without a trailing slash' });
+    if (this.web) this.web.deploy(this.webConfig(props));
 
     this.functions = this.build(this.catalog.functions, (name, spec) => {
       const fn = this.function(functionPlan(this.catalog, name, { stage: this.stage.name, settings: this.stage.settings }), projectRoot);
@@ -225,13 +240,38 @@ export class ConsentAudiencesStack extends Stack {
         activeTracing: this.stage.activeTracing,
       });
     }
-    return new ServiceApi(this, 'Api', { ...common, jwt: props.jwt ?? this.userDirectory() });
+    return new ServiceApi(this, 'Api', { ...common, jwt: props.jwt ?? this.userDirectory(), ...(this.web && { corsOrigins: [this.web.url] }) });
+  }
+
+  /** The web app's /config.json: this API, and sign-in through the user pool's hosted UI (or the external issuer). */
+  private webConfig(props: ConsentAudiencesStackProps): WebAppConfig {
+    const directory = this.directory;
+    if (directory?.webClient) {
+      return {
+        apiUrl: this.api.url,
+        signIn: {
+          kind: 'oidc',
+          authority: directory.issuer,
+          clientId: directory.webClient.userPoolClientId,
+          ...(directory.logoutUrl && { logoutUrl: directory.logoutUrl }),
+        },
+      };
+    }
+    const jwt = props.jwt;
+    if (!jwt?.audience[0]) throw new Error('The web app needs a sign-in client: a user pool, or an external issuer with an audience');
+    // An external issuer: its first audience is the web app's client, which must allow the app's address as a redirect URI.
+    return { apiUrl: this.api.url, signIn: { kind: 'oidc', authority: jwt.issuer, clientId: jwt.audience[0] } };
   }
 
   private userDirectory(): JwtIssuer {
     const identity = this.stage.identity;
     if (identity.kind !== 'cognito') throw new Error(`The ${this.stage.name} stage has no Cognito user pool; give the stack an issuer (jwt)`);
-    const directory = new UserDirectory(this, 'Users', { removalPolicy: this.stage.removalPolicy, featurePlan: identity.featurePlan });
+    const directory = new UserDirectory(this, 'Users', {
+      removalPolicy: this.stage.removalPolicy,
+      featurePlan: identity.featurePlan,
+      ...(this.web && { webUrl: this.web.url }),
+    });
+    this.directory = directory;
     new CfnOutput(this, 'UserPoolId', {
       value: directory.userPool.userPoolId,
       description: 'The Cognito user pool of callers (npm run aws:user creates users in it)',
@@ -240,7 +280,16 @@ export class ConsentAudiencesStack extends Stack {
       value: directory.client.userPoolClientId,
       description: 'The app client whose ID tokens the API accepts (their aud)',
     });
-    return { issuer: directory.issuer, audience: [directory.client.userPoolClientId] };
+    if (directory.webClient) {
+      new CfnOutput(this, 'WebClientId', {
+        value: directory.webClient.userPoolClientId,
+        description: "The web app's app client (hosted UI, code flow with PKCE)",
+      });
+    }
+    return {
+      issuer: directory.issuer,
+      audience: [directory.client.userPoolClientId, ...(directory.webClient ? [directory.webClient.userPoolClientId] : [])],
+    };
   }
 
   /** The function of a catalog entry with its environment and grants (catalog/environment.ts); its trigger is wired by `trigger`. */

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { JWTPayload } from 'jose';
 import type { Role } from '../catalog';
+import { apiCors } from '../catalog/web';
 import { Problem, internalError, notFound, payloadTooLarge, unauthorized } from '../functions/shared/problems';
 import { buildHttpEvent, newApiRequestId, type IncomingHttpRequest, type JwtAuthorizerContext, type RouteMatch } from './events';
 import type { LocalFunction } from './functions';
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   readonly localRoutes?: LocalRouteHandler;
   readonly log: StackLog;
   readonly maxRequestBytes?: number;
+  /** Origins allowed to call the API from a browser (the web app's), with the rules of `catalog/web.ts`; none by default. */
+  readonly corsOrigins?: () => readonly string[];
 }
 
 export interface Gateway {
@@ -201,6 +204,8 @@ function writeMapped(res: ServerResponse, mapped: { status: number; headers: [st
   for (const [name, value] of mapped.headers) grouped.set(name, [...(grouped.get(name) ?? []), value]);
   for (const [name, values] of grouped) {
     if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue;
+    // API Gateway's own CORS headers win over a function's.
+    if (name.startsWith('access-control-') && res.hasHeader(name)) continue;
     res.setHeader(name, name === 'set-cookie' ? values : values.join(','));
   }
   res.setHeader('apigw-requestid', requestId);
@@ -211,10 +216,47 @@ function writeMapped(res: ServerResponse, mapped: { status: number; headers: [st
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9_.~+/=-]+)[ \t]*$/i;
 
+/**
+ * CORS as an HTTP API with a CORS configuration applies it: the gateway itself
+ * answers a preflight (`OPTIONS` with `Origin` and
+ * `Access-Control-Request-Method`) on any path, before routes and
+ * authorizers, and every other answer to an allowed origin carries
+ * `Access-Control-Allow-Origin`. An origin not on the list gets no CORS
+ * headers, so the browser refuses the answer. True when the request was a
+ * preflight and has been answered.
+ */
+export function applyCors(req: IncomingMessage, res: ServerResponse, origins: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  const allowed = origin !== undefined && origins.includes(origin);
+  if (req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+    res.writeHead(
+      204,
+      allowed
+        ? {
+            'access-control-allow-origin': origin,
+            'access-control-allow-methods': apiCors.allowMethods.join(','),
+            'access-control-allow-headers': apiCors.allowHeaders.join(','),
+            'access-control-max-age': String(apiCors.maxAgeSeconds),
+            vary: 'origin',
+          }
+        : { vary: 'origin' },
+    );
+    res.end();
+    return true;
+  }
+  if (allowed) {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('access-control-expose-headers', apiCors.exposeHeaders.join(','));
+    res.setHeader('vary', 'origin');
+  }
+  return false;
+}
+
 export function startGateway(options: GatewayOptions, listen: { port: number; host: string }): Promise<Gateway> {
   const routes = sortRoutes(options.routes.map(compile));
   const maxBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const { log } = options;
+  const corsOrigins = options.corsOrigins ?? (() => []);
 
   async function authorize(req: IncomingMessage): Promise<JwtAuthorizerContext | undefined> {
     const match = BEARER.exec(req.headers.authorization ?? '');
@@ -232,6 +274,10 @@ export function startGateway(options: GatewayOptions, listen: { port: number; ho
     const method = (req.method ?? 'GET').toUpperCase();
     const target = req.url ?? '/';
     const rawPath = target.split('?')[0] ?? '/';
+    if (applyCors(req, res, corsOrigins())) {
+      req.resume();
+      return;
+    }
     const { body, tooLarge } = await readBody(req, maxBytes);
     if (tooLarge) {
       res.setHeader('connection', 'close');

@@ -43,6 +43,8 @@ export interface LocalStackOptions {
   /** Private EC P-256 JWK the development issuer signs with (default: LOCAL_JWT_PRIVATE_JWK, else a fresh key). */
   readonly signingKey?: JWK;
   readonly log?: StackLog;
+  /** Origins whose pages may call the API (the web app's), asked at every request; CORS rules in catalog/web.ts. */
+  readonly corsOrigins?: () => readonly string[];
 }
 
 export interface LocalStack {
@@ -258,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(defaultFunction ? { defaultFunction } : {}),
         verifier: identity,
         log,
+        ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
         localRoutes: localRoutes({
           identity,
           clock,

@@ -80,6 +80,9 @@ export function httpJson<T = unknown>(
   });
 }
 
+/** Origins whose pages may call the bench stack's API: the web benchmark adds its web server's. */
+export const webOrigins: string[] = [];
+
 export async function startBenchStack(): Promise<BenchStack> {
   // The functions' own structured logs go to stdout; keep them to errors so
   // the table stays readable (POWERTOOLS_LOG_LEVEL overrides).
@@ -95,7 +98,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const log: StackLog = { info: () => {}, warn: keep, error: keep };
   // Imported here, not at the top: fauxqs is ESM-only and local/ loads every function.
   const { startLocalStack } = await import('../../local/stack');
-  const stack = await startLocalStack({ port: 0, log });
+  const stack = await startLocalStack({ port: 0, log, corsOrigins: () => webOrigins });
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamodb = new DynamoDBClient({ ...common, endpoint: stack.endpoints.dynamodb, maxAttempts: 6 });
   const ddb = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });

@@ -34,9 +34,9 @@ export interface ApiOptions {
 /** The request each answer was for, so an error can name it (answers made up by a test double carry no URL). */
 const requestOf = new WeakMap<Response, { readonly method: string; readonly path: string }>();
 
-/** A client of the API: every call is typed by the route's contract. */
-export function createApi(options: ApiOptions): Api {
-  const api = createClient<paths>({
+/** A client of the API: every call is typed by the route's contract (the generated paths, unless `P` names others). */
+export function createApi<P extends object = paths>(options: ApiOptions): Client<P> {
+  const api = createClient<P>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     headers: { accept: 'application/json, application/problem+json' },
     ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -1,6 +1,6 @@
-import { Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpRoute, HttpRouteKey, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -9,6 +9,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Trigger } from '../../catalog';
+import { apiCors } from '../../catalog/web';
 
 export interface JwtIssuer {
   /** `iss` of accepted tokens; the authorizer fetches its keys from `<issuer>/.well-known/openid-configuration`. */
@@ -22,6 +23,8 @@ export interface ServiceApiProps {
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** Browser origins allowed to call the API (the web app's), under the rules of catalog/web.ts. */
+  readonly corsOrigins?: readonly string[];
 }
 
 type HttpTrigger = Extract<Trigger, { kind: 'http' }>;
@@ -56,7 +59,20 @@ export class ServiceApi extends Construct {
   constructor(scope: Construct, id: string, props: ServiceApiProps) {
     super(scope, id);
 
-    this.api = new HttpApi(this, 'HttpApi', { createDefaultStage: false });
+    this.api = new HttpApi(this, 'HttpApi', {
+      createDefaultStage: false,
+      // API Gateway answers preflights itself, before routes and the authorizer, as the local gateway does.
+      ...(props.corsOrigins?.length && {
+        corsPreflight: {
+          allowOrigins: [...props.corsOrigins],
+          allowMethods: apiCors.allowMethods.map((method) => CorsHttpMethod[method]),
+          allowHeaders: [...apiCors.allowHeaders],
+          exposeHeaders: [...apiCors.exposeHeaders],
+          maxAge: Duration.seconds(apiCors.maxAgeSeconds),
+          allowCredentials: false,
+        },
+      }),
+    });
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,

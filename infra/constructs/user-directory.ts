@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { ROLES } from '../../catalog';
@@ -8,6 +8,8 @@ export interface UserDirectoryProps {
   readonly removalPolicy: RemovalPolicy;
   /** `plus` adds threat protection (full function: risky sign-ins are challenged or blocked) and is billed for every active user. */
   readonly featurePlan: UserPoolFeaturePlan;
+  /** The web app's address: it gets an app client for the hosted UI's authorization code flow (PKCE), returning there. */
+  readonly webUrl?: string;
 }
 
 /**
@@ -25,6 +27,10 @@ export interface UserDirectoryProps {
 export class UserDirectory extends Construct {
   readonly userPool: cognito.UserPool;
   readonly client: cognito.UserPoolClient;
+  /** The web app's client (hosted UI, authorization code flow with PKCE), when the stack serves the web app. */
+  readonly webClient?: cognito.UserPoolClient;
+  /** The hosted UI's domain, with the web client. */
+  readonly domain?: cognito.UserPoolDomain;
 
   constructor(scope: Construct, id: string, props: UserDirectoryProps) {
     super(scope, id);
@@ -82,6 +88,40 @@ export class UserDirectory extends Construct {
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),
     });
+
+    if (props.webUrl) {
+      const home = `${props.webUrl}/`;
+      // The web app: a public client (no secret) that signs in only through the hosted UI with the authorization code
+      // flow; the app sends a PKCE challenge (oidc-client-ts), and returns only to the app's own address.
+      this.webClient = this.userPool.addClient('WebClient', {
+        generateSecret: false,
+        authFlows: {},
+        oAuth: {
+          flows: { authorizationCodeGrant: true },
+          scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+          callbackUrls: [home],
+          logoutUrls: [home],
+        },
+        supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+        preventUserExistenceErrors: true,
+        accessTokenValidity: Duration.hours(1),
+        idTokenValidity: Duration.hours(1),
+        refreshTokenValidity: Duration.days(1),
+      });
+      // Without the property Cognito would also allow SRP and custom sign-in with this client: only the hosted UI may sign in here.
+      (this.webClient.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
+      // The hosted UI's prefix must be unique in the region: the account and the first part of the stack's own GUID.
+      const stackGuid = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
+      this.domain = this.userPool.addDomain('HostedUi', {
+        cognitoDomain: { domainPrefix: `consent-audiences-${Aws.ACCOUNT_ID}-${stackGuid}` },
+        managedLoginVersion: cognito.ManagedLoginVersion.CLASSIC_HOSTED_UI,
+      });
+    }
+  }
+
+  /** The hosted UI's logout endpoint, which ends its session and returns to the app. */
+  get logoutUrl(): string | undefined {
+    return this.domain ? `${this.domain.baseUrl()}/logout` : undefined;
   }
 
   /** The issuer URL the JWT authorizer trusts (`iss` of the pool's tokens). */

@@ -132,8 +132,12 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
   });
 
   describe('functions', () => {
-    it('has exactly one Lambda function per catalog function (no helper functions)', () => {
-      expect(Object.keys(s.template.findResources('AWS::Lambda::Function')).sort()).toEqual(fns.map(([name]) => logicalId(fnOf(name).fn)).sort());
+    it("has exactly one Lambda function per catalog function, and CDK's function that deploys the web app", () => {
+      const ids = Object.keys(s.template.findResources('AWS::Lambda::Function'));
+      const webDeployment = ids.filter((id) => id.startsWith('CustomCDKBucketDeployment'));
+
+      expect(webDeployment).toHaveLength(1);
+      expect(ids.filter((id) => !webDeployment.includes(id)).sort()).toEqual(fns.map(([name]) => logicalId(fnOf(name).fn)).sort());
     });
 
     it.each(fns)('%s: nodejs22.x on arm64, traced, with memory, timeout and its own log group', (name, spec) => {
@@ -322,14 +326,16 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       expect(route).toMatchObject({ AuthorizationType: 'NONE', Target: { 'Fn::Join': ['', ['integrations/', { Ref: integrationOf(name) }]] } });
     });
 
-    it('trusts the stack user pool: issuer is its provider URL, audience its client', () => {
+    it("trusts the stack user pool: issuer is its provider URL, audience its client and the web app's", () => {
       const [poolId] = Object.keys(s.template.findResources('AWS::Cognito::UserPool'));
-      const [clientId] = Object.keys(s.template.findResources('AWS::Cognito::UserPoolClient'));
+      const clients = s.template.findResources('AWS::Cognito::UserPoolClient');
+      const clientId = Object.keys(clients).find((id) => !clients[id]!.Properties.AllowedOAuthFlows)!;
+      const webClientId = Object.keys(clients).find((id) => clients[id]!.Properties.AllowedOAuthFlows)!;
 
       s.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
         AuthorizerType: 'JWT',
         IdentitySource: ['$request.header.Authorization'],
-        JwtConfiguration: { Issuer: { 'Fn::GetAtt': [poolId, 'ProviderURL'] }, Audience: [{ Ref: clientId }] },
+        JwtConfiguration: { Issuer: { 'Fn::GetAtt': [poolId, 'ProviderURL'] }, Audience: [{ Ref: clientId }, { Ref: webClientId }] },
       });
       for (const role of ['user', 'business', 'operator']) {
         s.template.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: role, UserPoolId: { Ref: poolId } });
@@ -425,6 +431,6 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
     external.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['consent-audiences'] },
     });
-    expect(Object.keys(external.json.Outputs ?? {})).toEqual(['ApiUrl']);
+    expect(Object.keys(external.json.Outputs ?? {})).toEqual(['WebUrl', 'ApiUrl']);
   });
 });

@@ -34,6 +34,10 @@ export function stubProjectRoot(c: CatalogShape = catalog): string {
     fs.mkdirSync(path.dirname(entry), { recursive: true });
     fs.writeFileSync(entry, 'export const handler = async () => ({});\n');
   }
+  // A stand-in for the web app's build (dist/web): the stack uploads whatever is there.
+  fs.mkdirSync(path.join(root, 'dist', 'web', 'assets'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'dist', 'web', 'index.html'), '<!doctype html><title>app</title><script type="module" src="/assets/app.js"></script>\n');
+  fs.writeFileSync(path.join(root, 'dist', 'web', 'assets', 'app.js'), 'export {};\n');
   return root;
 }
 

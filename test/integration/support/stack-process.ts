@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 const READY = /^Local stack ready at (http:\/\/127\.0\.0\.1:(\d+))$/m;
+const WEB = /^Web app at (http:\/\/127\.0\.0\.1:\d+)$/m;
 
 export interface StackExit {
   readonly code: number | null;
@@ -18,6 +19,8 @@ export interface StackExit {
 export interface StackProcess {
   /** Base URL, `http://127.0.0.1:PORT`. */
   readonly url: string;
+  /** The web app's address, printed beside the API's. */
+  readonly webUrl: string;
   /** The Node process running the stack. */
   readonly pid: number;
   readonly exited: Promise<StackExit>;
@@ -96,8 +99,10 @@ export async function spawnStack(options: SpawnStackOptions = {}): Promise<Stack
     throw error;
   });
 
+  const webUrl = WEB.exec(stdout)?.[1] ?? '';
   return {
     url,
+    webUrl,
     pid: child.pid ?? -1,
     exited,
     output,
