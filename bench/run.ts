@@ -31,6 +31,12 @@ const BENCHMARKS: { id: string; n: number; title: string; load: () => Promise<Be
   { id: 'consent', n: 3, title: 'Consent API under load', load: async () => (await import('./benchmarks/consent-load')).consentLoad },
   { id: 'memory', n: 6, title: 'Memory: matcher and CLI', load: async () => (await import('./benchmarks/memory')).memory },
   { id: 'web', n: 7, title: 'Web app: download and first load', load: async () => (await import('./benchmarks/web')).webApp },
+  {
+    id: 'optoutload',
+    n: 8,
+    title: 'Opt-out propagation during consent load',
+    load: async () => (await import('./benchmarks/opt-out-under-load')).optOutUnderLoad,
+  },
 ];
 
 const USAGE = `Usage: npm run bench -- [options]

@@ -249,7 +249,8 @@ export const audiencesFunctions = {
     entry: 'functions/apply-audience-consent/handler.ts',
     side: 'audience',
     description: 'Removes users who deny ads_targeting or are erased from every audience',
-    trigger: { kind: 'queue', queue: 'audienceConsentEvents', batchSize: 10 },
+    // No batching window: an opt-out is on the clock (2 s at p99), and grants cost no read. Batches of 10, more of them at once.
+    trigger: { kind: 'queue', queue: 'audienceConsentEvents', batchSize: 10, maxConcurrency: 8 },
     tables: { consentStates: 'read', audienceMemberships: 'readWrite', audiences: 'readWrite' },
   },
   cleanupAudience: {

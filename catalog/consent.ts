@@ -367,7 +367,8 @@ export const consentFunctions = {
     side: 'consent',
     description: 'Keeps the match index to the users who granted ads_targeting',
     timeoutSeconds: 10,
-    trigger: { kind: 'queue', queue: 'matchIndexEvents', batchSize: 10 },
+    // Batches of up to 100 (a second's window at most): 3 BatchGetItems and a conditional write or two a user (README, "Consent consumers").
+    trigger: { kind: 'queue', queue: 'matchIndexEvents', batchSize: 100, maxBatchingWindowSeconds: 1, maxConcurrency: 4 },
     tables: { identities: 'read', consentStates: 'read', matchIndex: 'readWrite' },
     secrets: ['pepper'],
   },
@@ -376,7 +377,7 @@ export const consentFunctions = {
     side: 'consent',
     description: 'Keeps the set of users who allow friend suggestions',
     timeoutSeconds: 10,
-    trigger: { kind: 'queue', queue: 'suggestionsEvents', batchSize: 10 },
+    trigger: { kind: 'queue', queue: 'suggestionsEvents', batchSize: 100, maxBatchingWindowSeconds: 1, maxConcurrency: 4 },
     tables: { consentStates: 'read', suggestions: 'readWrite' },
   },
 } as const satisfies Record<string, FunctionSpec>;

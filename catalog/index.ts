@@ -69,6 +69,12 @@ export function checkCatalog(c: CatalogShape): string[] {
       routes.add(key);
     }
     if (t.kind === 'queue' && !c.queues[t.queue]) problems.push(`function ${n}: unknown queue ${t.queue}`);
+    // Lambda's limits for an SQS standard queue's event source mapping.
+    if (t.kind === 'queue' && (t.batchSize < 1 || t.batchSize > 10_000)) problems.push(`function ${n}: batchSize must be 1-10000`);
+    if (t.kind === 'queue' && t.batchSize > 10 && (t.maxBatchingWindowSeconds ?? 0) < 1)
+      problems.push(`function ${n}: a batchSize above 10 needs a maxBatchingWindowSeconds of at least 1`);
+    if (t.kind === 'queue' && t.maxConcurrency !== undefined && (t.maxConcurrency < 2 || t.maxConcurrency > 1000))
+      problems.push(`function ${n}: maxConcurrency must be 2-1000`);
     if (t.kind === 'stream') {
       const table = c.tables[t.table];
       if (!table) problems.push(`function ${n}: unknown table ${t.table}`);

@@ -37,3 +37,6 @@ export function enforceBindings(log: StackLog): () => void {
 
 /** Runs `fn` (an invocation) as the function of `plan`. */
 export const runAs = <T>(plan: FunctionPlan, fn: () => T): T => running.run(plan, fn);
+
+/** The catalog name of the function whose invocation this is (profiling tools attribute calls by it), or undefined outside any. */
+export const runningFunction = (): string | undefined => running.getStore()?.name;

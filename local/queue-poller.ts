@@ -19,7 +19,7 @@ export interface QueuePollerOptions {
   readonly region: string;
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds?: number;
-  /** Batches in flight at once for this function. */
+  /** Batches in flight at once for this function (the trigger's maxConcurrency; default 2). */
   readonly concurrency?: number;
   /** Long-poll wait of each receive; short, so that stopping is quick. */
   readonly waitTimeSeconds?: number;
@@ -32,6 +32,7 @@ const MAX_RECEIVE = 10;
 export class QueuePoller {
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
+  private readonly deletes = new Set<Promise<void>>();
   /** Batches handled (invoked), for tests and the health route. */
   batches = 0;
 
@@ -50,6 +51,7 @@ export class QueuePoller {
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.all(this.loops);
+    await Promise.all(this.deletes);
   }
 
   private async loop(): Promise<void> {
@@ -67,29 +69,44 @@ export class QueuePoller {
     }
   }
 
+  private async receive(signal: AbortSignal, count: number, waitSeconds: number): Promise<Message[]> {
+    const received = await this.options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MaxNumberOfMessages: count,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: signal },
+    );
+    return received.Messages ?? [];
+  }
+
+  /**
+   * One batch: a long poll for the first messages, then, up to the batch
+   * size and within the batching window (Lambda's maxBatchingWindow), what
+   * is waiting now (several receives of 10 at once, as Lambda's pollers
+   * do), or, when nothing is, a long poll for the rest of the window.
+   */
   private async receiveBatch(signal: AbortSignal): Promise<Message[]> {
-    const { sqs, queueUrl, batchSize } = this.options;
+    const { batchSize } = this.options;
     const windowMs = (this.options.maxBatchingWindowSeconds ?? 0) * 1000;
     const wait = this.options.waitTimeSeconds ?? 1;
+    const messages = await this.receive(signal, Math.min(MAX_RECEIVE, batchSize), wait);
+    if (messages.length === 0 || windowMs === 0) return messages;
     const started = Date.now();
-    const messages: Message[] = [];
-    for (;;) {
-      const remainingWindow = windowMs - (Date.now() - started);
-      const received = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.min(MAX_RECEIVE, batchSize - messages.length),
-          WaitTimeSeconds: messages.length === 0 ? wait : Math.max(0, Math.min(wait, Math.ceil(remainingWindow / 1000))),
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: signal },
-      );
-      messages.push(...(received.Messages ?? []));
-      const full = messages.length >= batchSize;
-      const windowOver = Date.now() - started >= windowMs;
-      if (messages.length === 0 || full || windowOver || signal.aborted) return messages;
+    while (messages.length < batchSize && !signal.aborted) {
+      const wanted = batchSize - messages.length;
+      const receives = Array.from({ length: Math.ceil(wanted / MAX_RECEIVE) }, (_, i) => Math.min(MAX_RECEIVE, wanted - i * MAX_RECEIVE));
+      const waitingNow = (await Promise.all(receives.map((n) => this.receive(signal, n, 0)))).flat();
+      messages.push(...waitingNow);
+      if (waitingNow.length > 0) continue;
+      const remainingMs = windowMs - (Date.now() - started);
+      if (remainingMs <= 0 || signal.aborted) break;
+      messages.push(...(await this.receive(signal, Math.min(MAX_RECEIVE, wanted), Math.min(wait, Math.ceil(remainingMs / 1000)))));
     }
+    return messages;
   }
 
   private async handle(messages: Message[]): Promise<void> {
@@ -108,7 +125,12 @@ export class QueuePoller {
       );
       done = failed === 'all' ? [] : records.filter((r) => !failed.has(r.messageId));
     }
-    await this.delete(done);
+    // Deleted in the background, as Lambda's pollers do: the next batch need not wait for it (stop() does).
+    const deleting = this.delete(done).catch((error: unknown) => {
+      this.options.log.warn(`queue poller of ${fn.functionName}: could not delete messages (${describeError(error)})`);
+    });
+    this.deletes.add(deleting);
+    void deleting.finally(() => this.deletes.delete(deleting));
   }
 
   private async delete(records: SQSRecord[]): Promise<void> {

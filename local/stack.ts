@@ -197,7 +197,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             region,
             batchSize: trigger.batchSize,
             ...(trigger.maxBatchingWindowSeconds !== undefined ? { maxBatchingWindowSeconds: trigger.maxBatchingWindowSeconds } : {}),
-            concurrency: 2,
+            // As many batches in flight as the deployed mapping allows (its maximumConcurrency), else 2.
+            concurrency: trigger.maxConcurrency ?? 2,
             log,
           }),
         );

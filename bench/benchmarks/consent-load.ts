@@ -25,11 +25,11 @@ import { rawConsentDecisions } from '../lib/raw';
 import { ensurePolicy, mapLimit, verifyPhone, type BenchStack } from '../lib/stack';
 import type { LoadOutcome, LoadRequest, LoadSpec } from '../children/load';
 
-const USERS_PER_CONNECTION = 8;
+export const USERS_PER_CONNECTION = 8;
 /** Quick mode: fewer users to set up; each still alternates. */
-const QUICK_USERS_PER_CONNECTION = 2;
+export const QUICK_USERS_PER_CONNECTION = 2;
 
-async function load(ctx: BenchContext, spec: LoadSpec, what: string): Promise<LoadOutcome> {
+export async function load(ctx: BenchContext, spec: LoadSpec, what: string): Promise<LoadOutcome> {
   const specFile = join(ctx.tmpDir, 'load-spec.json');
   writeFileSync(specFile, JSON.stringify(spec));
   const r = await runNode(['--import', 'tsx', 'bench/children/load.ts', specFile], {
@@ -44,7 +44,7 @@ async function load(ctx: BenchContext, spec: LoadSpec, what: string): Promise<Lo
   return out;
 }
 
-async function consentUsers(s: BenchStack, count: number): Promise<{ userId: string; token: string }[]> {
+export async function consentUsers(s: BenchStack, count: number): Promise<{ userId: string; token: string }[]> {
   // Numbers far from the matching benchmarks' users (+1 415 2xx): +1 415 8xx xxxx.
   return mapLimit(
     Array.from({ length: count }, (_, i) => i),
@@ -59,16 +59,9 @@ async function consentUsers(s: BenchStack, count: number): Promise<{ userId: str
   );
 }
 
-export async function consentLoad(ctx: BenchContext) {
-  const s = await ctx.stack();
-  const policyVersion = await ensurePolicy(s);
-  const connections = ctx.connections;
-  const perUser = ctx.quick ? QUICK_USERS_PER_CONNECTION : USERS_PER_CONNECTION;
-  const users = await consentUsers(s, connections * perUser);
-  const drained0 = await s.drain();
-  ctx.log(`${users.length} users with phone numbers ready (queues drained in ${(drained0.waitedMs / 1000).toFixed(1)} s)`);
-
-  const perConnection: LoadRequest[][] = Array.from({ length: connections }, (_, c) => {
+/** Each connection's requests: its own users, each granting then denying (ads_targeting and friend_suggestions). */
+export function consentRequests(users: readonly { token: string }[], connections: number, perUser: number, policyVersion: string): LoadRequest[][] {
+  return Array.from({ length: connections }, (_, c) => {
     const mine = users.slice(c * perUser, (c + 1) * perUser);
     return (['granted', 'denied'] as const).flatMap((choice) =>
       mine.map((u) => ({
@@ -79,6 +72,18 @@ export async function consentLoad(ctx: BenchContext) {
       })),
     );
   });
+}
+
+export async function consentLoad(ctx: BenchContext) {
+  const s = await ctx.stack();
+  const policyVersion = await ensurePolicy(s);
+  const connections = ctx.connections;
+  const perUser = ctx.quick ? QUICK_USERS_PER_CONNECTION : USERS_PER_CONNECTION;
+  const users = await consentUsers(s, connections * perUser);
+  const drained0 = await s.drain();
+  ctx.log(`${users.length} users with phone numbers ready (queues drained in ${(drained0.waitedMs / 1000).toFixed(1)} s)`);
+
+  const perConnection = consentRequests(users, connections, perUser, policyVersion);
   const base = { url: s.url, connections, durationSeconds: ctx.loadSeconds, warmupSeconds: 1 };
   const health: LoadOutcome[] = [];
   const consent: LoadOutcome[] = [];

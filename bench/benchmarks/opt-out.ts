@@ -26,19 +26,19 @@ import { stackPepper } from '../lib/seed';
 import { ensurePolicy, mapLimit, sleep, verifyPhone, type BenchStack } from '../lib/stack';
 import { percentile } from '../lib/stats';
 
-interface OptOutUser {
+export interface OptOutUser {
   userId: string;
   token: string;
   phoneNumber: string;
   key: string;
 }
 
-async function decide(s: BenchStack, u: OptOutUser, policyVersion: string, ads: 'granted' | 'denied') {
+export async function decide(s: BenchStack, u: OptOutUser, policyVersion: string, ads: 'granted' | 'denied') {
   const res = await s.api('PUT', '/v1/me/consent', { token: u.token, body: { policyVersion, purposes: { ads_targeting: ads }, source: 'settings' } });
   if (res.status !== 200) throw new Error(`PUT /v1/me/consent answered ${res.status}: ${res.text}`);
 }
 
-async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_000) {
+export async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_000) {
   const table = s.stack.resources.tables.matchIndex!.name;
   const deadline = Date.now() + timeoutMs;
   for (const u of users) {
@@ -52,8 +52,101 @@ async function waitIndexed(s: BenchStack, users: OptOutUser[], timeoutMs = 60_00
 }
 
 /** Membership items of the user, as the table module reads them (the stack runs in this process, with its environment). */
-async function membershipItems(userId: string): Promise<number> {
+export async function membershipItems(userId: string): Promise<number> {
   return (await membershipsOfUser(userId)).length;
+}
+
+/** Users with a verified phone number, made through the API: `<prefix>-<i>`, numbers from userPhone(phoneBase). */
+export async function optOutUsers(s: BenchStack, count: number, prefix: string, phoneBase: number): Promise<OptOutUser[]> {
+  const pepper = stackPepper();
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const userId = `${prefix}-${i}`;
+      const token = await s.token('user', userId);
+      const phoneNumber = userPhone(phoneBase + i);
+      const res = await verifyPhone(s, token, phoneNumber);
+      if (res.status !== 200) throw new Error(`Verifying a phone number answered ${res.status}: ${res.text}`);
+      return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
+    },
+  );
+}
+
+/**
+ * Every user grants (again) and is back in the match index; then `count`
+ * new audiences each match all of them by a real upload, and the ops route
+ * shows each user in all of them. Returns the audiences' ids.
+ */
+export async function matchIntoAudiences(
+  s: BenchStack,
+  tokens: { business: string; operator: string },
+  users: readonly OptOutUser[],
+  policyVersion: string,
+  count: number,
+  run: number,
+): Promise<Set<string>> {
+  await mapLimit(users, 8, (u) => decide(s, u, policyVersion, 'granted'));
+  await waitIndexed(s, [...users]);
+  await s.drain(120_000);
+  const rows = users.map((u) => [phoneHash(u.phoneNumber)]);
+  const audiences = await mapLimit(
+    Array.from({ length: count }, (_, a) => a),
+    4,
+    async (a) => {
+      const id = await createAudience(s, tokens.business, `bench opt-out ${run + 1}.${a + 1}`);
+      const sessionId = run * 1000 + a + 1;
+      await postBatch(
+        s,
+        tokens.business,
+        id,
+        JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows }),
+      );
+      return { id, sessionId };
+    },
+  );
+  for (const a of audiences) await waitForDone(s, tokens.business, a.id, a.sessionId, { intervalMs: 100, timeoutMs: 120_000 });
+  const ids = new Set(audiences.map((a) => a.id));
+  await mapLimit(users, 8, async (u) => {
+    const res = await s.api<{ items: { audienceId: string }[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: tokens.operator });
+    const inRun = res.json.items.filter((i) => ids.has(i.audienceId)).length;
+    if (res.status !== 200 || inRun !== count)
+      throw new Error(`before the denials, user ${u.userId} is in ${inRun} of the run's ${count} audiences (status ${res.status})`);
+  });
+  await s.drain(120_000);
+  return ids;
+}
+
+/**
+ * The user denies ads_targeting; resolves with the PUT's own time, and the
+ * times until the ops route shows no audience (polled every 25 ms) and until
+ * the membership items are gone (a consistent Query every 100 ms), all from sending the PUT.
+ */
+export async function denyAndTime(
+  s: BenchStack,
+  u: OptOutUser,
+  policyVersion: string,
+  operator: string,
+): Promise<{ putMs: number; opsMs: number; goneMs: number }> {
+  const sent = performance.now();
+  await decide(s, u, policyVersion, 'denied');
+  const putMs = performance.now() - sent;
+  const ops = (async () => {
+    for (;;) {
+      const res = await s.api<{ items: unknown[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
+      if (res.status === 200 && res.json.items.length === 0) return performance.now() - sent;
+      if (performance.now() - sent > 60_000) throw new Error(`user ${u.userId} still in audiences 60 s after denying`);
+      await sleep(25);
+    }
+  })();
+  const gone = (async () => {
+    for (;;) {
+      if ((await membershipItems(u.userId)) === 0) return performance.now() - sent;
+      if (performance.now() - sent > 120_000) throw new Error(`user ${u.userId} still has membership items 120 s after denying`);
+      await sleep(100);
+    }
+  })();
+  return { putMs, opsMs: await ops, goneMs: await gone };
 }
 
 export async function optOut(ctx: BenchContext) {
@@ -62,52 +155,16 @@ export async function optOut(ctx: BenchContext) {
   const audienceCount = ctx.quick ? 5 : 20;
   const spacingMs = 200;
   const policyVersion = await ensurePolicy(s);
-  const pepper = stackPepper();
   const operator = await s.token('operator', 'bench-ops');
   const business = await s.token('business', `bench-optout-${Date.now()}`);
 
-  const users: OptOutUser[] = await mapLimit(
-    Array.from({ length: userCount }, (_, i) => i),
-    8,
-    async (i) => {
-      const userId = `bench-optout-${i}`;
-      const token = await s.token('user', userId);
-      const phoneNumber = userPhone(700_000 + i);
-      const res = await verifyPhone(s, token, phoneNumber);
-      if (res.status !== 200) throw new Error(`Verifying a phone number answered ${res.status}: ${res.text}`);
-      return { userId, token, phoneNumber, key: accountMatchKeys(pepper, { phoneNumber })[0]! };
-    },
-  );
-  const rows = users.map((u) => [phoneHash(u.phoneNumber)]);
+  const users = await optOutUsers(s, userCount, 'bench-optout', 700_000);
 
   const putRuns: { p50: number; p99: number; all: number[] }[] = [];
   const opsRuns: { p50: number; p99: number; all: number[] }[] = [];
   const goneRuns: { p50: number; p99: number; all: number[] }[] = [];
   for (let run = 0; run < ctx.runs; run++) {
-    // Everyone grants (again) and is back in the match index.
-    await mapLimit(users, 8, (u) => decide(s, u, policyVersion, 'granted'));
-    await waitIndexed(s, users);
-    await s.drain(120_000);
-    // 20 audiences, each matching all users.
-    const audiences = await mapLimit(
-      Array.from({ length: audienceCount }, (_, a) => a),
-      4,
-      async (a) => {
-        const id = await createAudience(s, business, `bench opt-out ${run + 1}.${a + 1}`);
-        const sessionId = run * 1000 + a + 1;
-        await postBatch(s, business, id, JSON.stringify({ session: { id: sessionId, batchSeq: 1, lastBatch: true }, schema: ['PHONE_SHA256'], data: rows }));
-        return { id, sessionId };
-      },
-    );
-    for (const a of audiences) await waitForDone(s, business, a.id, a.sessionId, { intervalMs: 100, timeoutMs: 120_000 });
-    const ids = new Set(audiences.map((a) => a.id));
-    await mapLimit(users, 8, async (u) => {
-      const res = await s.api<{ items: { audienceId: string }[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
-      const inRun = res.json.items.filter((i) => ids.has(i.audienceId)).length;
-      if (res.status !== 200 || inRun !== audienceCount)
-        throw new Error(`before the denials, user ${u.userId} is in ${inRun} of the run's ${audienceCount} audiences (status ${res.status})`);
-    });
-    await s.drain(120_000);
+    await matchIntoAudiences(s, { business, operator }, users, policyVersion, audienceCount, run);
     ctx.log(`run ${run + 1}: ${userCount} users in ${audienceCount} audiences each; denying, ${spacingMs} ms apart...`);
 
     const putMs: number[] = [];
@@ -116,26 +173,10 @@ export async function optOut(ctx: BenchContext) {
     await Promise.all(
       users.map(async (u, i) => {
         await sleep(i * spacingMs);
-        const sent = performance.now();
-        await decide(s, u, policyVersion, 'denied');
-        putMs.push(performance.now() - sent);
-        const ops = (async () => {
-          for (;;) {
-            const res = await s.api<{ items: unknown[] }>('GET', `/v1/ops/users/${u.userId}/audiences`, { token: operator });
-            if (res.status === 200 && res.json.items.length === 0) return performance.now() - sent;
-            if (performance.now() - sent > 60_000) throw new Error(`user ${u.userId} still in audiences 60 s after denying`);
-            await sleep(25);
-          }
-        })();
-        const gone = (async () => {
-          for (;;) {
-            if ((await membershipItems(u.userId)) === 0) return performance.now() - sent;
-            if (performance.now() - sent > 120_000) throw new Error(`user ${u.userId} still has membership items 120 s after denying`);
-            await sleep(100);
-          }
-        })();
-        opsMs.push(await ops);
-        goneMs.push(await gone);
+        const t = await denyAndTime(s, u, policyVersion, operator);
+        putMs.push(t.putMs);
+        opsMs.push(t.opsMs);
+        goneMs.push(t.goneMs);
       }),
     );
     const sum = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), all: xs });

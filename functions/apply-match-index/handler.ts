@@ -1,10 +1,10 @@
 import { AccountEvent } from '../core/events';
-import { reconcileMatchIndex } from '../services/match-index';
-import { sqsConsumer } from '../shared/consumers';
-import { metrics } from '../shared/observability';
+import { reconcileMatchIndexBatch } from '../services/match-index';
+import { sqsUserBatchConsumer } from '../shared/consumers';
 
-/** Keeps the match index to the users who grant `ads_targeting` (services/match-index.ts). */
-export const handler = sqsConsumer(async (record) => {
-  const outcome = await reconcileMatchIndex(AccountEvent.parse(JSON.parse(record.body)));
-  metrics.addMetric(outcome === 'skipped' ? 'MatchIndexEventSkipped' : 'MatchIndexEventApplied', 'Count', 1);
+/** Keeps the match index to the users who grant `ads_targeting`, a batch at a time (services/match-index.ts). */
+export const handler = sqsUserBatchConsumer({
+  parse: (body) => AccountEvent.parse(JSON.parse(body)),
+  reconcile: reconcileMatchIndexBatch,
+  metrics: { applied: 'MatchIndexEventApplied', skipped: 'MatchIndexEventSkipped' },
 });

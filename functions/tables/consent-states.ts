@@ -65,10 +65,9 @@ export const purposeGranted = (consent: ConsentState, erasedAt: string | undefin
 
 export const adsGranted = (consent: ConsentState, erasedAt: string | undefined): boolean => purposeGranted(consent, erasedAt, 'ads_targeting');
 
-export async function getAccountState(userId: string): Promise<AccountState> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: stateKey(userId), ConsistentRead: true }));
-  if (!Item) return { userId, consent: NEVER_DECIDED };
-  const item = StateItem.parse(Item);
+function accountStateOf(userId: string, raw: Record<string, unknown> | undefined): AccountState {
+  if (!raw) return { userId, consent: NEVER_DECIDED };
+  const item = StateItem.parse(raw);
   return {
     userId,
     consent: consentOfItem(item),
@@ -76,6 +75,26 @@ export async function getAccountState(userId: string): Promise<AccountState> {
     ...(item.createdAt ? { createdAt: item.createdAt } : {}),
     ...(item.erasedAt ? { erasedAt: item.erasedAt } : {}),
   };
+}
+
+export async function getAccountState(userId: string): Promise<AccountState> {
+  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: stateKey(userId), ConsistentRead: true }));
+  return accountStateOf(userId, Item);
+}
+
+/**
+ * The account states of `userIds` (each at most once), strongly consistent,
+ * 100 users a BatchGetItem (tables/batch.ts): what consumers read for a whole
+ * batch of events at once. A user with no item has never decided.
+ */
+export async function accountStates(userIds: readonly string[]): Promise<Map<string, AccountState>> {
+  const items = await batchGetAll(
+    table(),
+    userIds.map((u) => stateKey(u)),
+    { consistent: true },
+  );
+  const found = new Map(items.map((item) => [String(item.pk).slice('user#'.length), item]));
+  return new Map(userIds.map((u) => [u, accountStateOf(u, found.get(u))]));
 }
 
 export interface ConsentNow {

@@ -15,6 +15,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
+import { batchGetAll } from './batch';
 import { isConditionFailure, part } from './dynamo';
 import type { Item } from './dynamo';
 
@@ -57,6 +58,17 @@ const ClaimItem = z.object({ pk: z.string(), userId: z.string().min(1), claimedA
 export async function getIdentity(userId: string): Promise<Identity> {
   const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: identityKey(userId), ConsistentRead: true }));
   return Item ? IdentityItem.decode(Item as z.input<typeof IdentityItem>) : { userId };
+}
+
+/** The identifiers of `userIds` (each at most once; none for a user who never bound one), consistent, 100 a BatchGetItem. */
+export async function identitiesOf(userIds: readonly string[]): Promise<Map<string, Identity>> {
+  const items = await batchGetAll(
+    table(),
+    userIds.map((u) => identityKey(u)),
+    { consistent: true, projection: 'pk, phoneNumber, email, createdAt' },
+  );
+  const found = new Map(items.map((item) => [String(item.pk).slice('user#'.length), IdentityItem.decode(item as z.input<typeof IdentityItem>)]));
+  return new Map(userIds.map((u) => [u, found.get(u) ?? { userId: u }]));
 }
 
 /** The id of the user a value is bound to, or undefined when it is bound to no one. */

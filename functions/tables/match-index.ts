@@ -34,11 +34,24 @@ export interface AppliedState {
   readonly rev: number;
 }
 
+const appliedOf = (raw: Record<string, unknown>): AppliedState => {
+  const item = AppliedItem.parse(raw);
+  return { appliedVersion: item.appliedVersion, keys: item.keys ?? [], rev: item.rev };
+};
+
 export async function appliedState(userId: string): Promise<AppliedState | undefined> {
   const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: appliedKey(userId), ConsistentRead: true }));
-  if (!Item) return undefined;
-  const item = AppliedItem.parse(Item);
-  return { appliedVersion: item.appliedVersion, keys: item.keys ?? [], rev: item.rev };
+  return Item ? appliedOf(Item) : undefined;
+}
+
+/** What was applied for each of `userIds` (each at most once; users with nothing applied are left out), consistent, 100 a BatchGetItem. */
+export async function appliedStates(userIds: readonly string[]): Promise<Map<string, AppliedState>> {
+  const items = await batchGetAll(
+    table(),
+    userIds.map((u) => appliedKey(u)),
+    { consistent: true },
+  );
+  return new Map(items.map((item) => [String(item.pk).slice(APPLIED.length), appliedOf(item)]));
 }
 
 /** A key held by another user whose release is not applied yet. */

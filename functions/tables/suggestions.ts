@@ -6,6 +6,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
+import { batchGetAll } from './batch';
 import { isConditionFailure } from './dynamo';
 
 const table = () => tableName('suggestions');
@@ -18,6 +19,16 @@ export type Suggestion = z.infer<typeof SuggestionItem>;
 export async function getSuggestion(userId: string): Promise<Suggestion | undefined> {
   const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: suggestionKey(userId), ConsistentRead: true }));
   return Item ? SuggestionItem.parse(Item) : undefined;
+}
+
+/** The items of `userIds` (each at most once; users without one are left out), consistent, 100 a BatchGetItem. */
+export async function suggestionsOf(userIds: readonly string[]): Promise<Map<string, Suggestion>> {
+  const items = await batchGetAll(
+    table(),
+    userIds.map((u) => suggestionKey(u)),
+    { consistent: true },
+  );
+  return new Map(items.map((item) => [String(item.userId), SuggestionItem.parse(item)]));
 }
 
 /** Stores the user's state unless a newer version was applied meanwhile; returns whether it did. */

@@ -1,5 +1,5 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as publish } from '../../functions/publish-account-events/handler';
@@ -20,6 +20,25 @@ afterEach(() => {
   sns.reset();
 });
 
+type Item = Record<string, unknown>;
+/**
+ * Items BatchGetItem finds, by table: the consumers read a batch's users in
+ * BatchGetItem calls, answered from these (GetItem, used on retries, is mocked per test).
+ */
+function givenItems(items: Record<string, Item[]>) {
+  ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: Item[] }> }) => ({
+    Responses: Object.fromEntries(
+      Object.entries(input.RequestItems).map(([table, { Keys }]) => [
+        table,
+        (items[table] ?? []).filter((item) => Keys.some((key) => Object.entries(key).every(([name, value]) => item[name] === value))),
+      ]),
+    ),
+  }));
+}
+/** The keys each table was asked for in BatchGetItem calls. */
+const batchReads = (table: string): Item[] =>
+  ddb.commandCalls(BatchGetCommand).flatMap((c) => (c.args[0].input.RequestItems?.[table]?.Keys as Item[] | undefined) ?? []);
+
 const pepper = Buffer.from(process.env.LOCAL_PEPPER!, 'utf8');
 const purposes = { ads_targeting: 'denied', friend_suggestions: 'granted' };
 const consentChanged = (version: number, userId = 'u-1') => ({
@@ -35,7 +54,7 @@ const consentChanged = (version: number, userId = 'u-1') => ({
 describe('publish-account-events (the outbox publisher)', () => {
   it('publishes a receipt as ConsentChanged with a type attribute, and nothing personal', async () => {
     // Prepare
-    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    sns.on(PublishBatchCommand).resolves({ Successful: [{ Id: '0', MessageId: 'm-1' }] });
     const receipt = {
       ...receiptKey('u-1', 2),
       kind: 'receipt',
@@ -50,7 +69,9 @@ describe('publish-account-events (the outbox publisher)', () => {
     const result = await publish(streamEvent([streamRecord('INSERT', { keys: receiptKey('u-1', 2), newImage: receipt })]), lambdaContext());
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
-    const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
+    const [entry, ...more] = sns.commandCalls(PublishBatchCommand)[0]!.args[0].input.PublishBatchRequestEntries!;
+    expect(more).toEqual([]);
+    const input = entry!;
     expect(JSON.parse(input.Message!)).toEqual({
       type: 'ConsentChanged',
       eventId: 'r-2',
@@ -64,15 +85,16 @@ describe('publish-account-events (the outbox publisher)', () => {
   });
 
   it('publishes other outbox events by their type and ignores removals', async () => {
-    sns.on(PublishCommand).resolves({});
+    sns.on(PublishBatchCommand).resolves({});
     const key = outboxEventKey('u-1', 't', 'e-1');
     const event = { ...key, kind: 'event', eventType: 'IdentifiersChanged', eventId: 'e-1', occurredAt: 't', expiresAt: 1 };
     await publish(
       streamEvent([streamRecord('INSERT', { keys: key, newImage: event }), streamRecord('REMOVE', { keys: key, oldImage: event })]),
       lambdaContext(),
     );
-    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
-    expect(JSON.parse(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!)).toEqual({
+    const entries = sns.commandCalls(PublishBatchCommand).flatMap((c) => c.args[0].input.PublishBatchRequestEntries!);
+    expect(entries).toHaveLength(1);
+    expect(JSON.parse(entries[0]!.Message!)).toEqual({
       type: 'IdentifiersChanged',
       eventId: 'e-1',
       userId: 'u-1',
@@ -91,17 +113,43 @@ describe('publish-account-events (the outbox publisher)', () => {
       source: 'settings',
       recordedAt: 't',
     });
-    sns.on(PublishCommand).resolvesOnce({}).rejectsOnce(new Error('throttled')).resolves({});
+    sns.on(PublishBatchCommand).resolves({ Successful: [{ Id: '0' }, { Id: '2' }], Failed: [{ Id: '1', Code: 'Throttled', SenderFault: false }] });
     const records = [1, 2, 3].map((v) => streamRecord('INSERT', { keys: receiptKey('u-1', v), newImage: item(v) }));
     const result = await publish(streamEvent(records), lambdaContext());
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }] });
+  });
+
+  it('publishes a batch 10 events a call, and fails every record of a call that failed', async () => {
+    const item = (v: number) => ({
+      ...receiptKey('u-1', v),
+      kind: 'receipt',
+      receiptId: `r-${v}`,
+      version: v,
+      policyVersion: 'p',
+      purposes,
+      source: 'settings',
+      recordedAt: 't',
+    });
+    const records = Array.from({ length: 25 }, (_, i) => streamRecord('INSERT', { keys: receiptKey('u-1', i + 1), newImage: item(i + 1) }));
+    sns.on(PublishBatchCommand).callsFake((input: { PublishBatchRequestEntries: { Message: string }[] }) => {
+      if (input.PublishBatchRequestEntries.some((e) => (JSON.parse(e.Message) as { version: number }).version === 11)) throw new Error('throttled');
+      return {};
+    });
+    const result = await publish(streamEvent(records), lambdaContext());
+    const calls = sns
+      .commandCalls(PublishBatchCommand)
+      .map((c) => c.args[0].input.PublishBatchRequestEntries!.map((e) => (JSON.parse(e.Message!) as { version: number }).version));
+    expect(calls.map((versions) => versions.length).sort((a, b) => b - a)).toEqual([10, 10, 5]);
+    expect(calls.flat().sort((a, b) => a - b)).toEqual(records.map((_, i) => i + 1));
+    // The second call (versions 11-20) failed: its records are reported, the stream retries from the first of them.
+    expect(result).toEqual({ batchItemFailures: records.slice(10, 20).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber })) });
   });
 });
 
 describe('apply-match-index', () => {
   const identity = { ...identityKey('u-1'), phoneNumber: '+14155550123', email: 'ana@example.com' };
-  const state = (ads: string, extra: Record<string, unknown> = {}) => ({
-    ...stateKey('u-1'),
+  const state = (ads: string, extra: Record<string, unknown> = {}, userId = 'u-1') => ({
+    ...stateKey(userId),
     consentVersion: 3,
     consentPolicyVersion: 'p1',
     purposes: { ads_targeting: ads, friend_suggestions: 'granted' },
@@ -110,17 +158,23 @@ describe('apply-match-index', () => {
   });
   const keys = accountMatchKeys(pepper, { phoneNumber: '+14155550123', email: 'ana@example.com' });
   const applied = (userId: string, appliedVersion: number, applied: string[], rev: number) => ({ ...appliedKey(userId), appliedVersion, keys: applied, rev });
-  /** The user's consent state and identifiers, as the two tables hold them. */
-  const givenAccount = (ads: string, extra: Record<string, unknown> = {}) => {
-    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({ Item: state(ads, extra) });
-    ddb.on(GetCommand, { TableName: 'test-identities', Key: identityKey('u-1') }).resolves({ Item: identity });
+  /** The user's applied state, consent state and identifiers, as the three tables hold them (read in a batch, and one by one on a retry). */
+  const given = (items: { applied?: Item[]; states?: Item[]; identities?: Item[] }) => {
+    givenItems({ 'test-matchIndex': items.applied ?? [], 'test-consentStates': items.states ?? [], 'test-identities': items.identities ?? [] });
+    for (const [table, list] of [
+      ['test-matchIndex', items.applied ?? []],
+      ['test-consentStates', items.states ?? []],
+      ['test-identities', items.identities ?? []],
+    ] as const) {
+      ddb.on(GetCommand, { TableName: table }).resolves({});
+      for (const item of list) ddb.on(GetCommand, { TableName: table, Key: { pk: item.pk } }).resolves({ Item: item });
+    }
   };
-  const accountReads = () => ddb.commandCalls(GetCommand).filter((c) => ['test-consentStates', 'test-identities'].includes(c.args[0].input.TableName!));
+  const accountReads = () => [...batchReads('test-consentStates'), ...batchReads('test-identities')];
 
   it('puts the keyed identifiers of a user who grants ads_targeting', async () => {
     // Prepare
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
-    givenAccount('granted');
+    given({ states: [state('granted')], identities: [identity] });
     ddb.on(PutCommand).resolves({});
     // Act
     const result = await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
@@ -137,8 +191,7 @@ describe('apply-match-index', () => {
   });
 
   it('removes the keys of a user who denies it', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 2, keys, 4) });
-    givenAccount('denied');
+    given({ applied: [applied('u-1', 2, keys, 4)], states: [state('denied')], identities: [identity] });
     ddb.on(DeleteCommand).resolves({});
     ddb.on(PutCommand).resolves({});
     await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
@@ -150,8 +203,7 @@ describe('apply-match-index', () => {
 
   it('does not index a grant decided before the account was erased, for identifiers bound since', async () => {
     // Prepare: ads granted on 20 November, account erased on 22 November, a new number bound after
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
-    givenAccount('granted', { erasedAt: '2026-11-22T00:00:00.000Z' });
+    given({ states: [state('granted', { erasedAt: '2026-11-22T00:00:00.000Z' })], identities: [identity] });
     ddb.on(PutCommand).resolves({});
     // Act
     const result = await applyMatchIndex(
@@ -165,8 +217,7 @@ describe('apply-match-index', () => {
   });
 
   it('indexes a grant decided again after the erasure', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({});
-    givenAccount('granted', { erasedAt: '2026-11-19T00:00:00.000Z' });
+    given({ states: [state('granted', { erasedAt: '2026-11-19T00:00:00.000Z' })], identities: [identity] });
     ddb.on(PutCommand).resolves({});
     await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
@@ -175,15 +226,53 @@ describe('apply-match-index', () => {
   });
 
   it('skips a repeated or older event without reading the account', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 3, keys, 4) });
-    await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3)), sqsRecord(consentChanged(2))]), lambdaContext());
-    expect(ddb.commandCalls(GetCommand, { TableName: 'test-matchIndex' })).toHaveLength(2);
+    given({ applied: [applied('u-1', 3, keys, 4)] });
+    const result = await applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3)), sqsRecord(consentChanged(2))]), lambdaContext());
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(batchReads('test-matchIndex')).toEqual([appliedKey('u-1')]);
     expect(accountReads()).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
+  it("reads a batch's users in one BatchGetItem a table and reconciles each user once, however many events they have", async () => {
+    // Prepare: u-1 has three events in the batch, u-2 one, u-3 only an old one (skipped without reading its account)
+    given({
+      applied: [applied('u-1', 1, [], 1), applied('u-3', 9, [], 2)],
+      states: [state('denied'), state('granted', {}, 'u-2')],
+      identities: [identity, { ...identityKey('u-2') }],
+    });
+    ddb.on(PutCommand).resolves({});
+    // Act
+    const result = await applyMatchIndex(
+      sqsEvent([
+        sqsRecord(consentChanged(3)),
+        sqsRecord(consentChanged(2, 'u-2')),
+        sqsRecord(consentChanged(2)),
+        sqsRecord({ type: 'IdentifiersChanged', eventId: 'e-1', userId: 'u-1', occurredAt: 't' }),
+        sqsRecord(consentChanged(4, 'u-3')),
+      ]),
+      lambdaContext(),
+    );
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(3);
+    expect(batchReads('test-matchIndex')).toEqual([appliedKey('u-1'), appliedKey('u-2'), appliedKey('u-3')]);
+    expect(batchReads('test-consentStates')).toEqual([stateKey('u-1'), stateKey('u-2')]);
+    expect(batchReads('test-identities')).toEqual([identityKey('u-1'), identityKey('u-2')]);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    // One applied state a user, from the state read now (u-1 denies at version 3: no keys)
+    const recorded = ddb
+      .commandCalls(PutCommand)
+      .map((c) => c.args[0].input.Item!)
+      .filter((item) => String(item.pk).startsWith(appliedKey('').pk));
+    expect(recorded).toEqual([
+      expect.objectContaining({ ...appliedKey('u-1'), keys: [], appliedVersion: 3, rev: 2 }),
+      expect.objectContaining({ ...appliedKey('u-2'), keys: [], appliedVersion: 3, rev: 1 }),
+    ]);
+  });
+
   it('fails only the bad record of a batch', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 9, [], 1) });
+    given({ applied: [applied('u-1', 9, [], 1)] });
     const good = sqsRecord(consentChanged(3));
     const bad = sqsRecord('{"type":"ConsentChanged"');
     const alsoBad = sqsRecord({ type: 'Unknown', userId: 'u-1' });
@@ -192,8 +281,7 @@ describe('apply-match-index', () => {
   });
 
   it('starts over on fresh state when a concurrent reconcile of the same user won', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex' }).resolves({ Item: applied('u-1', 2, [], 1) });
-    givenAccount('denied');
+    given({ applied: [applied('u-1', 2, [], 1)], states: [state('denied')], identities: [identity] });
     ddb
       .on(PutCommand)
       .rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))
@@ -201,38 +289,44 @@ describe('apply-match-index', () => {
     const record = sqsRecord(consentChanged(3));
     expect(await applyMatchIndex(sqsEvent([record]), lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    // The second attempt read the user afresh, one item at a time.
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.TableName)).toEqual(
+      expect.arrayContaining(['test-matchIndex', 'test-consentStates', 'test-identities']),
+    );
   });
 
-  it('fails the record when concurrent reconciles keep winning, so it is retried later', async () => {
-    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: appliedKey('u-1') }).resolves({ Item: applied('u-1', 2, [], 1) });
-    ddb.on(GetCommand, { TableName: 'test-matchIndex', Key: appliedKey('u-2') }).resolves({ Item: applied('u-2', 9, [], 1) });
-    givenAccount('denied');
+  it("fails all of a user's records when concurrent reconciles keep winning, so they are retried later", async () => {
+    given({ applied: [applied('u-1', 2, [], 1), applied('u-2', 9, [], 1)], states: [state('denied')], identities: [identity] });
     ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
     const record = sqsRecord(consentChanged(3));
+    const again = sqsRecord({ type: 'IdentifiersChanged', eventId: 'e-1', userId: 'u-1', occurredAt: 't' });
     const skipped = sqsRecord(consentChanged(3, 'u-2'));
-    expect(await applyMatchIndex(sqsEvent([record, skipped]), lambdaContext())).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(await applyMatchIndex(sqsEvent([record, skipped, again]), lambdaContext())).toEqual({
+      batchItemFailures: [{ itemIdentifier: record.messageId }, { itemIdentifier: again.messageId }],
+    });
     // A batch in which every record fails is thrown, so the whole batch is retried.
     await expect(applyMatchIndex(sqsEvent([record]), lambdaContext())).rejects.toThrow();
+  });
+
+  it('fails the whole batch when its batched read fails', async () => {
+    ddb.on(BatchGetCommand).rejects(new Error('unavailable'));
+    await expect(applyMatchIndex(sqsEvent([sqsRecord(consentChanged(3)), sqsRecord(consentChanged(3, 'u-2'))]), lambdaContext())).rejects.toThrow();
   });
 });
 
 describe('apply-suggestions', () => {
-  const givenState = (extra: Record<string, unknown> = {}) =>
-    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({
-      Item: {
-        ...stateKey('u-1'),
-        consentVersion: 3,
-        consentPolicyVersion: 'p1',
-        purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
-        consentUpdatedAt: '2026-11-20T00:00:00.000Z',
-        ...extra,
-      },
-    });
+  const state = (extra: Record<string, unknown> = {}, userId = 'u-1') => ({
+    ...stateKey(userId),
+    consentVersion: 3,
+    consentPolicyVersion: 'p1',
+    purposes: { ads_targeting: 'denied', friend_suggestions: 'granted' },
+    consentUpdatedAt: '2026-11-20T00:00:00.000Z',
+    ...extra,
+  });
 
   it('records whether the user allows friend suggestions, never moving back in version', async () => {
     // Prepare
-    ddb.on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') }).resolves({});
-    givenState();
+    givenItems({ 'test-consentStates': [state()] });
     ddb.on(PutCommand).resolves({});
     // Act
     await applySuggestions(sqsEvent([sqsRecord(consentChanged(3))]), lambdaContext());
@@ -247,20 +341,51 @@ describe('apply-suggestions', () => {
   });
 
   it('does not allow suggestions on a grant decided before the account was erased', async () => {
-    ddb.on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') }).resolves({});
-    givenState({ erasedAt: '2026-11-22T00:00:00.000Z' });
+    givenItems({ 'test-consentStates': [state({ erasedAt: '2026-11-22T00:00:00.000Z' })] });
     ddb.on(PutCommand).resolves({});
     await applySuggestions(sqsEvent([sqsRecord({ type: 'AccountErased', eventId: 'e-1', userId: 'u-1', occurredAt: 't' })]), lambdaContext());
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toEqual(expect.objectContaining({ allowed: false, appliedVersion: 3 }));
   });
 
   it('skips events at or below the applied version', async () => {
-    ddb
-      .on(GetCommand, { TableName: 'test-suggestions', Key: suggestionKey('u-1') })
-      .resolves({ Item: { ...suggestionKey('u-1'), allowed: true, appliedVersion: 5, updatedAt: 't' } });
+    givenItems({ 'test-suggestions': [{ ...suggestionKey('u-1'), allowed: true, appliedVersion: 5, updatedAt: 't' }] });
     await applySuggestions(sqsEvent([sqsRecord(consentChanged(5)), sqsRecord(consentChanged(4))]), lambdaContext());
-    expect(ddb.commandCalls(GetCommand, { TableName: 'test-suggestions' })).toHaveLength(2);
-    expect(ddb.commandCalls(GetCommand, { TableName: 'test-consentStates' })).toHaveLength(0);
+    expect(batchReads('test-suggestions')).toEqual([suggestionKey('u-1')]);
+    expect(batchReads('test-consentStates')).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it("reads a batch's users in two BatchGetItems, puts each user once, and fails only the user whose put failed", async () => {
+    // Prepare: u-1 decided twice in the batch (the state holds the later decision), u-2 once; u-2's put fails
+    givenItems({
+      'test-suggestions': [{ ...suggestionKey('u-1'), allowed: false, appliedVersion: 1, updatedAt: 't' }],
+      'test-consentStates': [state({ consentVersion: 4 }), state({ purposes: { ads_targeting: 'denied', friend_suggestions: 'denied' } }, 'u-2')],
+    });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(PutCommand, { Item: { userId: 'u-2' } }).rejects(new Error('unavailable'));
+    const u2 = sqsRecord(consentChanged(3, 'u-2'));
+    // Act
+    const result = await applySuggestions(sqsEvent([sqsRecord(consentChanged(4)), u2, sqsRecord(consentChanged(3))]), lambdaContext());
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: u2.messageId }] });
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(batchReads('test-consentStates')).toEqual([stateKey('u-1'), stateKey('u-2')]);
+    const items = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    expect(items).toEqual([
+      expect.objectContaining({ userId: 'u-1', allowed: true, appliedVersion: 4 }),
+      expect.objectContaining({ userId: 'u-2', allowed: false, appliedVersion: 3 }),
+    ]);
+  });
+
+  it('an older event after a newer one changes nothing: the put is conditional on the stored version', async () => {
+    // The stored item is at version 6 (a newer decision applied by another batch meanwhile); this batch read version 5.
+    givenItems({
+      'test-suggestions': [{ ...suggestionKey('u-1'), allowed: true, appliedVersion: 4, updatedAt: 't' }],
+      'test-consentStates': [state({ consentVersion: 5 })],
+    });
+    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    const result = await applySuggestions(sqsEvent([sqsRecord(consentChanged(5))]), lambdaContext());
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.ExpressionAttributeValues).toEqual({ ':v': 5 });
   });
 });

@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as applyConsent, withdraw } from '../../functions/apply-audience-consent/handler';
 import { cleanup } from '../../functions/cleanup-audience/handler';
@@ -7,6 +7,7 @@ import { chunkId } from '../../functions/core/audiences';
 import { attemptId, leaseIdAt } from '../../functions/core/matching';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
 import { audienceNow, givenAudience, givenConsent, givenMembership, membershipsOfAudience, membershipsOfUser } from './support/audiences';
+import { tableOf } from './support/store';
 import { functionCalls, isCall, newAudienceId, onCall, passThrough, uniqueId } from './support/db';
 
 const sqs = mockClient(SQSClient);
@@ -128,6 +129,68 @@ describe('apply-audience-consent (the withdrawal consumer)', () => {
     expect((await audienceNow(B1, A1)).expiring).toEqual({ [oldDay]: 0 });
     expect(functionCalls.calls().filter((c) => readsAudience(c.args[0]))).toHaveLength(2); // held, then free
     expect(functionCalls.commandCalls(TransactWriteCommand)).toHaveLength(1); // nothing tried while the matcher held it
+  });
+
+  it("coalesces a user's events in a batch: one consent read for the batch, one pass a user, each audience decremented once", async () => {
+    // Prepare: U1 denied (2), granted again (3), then denied again (4), all in one batch; U2 lost their phone number.
+    await audience(A1, B1);
+    await audience(A2, B2);
+    await account(U1, 'denied', 4);
+    await account(U2, 'granted', 1);
+    await membership(U1, A1, B1, { consentVersion: 1 });
+    await membership(U1, A2, B2, { consentVersion: 3 });
+    await givenMembership({ userId: U2, audienceId: A1, businessId: B1, expiresAt: day * 86_400, consentVersion: 1, matchedBy: ['PHONE'] });
+    await givenMembership({ userId: U2, audienceId: A2, businessId: B2, expiresAt: day * 86_400, consentVersion: 1, matchedBy: ['PHONE', 'EMAIL'] });
+    const records = [
+      sqsRecord(consentChanged(U1, 'denied', 2)),
+      sqsRecord({ type: 'IdentifierLost', eventId: 'e', userId: U2, identifier: 'PHONE', occurredAt: 't' }),
+      sqsRecord(consentChanged(U1, 'granted', 3)),
+      sqsRecord(consentChanged(U1, 'denied', 4)),
+      sqsRecord(consentChanged(U1, 'denied', 4)),
+    ];
+    // Act
+    const result = await applyConsent(sqsEvent(records), lambdaContext());
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await membershipsOfUser(U1)).toEqual([]);
+    expect((await membershipsOfUser(U2)).map((m) => m.audienceId)).toEqual([A2]); // matched through email too: stays
+    expect((await audienceNow(B1, A1)).expiring).toEqual({ [day]: 8 });
+    expect((await audienceNow(B2, A2)).expiring).toEqual({ [day]: 9 });
+    // One BatchGetItem of consent (U1 only: a lost identifier needs none), one Query a user.
+    expect(functionCalls.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(functionCalls.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![tableOf('consentStates')]!.Keys).toHaveLength(1);
+    expect(functionCalls.commandCalls(QueryCommand)).toHaveLength(2);
+  });
+
+  it('an older denial after a newer grant removes only what was matched before that denial', async () => {
+    // The batch holds the grant (3) before the older denial (2): memberships matched after the grant stay.
+    await audience(A1, B1);
+    await audience(A2, B1);
+    await account(U1, 'granted', 3);
+    await membership(U1, A1, B1, { consentVersion: 1 });
+    await membership(U1, A2, B1, { consentVersion: 3 });
+    const result = await applyConsent(sqsEvent([sqsRecord(consentChanged(U1, 'granted', 3)), sqsRecord(consentChanged(U1, 'denied', 2))]), lambdaContext());
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect((await membershipsOfUser(U1)).map((m) => m.audienceId)).toEqual([A2]);
+  });
+
+  it("fails all of a user's records when their withdrawal fails, and only theirs", async () => {
+    await audience(A1, B1);
+    await account(U1, 'denied', 2);
+    await account(U2, 'denied', 2);
+    await membership(U1, A1, B1);
+    await membership(U2, A1, B1);
+    // Every query of U1's memberships fails.
+    passThrough((command) => {
+      if (isCall(command, QueryCommand) && JSON.stringify(command.input).includes(U1)) throw new Error('unavailable');
+    });
+    const first = sqsRecord(consentChanged(U1, 'denied', 2));
+    const other = sqsRecord(consentChanged(U2, 'denied', 2));
+    const second = sqsRecord({ type: 'AccountErased', eventId: 'e', userId: U1, occurredAt: 't' });
+    const result = await applyConsent(sqsEvent([first, other, second]), lambdaContext());
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: first.messageId }, { itemIdentifier: second.messageId }] });
+    expect(await membershipsOfUser(U2)).toEqual([]);
+    expect(await membershipsOfUser(U1)).toHaveLength(1);
   });
 
   it('deletes memberships of deleted audiences without touching their counts', async () => {

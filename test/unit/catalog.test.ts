@@ -44,6 +44,21 @@ describe('catalog', () => {
     );
   });
 
+  it("holds queue triggers to Lambda's limits for SQS standard queues", () => {
+    const queue = (trigger: Record<string, unknown>) =>
+      problemsWith({
+        entry: 'x.ts',
+        side: 'consent',
+        description: 'x',
+        trigger: { kind: 'queue', queue: 'gpcSignals', ...trigger },
+      } as unknown as FunctionSpec);
+    expect(queue({ batchSize: 10 })).toEqual([]);
+    expect(queue({ batchSize: 100, maxBatchingWindowSeconds: 1, maxConcurrency: 2 })).toEqual([]);
+    expect(queue({ batchSize: 11 })).toEqual(['function probe: a batchSize above 10 needs a maxBatchingWindowSeconds of at least 1']);
+    expect(queue({ batchSize: 10_001, maxBatchingWindowSeconds: 1 })).toEqual(['function probe: batchSize must be 1-10000']);
+    expect(queue({ batchSize: 10, maxConcurrency: 1 })).toEqual(['function probe: maxConcurrency must be 2-1000']);
+  });
+
   it.each(Object.entries(functions))('function %s has its entry file', (_name, spec) => {
     expect(existsSync(join(__dirname, '..', '..', spec.entry))).toBe(true);
   });
