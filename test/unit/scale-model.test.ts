@@ -74,8 +74,9 @@ describe('scale model', () => {
       expect(quantityOf(bill, 'dynamoReadUnit')).toBe(2 + 3 + 2);
       expect(quantityOf(bill, 'kmsAsymmetricRequest')).toBe(1);
       expect(quantityOf(bill, 'snsPublish')).toBe(1);
-      // Three queues get ConsentChanged: SNS's delivery plus a receive and a delete shared by a batch of 10.
-      expect(quantityOf(bill, 'sqsRequest')).toBeCloseTo(3 * 1.2, 10);
+      // Three queues get ConsentChanged: SNS's delivery, plus a receive and a delete shared by each consumer's batch
+      // (10 for the audience consumer, 100 for the match index and suggestions).
+      expect(quantityOf(bill, 'sqsRequest')).toBeCloseTo(1 + 2 / 10 + 2 * (1 + 2 / 100), 10);
     });
 
     it('adds a transaction per membership of a denying user', () => {
