@@ -37,6 +37,12 @@ const BENCHMARKS: { id: string; n: number; title: string; load: () => Promise<Be
     title: 'Opt-out propagation during consent load',
     load: async () => (await import('./benchmarks/opt-out-under-load')).optOutUnderLoad,
   },
+  {
+    id: 'optoutupload',
+    n: 9,
+    title: 'Opt-out propagation during a 100,000-row upload',
+    load: async () => (await import('./benchmarks/opt-out-under-load')).optOutDuringUpload,
+  },
 ];
 
 const USAGE = `Usage: npm run bench -- [options]

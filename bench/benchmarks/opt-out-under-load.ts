@@ -23,6 +23,9 @@ import { childEnv, lastJson, runNode } from '../lib/proc';
 import type { Figure } from '../lib/report';
 import { ensurePolicy, sleep } from '../lib/stack';
 import { percentile } from '../lib/stats';
+import { createAudience, postBatch, waitForDone } from '../lib/audiences';
+import { batchBody, uploadBatches, usersIn } from '../lib/fixtures';
+import { ensureUsers } from '../lib/seed';
 import { consentRequests, consentUsers, QUICK_USERS_PER_CONNECTION, USERS_PER_CONNECTION } from './consent-load';
 import { denyAndTime, matchIntoAudiences, optOutUsers } from './opt-out';
 
@@ -133,5 +136,112 @@ export async function optOutUnderLoad(ctx: BenchContext) {
       'The ops route reads the consent state itself, so it shows none once the denial is committed whatever the backlog; the membership items leave through the outbox publisher, SNS, the audience queue and its consumer, behind every other decision of the load.',
     ],
     details: runs.map((r) => ({ ...r, load: { ...r.load } })),
+  };
+}
+
+/**
+ * 9. Opt-out propagation during a 100,000-row upload: benchmark 1's upload
+ * (10 batches of 10,000 rows, 30% consenting users, sent one after another
+ * as the CLI sends them) to a new audience of another business, and while it
+ * is sent and matched, N users who are in audiences deny ads_targeting, 300 ms
+ * apart from 1 s after the first batch. The same two times as benchmark 8,
+ * p50 and p99 over the N users; the upload's own time to `done` beside them,
+ * and how many denials were sent before it was done.
+ */
+export async function optOutDuringUpload(ctx: BenchContext) {
+  const s = await ctx.stack();
+  const policyVersion = await ensurePolicy(s);
+  const batches = ctx.quick ? 2 : 10;
+  const rowsPerBatch = 10_000;
+  const rows = batches * rowsPerBatch;
+  await ensureUsers(ctx, s, usersIn(rows));
+  const data = uploadBatches(batches, rowsPerBatch);
+  const userCount = ctx.quick ? 5 : 20;
+  const audienceCount = ctx.quick ? 2 : 5;
+  const firstDenialMs = 1_000;
+  const spacingMs = 300;
+  const operator = await s.token('operator', 'bench-ops');
+  const business = await s.token('business', `bench-optout-upload-${Date.now()}`);
+  const uploader = await s.token('business', 'bench-business');
+  const users = await optOutUsers(s, userCount, 'bench-optout-upload', 760_000);
+
+  const runs: { ops: number[]; gone: number[]; put: number[]; uploadMs: number; deniedBeforeDone: number }[] = [];
+  for (let run = 0; run < ctx.runs; run++) {
+    await matchIntoAudiences(s, { business, operator }, users, policyVersion, audienceCount, run);
+    await s.drain(300_000);
+    const audienceId = await createAudience(s, uploader, `bench opt-out during upload ${run + 1}`);
+    const sessionId = Date.now();
+    const bodies = data.map((rowsOfBatch, b) => JSON.stringify(batchBody(sessionId, b + 1, batches, rowsOfBatch, rows)));
+    ctx.log(
+      `run ${run + 1}: ${userCount} users in ${audienceCount} audiences each; ${rows.toLocaleString('en-US')}-row upload, denials from 1 s, ${spacingMs} ms apart...`,
+    );
+    const t0 = performance.now();
+    const uploading = (async () => {
+      for (const body of bodies) await postBatch(s, uploader, audienceId, body);
+      return (await waitForDone(s, uploader, audienceId, sessionId, { intervalMs: 50 })).doneAt;
+    })();
+    const sentAt: number[] = [];
+    const times = await Promise.all(
+      users.map(async (u, i) => {
+        await sleep(firstDenialMs + i * spacingMs);
+        sentAt[i] = performance.now();
+        return denyAndTime(s, u, policyVersion, operator);
+      }),
+    );
+    const doneAt = await uploading;
+    const result = {
+      ops: times.map((t) => t.opsMs),
+      gone: times.map((t) => t.goneMs),
+      put: times.map((t) => t.putMs),
+      uploadMs: doneAt - t0,
+      deniedBeforeDone: sentAt.filter((t) => t < doneAt).length,
+    };
+    runs.push(result);
+    ctx.log(
+      `run ${run + 1}: upload done after ${(result.uploadMs / 1000).toFixed(1)} s (${result.deniedBeforeDone} of ${userCount} denials sent before); ` +
+        `ops route none after p50 ${percentile(result.ops, 50).toFixed(0)} / p99 ${percentile(result.ops, 99).toFixed(0)} ms; ` +
+        `memberships gone after p50 ${percentile(result.gone, 50).toFixed(0)} / p99 ${percentile(result.gone, 99).toFixed(0)} ms`,
+    );
+  }
+
+  const figures: Figure[] = [
+    {
+      id: 'optoutUpload.gone.p50',
+      label: `Opt-out during a ${rows.toLocaleString('en-US')}-row upload: membership items gone, p50 of ${userCount}`,
+      unit: 'ms',
+      runs: runs.map((r) => percentile(r.gone, 50)),
+      note: 'informational',
+    },
+    {
+      id: 'optoutUpload.gone.p99',
+      label: `Opt-out during a ${rows.toLocaleString('en-US')}-row upload: membership items gone, p99 of ${userCount}`,
+      unit: 'ms',
+      runs: runs.map((r) => percentile(r.gone, 99)),
+      target: { kind: 'under', value: 2000 },
+    },
+    {
+      id: 'optoutUpload.ops.p99',
+      label: `Opt-out during a ${rows.toLocaleString('en-US')}-row upload: ops route shows none, p99 of ${userCount}`,
+      unit: 'ms',
+      runs: runs.map((r) => percentile(r.ops, 99)),
+      limit: { label: 'the PUT itself, p99', runs: runs.map((r) => percentile(r.put, 99)) },
+      target: { kind: 'under', value: 2000 },
+    },
+    {
+      id: 'optoutUpload.uploadSeconds',
+      label: 'The upload beside them, first request to done',
+      unit: 's',
+      runs: runs.map((r) => r.uploadMs / 1000),
+      digits: 1,
+      note: 'the load the opt-outs ran in',
+    },
+  ];
+  return {
+    figures,
+    notes: [
+      `Upload as in benchmark 1 (${batches} batches x ${rowsPerBatch.toLocaleString('en-US')} rows, 30% consenting users) to a new audience a run; ${userCount} other users, each matched into ${audienceCount} new audiences a run by real uploads, deny ads_targeting ${spacingMs} ms apart from ${firstDenialMs / 1000} s after the first batch. Denials sent before the upload was done, per run: ${runs.map((r) => `${r.deniedBeforeDone} of ${userCount}`).join(', ')}.`,
+      'Times from sending the PUT until the ops route answers no audience (polled every 25 ms) and until the membership items are gone (consistent Query every 100 ms); p99 of the users (nearest rank) is the slowest.',
+    ],
+    details: runs,
   };
 }
