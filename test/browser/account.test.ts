@@ -137,4 +137,35 @@ describe('your data', () => {
     expect(await pageErrors(page)).toEqual([]);
     await context.close();
   });
+
+  it('ends a verification after five wrong codes and asks for the number again, binding nothing', async () => {
+    const sub = uniqueSub('gus');
+    const { context, page } = await newPage(browser);
+    await signIn(page, 'user', sub);
+    await nav(page, 'Your data').click();
+    const card = page.locator('.card').filter({ has: page.getByRole('heading', { name: 'Phone number', exact: true }) });
+    const expected = '+14155550146';
+    const seen = await sentCount(expected);
+    await card.getByLabel('Phone number', { exact: true }).fill(expected);
+    await card.getByRole('button', { name: 'Send a code' }).click();
+    await shows(card.getByLabel('Code'));
+    const code = await nextCode(expected, seen);
+    const wrong = code.replace(/.$/, (digit) => String((Number(digit) + 1) % 10));
+    // Four wrong codes: each refused with the tries left, the form still asking for the code.
+    for (const left of [4, 3, 2, 1]) {
+      await card.getByLabel('Code').fill(wrong);
+      await card.getByRole('button', { name: 'Verify' }).click();
+      await hasText(card.getByRole('alert'), new RegExp(`Wrong code.*${left} ${left === 1 ? 'try' : 'tries'} left`));
+    }
+    // The fifth ends the verification (410): the form says so and asks for the number again.
+    await card.getByLabel('Code').fill(wrong);
+    await card.getByRole('button', { name: 'Verify' }).click();
+    await hasText(card.getByRole('alert'), /Verification gone/);
+    await shows(card.getByLabel('Phone number', { exact: true }));
+    expect(await card.getByLabel('Code').count()).toBe(0);
+    // The right code is no use now: nothing was bound.
+    expect((await exportOf(sub)).account).not.toEqual(expect.objectContaining({ phoneNumber: expected }));
+    expect(await pageErrors(page)).toEqual([]);
+    await context.close();
+  });
 });
