@@ -14,6 +14,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { freshSince } = require('../scripts/build-inputs.cjs');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT_DIR = path.join(ROOT, 'dist', 'cli');
@@ -45,24 +46,7 @@ function buildCli() {
 }
 
 /** Whether the bundle is missing, or older than a source file it was built from (or one of them is gone). */
-function isStale() {
-  let builtAt;
-  let inputs;
-  try {
-    builtAt = fs.statSync(BUNDLE).mtimeMs;
-    inputs = JSON.parse(fs.readFileSync(INPUTS, 'utf8')).inputs;
-  } catch {
-    return true;
-  }
-  for (const input of inputs) {
-    try {
-      if (fs.statSync(path.join(ROOT, input)).mtimeMs > builtAt) return true;
-    } catch {
-      return true;
-    }
-  }
-  return false;
-}
+const isStale = () => freshSince(BUNDLE, INPUTS, ROOT) === undefined;
 
 module.exports = { BUNDLE, buildCli, isStale };
 

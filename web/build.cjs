@@ -18,6 +18,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
+const { freshSince } = require('../scripts/build-inputs.cjs');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT_DIR = path.join(ROOT, 'dist', 'web');
@@ -118,21 +119,8 @@ function listFiles(dir) {
 
 /** Whether dist/web is missing, or older than a source file it was built from (or one of them is gone). */
 function isStale() {
-  let builtAt;
-  let inputs;
-  try {
-    builtAt = fs.statSync(MANIFEST).mtimeMs;
-    inputs = JSON.parse(fs.readFileSync(MANIFEST, 'utf8')).inputs;
-  } catch {
-    return true;
-  }
-  for (const input of inputs) {
-    try {
-      if (fs.statSync(path.join(ROOT, input)).mtimeMs > builtAt) return true;
-    } catch {
-      return true;
-    }
-  }
+  const builtAt = freshSince(MANIFEST, MANIFEST, ROOT);
+  if (builtAt === undefined) return true;
   // A new source file is not in the list yet: any file under web/src newer than the build counts.
   return listFiles(path.join(__dirname, 'src')).some((file) => fs.statSync(file).mtimeMs > builtAt);
 }

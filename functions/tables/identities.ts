@@ -81,17 +81,6 @@ export async function ownerOf(field: IdentifierField, value: string): Promise<st
 
 // ------------------------------------------------------------ transaction parts
 
-/** Claims `value` for the user; its condition fails when another user holds it. */
-export const claimPart = (userId: string, field: IdentifierField, value: string, now: string) =>
-  part('claim', {
-    Put: {
-      TableName: table(),
-      Item: ClaimItem.parse({ ...claimKey(field, value), userId, claimedAt: now }),
-      ConditionExpression: 'attribute_not_exists(pk) OR userId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-    },
-  });
-
 /** Releases the user's claim on `value` (nothing when there is no value); a claim another user holds is left alone. */
 export const releaseClaimPart = (userId: string, field: IdentifierField, value: string | undefined) =>
   value !== undefined &&

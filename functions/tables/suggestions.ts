@@ -2,7 +2,7 @@
  * Friend suggestions: one item a user (`userId`), whether suggestions may use
  * their number and the consent version that reflects.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ddb } from '../shared/aws';
 import { tableName } from '../shared/config';
@@ -15,11 +15,6 @@ export const suggestionKey = (userId: string) => ({ userId });
 
 const SuggestionItem = z.object({ userId: z.string(), allowed: z.boolean(), appliedVersion: z.number().int().nonnegative(), updatedAt: z.string() });
 export type Suggestion = z.infer<typeof SuggestionItem>;
-
-export async function getSuggestion(userId: string): Promise<Suggestion | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: suggestionKey(userId), ConsistentRead: true }));
-  return Item ? SuggestionItem.parse(Item) : undefined;
-}
 
 /** The items of `userIds` (each at most once; users without one are left out), consistent, 100 a BatchGetItem. */
 export async function suggestionsOf(userIds: readonly string[]): Promise<Map<string, Suggestion>> {

@@ -7,17 +7,14 @@ import { handler as putBlock } from '../../functions/put-block/handler';
 import { handler as deleteBlock } from '../../functions/delete-block/handler';
 import { handler as listBlocks } from '../../functions/list-blocks/handler';
 import { KEY_ID } from '../../functions/core/keys';
-import { logger } from '../../functions/shared/observability';
 import { claimKey } from '../../functions/tables/identities';
 import { contactKey } from '../../functions/tables/message-status';
 import { blockKey, recipientKeyKey } from '../../functions/tables/recipients';
 import { invokeHttp } from '../support/events';
+import { spyOnLogs } from '../support/logs';
 
 const ddb = mockClient(DynamoDBDocumentClient);
-let logSpies: jest.SpyInstance[] = [];
-beforeEach(() => {
-  logSpies = (['debug', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(logger, level));
-});
+const { logged } = spyOnLogs();
 afterEach(() => {
   ddb.reset();
   jest.restoreAllMocks();
@@ -26,7 +23,6 @@ afterEach(() => {
 const user = { sub: 'u-9', role: 'user' };
 const business = { sub: 'b-1', role: 'business' };
 const newPublicKey = () => (generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as { x: string }).x;
-const logged = () => JSON.stringify(logSpies.map((s) => s.mock.calls));
 
 describe('PUT /v1/me/keys', () => {
   const put = (body: unknown, claims: Record<string, string> = user) => invokeHttp(putKey, { method: 'PUT', path: '/v1/me/keys', body, claims });

@@ -4,17 +4,14 @@ import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as sendMessage } from '../../functions/send-message/handler';
 import { MESSAGE_ID, MESSAGE_TTL_SECONDS } from '../../functions/core/messages';
-import { logger } from '../../functions/shared/observability';
 import { claimKey } from '../../functions/tables/identities';
 import { clientMessageKey, contactKey, newRecipientsKey, rateKey, recipientDayKey, statusKey } from '../../functions/tables/message-status';
 import { blockKey, recipientKeyKey } from '../../functions/tables/recipients';
 import { invokeHttp } from '../support/events';
+import { spyOnLogs } from '../support/logs';
 
 const ddb = mockClient(DynamoDBDocumentClient);
-let logSpies: jest.SpyInstance[] = [];
-beforeEach(() => {
-  logSpies = (['debug', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(logger, level));
-});
+const { logged } = spyOnLogs();
 afterEach(() => {
   ddb.reset();
   jest.restoreAllMocks();
@@ -72,8 +69,7 @@ const reaches = (): TransactItems[] => transactions().filter((items) => items.so
 
 /** Nothing the handler logged or answered holds the number or the ciphertext. */
 function expectNothingPersonalIn(responseText: string) {
-  const logged = JSON.stringify(logSpies.map((s) => s.mock.calls));
-  for (const text of [responseText, logged]) {
+  for (const text of [responseText, logged()]) {
     expect(text).not.toContain(ciphertext);
     expect(text).not.toContain('4155550123');
     expect(text).not.toContain('555-0123');
