@@ -36,10 +36,25 @@ export class QueuePoller {
   /** Batches handled (invoked), for tests and the health route. */
   batches = 0;
 
+  private held = false;
+
   constructor(private readonly options: QueuePollerOptions) {}
 
   get running(): boolean {
     return this.loops.length > 0 && !this.abort.signal.aborted;
+  }
+
+  /**
+   * Stops taking messages until `release()`: a batch in hand finishes, new
+   * ones wait in the queue. For benchmarks that measure the API without its
+   * consumers competing for the machine.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
   }
 
   start(): void {
@@ -57,6 +72,10 @@ export class QueuePoller {
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      if (this.held) {
+        await sleep(50, signal);
+        continue;
+      }
       try {
         const messages = await this.receiveBatch(signal);
         if (messages.length === 0 || signal.aborted) continue;

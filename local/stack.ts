@@ -61,6 +61,13 @@ export interface LocalStack {
   readonly pollers: number;
   readonly dynamodbPid: number;
   readonly startupMs: number;
+  /**
+   * The queue consumers stop taking messages (they wait in their queues)
+   * until `releaseConsumers()`; the gateway, the stream publishers and the
+   * TTL sweep go on. For benchmarks that measure the API alone.
+   */
+  holdConsumers(): void;
+  releaseConsumers(): void;
   stop(): Promise<void>;
 }
 
@@ -300,6 +307,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pollers: pollers.length,
       dynamodbPid: dynamo.pid,
       startupMs: Date.now() - startedAt,
+      holdConsumers() {
+        for (const poller of queuePollers) poller.hold();
+      },
+      releaseConsumers() {
+        for (const poller of queuePollers) poller.release();
+      },
       stop() {
         stopped ??= stopAll().finally(() => {
           running = false;

@@ -18,12 +18,17 @@
  *   them) per consenting user into a scratch table shaped like the memberships
  *   table, GSI included (25 a call, 8 in flight as tables/batch.ts does).
  *   Ceiling rows/s = rows / (lookup time + write time).
+ * - Second limit, informational: the ceiling plus the reads the matcher
+ *   needs besides, timed apart: a consistent BatchGetItem of the candidates'
+ *   memberships before the write (exact counts) and of their consent states
+ *   after it (the re-check).
  * - The two alternate which goes first; the stack's queues are drained before
  *   each run; one uncounted warm-up batch of each comes first.
  */
 import { PARALLEL } from '../../functions/tables/batch';
 import { indexKey } from '../../functions/tables/match-index';
-import { membershipItem } from '../../functions/tables/memberships';
+import { stateKey } from '../../functions/tables/consent-states';
+import { membershipItem, membershipKey } from '../../functions/tables/memberships';
 import { matchKey } from '../../functions/core/identifiers';
 import { countMemberships, createAudience, postBatch, waitForDone } from '../lib/audiences';
 import type { BenchContext } from '../lib/context';
@@ -31,6 +36,7 @@ import { batchBody, benchUserId, rowOwner, uploadBatches, usersIn } from '../lib
 import { rawBatchGet, rawBatchPut, scratchTableLike } from '../lib/raw';
 import type { Figure } from '../lib/report';
 import { ensureUsers, stackPepper } from '../lib/seed';
+import { median } from '../lib/stats';
 import type { BenchStack } from '../lib/stack';
 
 /** Queue pollers of the matcher (local/stack.ts: concurrency 2). */
@@ -48,11 +54,20 @@ interface Run {
   ceilingRowsPerSecond: number;
   lookupMs: number;
   writeMs: number;
+  /** The reads the matcher needs besides: candidates' memberships before the write, their consent after it. */
+  checkMs: number;
+  fullCeilingRowsPerSecond: number;
   found: number;
 }
 
-async function ceiling(s: BenchStack, keys: string[], users: string[], run: number): Promise<{ lookupMs: number; writeMs: number; found: number }> {
+async function ceiling(
+  s: BenchStack,
+  keys: string[],
+  users: string[],
+  run: number,
+): Promise<{ lookupMs: number; writeMs: number; checkMs: number; found: number }> {
   const matchIndex = s.stack.resources.tables.matchIndex!.name;
+  const consentStates = s.stack.resources.tables.consentStates!.name;
   const scratch = await scratchTableLike(s, 'audienceMemberships', 'bench-ceiling-memberships');
   const audienceId = `aud-ceiling-${run}-${Date.now()}`;
   const t0 = performance.now();
@@ -63,6 +78,15 @@ async function ceiling(s: BenchStack, keys: string[], users: string[], run: numb
     LOOKUP_CONCURRENCY,
   );
   const t1 = performance.now();
+  // Not part of the ceiling: the matcher's other reads, timed apart (consistent, as it reads them).
+  await rawBatchGet(
+    s,
+    scratch,
+    users.map((u) => membershipKey(u, audienceId)),
+    WRITE_CONCURRENCY,
+    true,
+  );
+  const checkStarted = performance.now();
   const now = new Date();
   const expiresAt = Math.floor(now.getTime() / 1000 / 86_400 + 541) * 86_400;
   await rawBatchPut(
@@ -83,7 +107,15 @@ async function ceiling(s: BenchStack, keys: string[], users: string[], run: numb
     WRITE_CONCURRENCY,
   );
   const t2 = performance.now();
-  return { lookupMs: t1 - t0, writeMs: t2 - t1, found };
+  await rawBatchGet(
+    s,
+    consentStates,
+    users.map((u) => stateKey(u)),
+    WRITE_CONCURRENCY,
+    true,
+  );
+  const t3 = performance.now();
+  return { lookupMs: t1 - t0, writeMs: t2 - checkStarted, checkMs: checkStarted - t1 + (t3 - t2), found };
 }
 
 export async function matchingEndToEnd(ctx: BenchContext) {
@@ -134,7 +166,7 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       return { totalMs: doneAt - t0, uploadMs: uploaded - t0 };
     };
     let measured: { totalMs: number; uploadMs: number };
-    let limit: { lookupMs: number; writeMs: number; found: number };
+    let limit: { lookupMs: number; writeMs: number; checkMs: number; found: number };
     if (run % 2 === 0) {
       measured = await e2e();
       limit = await ceiling(s, keys, members, run);
@@ -151,12 +183,13 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       uploadMs: measured.uploadMs,
       memberships,
       ceilingRowsPerSecond: rows / ((limit.lookupMs + limit.writeMs) / 1000),
+      fullCeilingRowsPerSecond: rows / ((limit.lookupMs + limit.writeMs + limit.checkMs) / 1000),
       ...limit,
     };
     runs.push(r);
     ctx.log(
       `run ${run + 1}: ${r.rowsPerSecond.toFixed(0)} rows/s (${(r.totalMs / 1000).toFixed(1)} s, upload ${(r.uploadMs / 1000).toFixed(1)} s); ` +
-        `ceiling ${r.ceilingRowsPerSecond.toFixed(0)} rows/s (lookups ${(r.lookupMs / 1000).toFixed(1)} s, writes ${(r.writeMs / 1000).toFixed(1)} s)`,
+        `ceiling ${r.ceilingRowsPerSecond.toFixed(0)} rows/s (lookups ${(r.lookupMs / 1000).toFixed(1)} s, writes ${(r.writeMs / 1000).toFixed(1)} s); with the matcher's other reads (${(r.checkMs / 1000).toFixed(1)} s) ${r.fullCeilingRowsPerSecond.toFixed(0)} rows/s`,
     );
   }
 
@@ -167,7 +200,15 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       unit: 'rows/s',
       runs: runs.map((r) => r.rowsPerSecond),
       limit: { label: 'DynamoDB Local, same volume raw', runs: runs.map((r) => r.ceilingRowsPerSecond) },
-      target: { kind: 'ratio-at-least', value: 0.6 },
+      target: { kind: 'ratio-at-least', value: 0.8 },
+    },
+    {
+      id: 'e2e.rowsPerSecondVsFull',
+      label: 'Matching end to end, beside all its calls raw',
+      unit: 'rows/s',
+      runs: runs.map((r) => r.rowsPerSecond),
+      limit: { label: "ceiling + the matcher's other reads", runs: runs.map((r) => r.fullCeilingRowsPerSecond) },
+      note: 'informational',
     },
     {
       id: 'e2e.seconds',
@@ -185,6 +226,7 @@ export async function matchingEndToEnd(ctx: BenchContext) {
       `${batches} batches x ${rowsPerBatch.toLocaleString('en-US')} rows, schema PHONE_SHA256 (two columns of 10,000 rows would exceed the 1 MiB body limit), ${expectedMembers.toLocaleString('en-US')} rows (30%) of consenting users, the rest numbers nobody has; each run a new audience and session; verified: the session counted every row and the audience holds exactly ${expectedMembers.toLocaleString('en-US')} membership items.`,
       `Users seeded through the SDK with the stack's pepper (${seeded.users.toLocaleString('en-US')} users, ${(seeded.seedMs / 1000).toFixed(0)} s, not timed); items compared with users made through the API: ${seeded.shapeDifferences.length === 0 ? 'same attributes and types' : `DIFFERENCES: ${seeded.shapeDifferences.join('; ')}`}.`,
       `Ceiling = rows / (BatchGetItem of ${rows.toLocaleString('en-US')} keys at ${LOOKUP_CONCURRENCY} calls in flight + BatchWriteItem of ${expectedMembers.toLocaleString('en-US')} membership items at ${WRITE_CONCURRENCY} in flight), straight through the SDK to the same DynamoDB Local.`,
+      `Second limit, informational: the ceiling plus the reads the matcher needs besides (consistent BatchGetItem of the ${expectedMembers.toLocaleString('en-US')} candidates' memberships before the write, for exact counts, and of their consent states after it, so nobody who denied meanwhile stays counted; ${WRITE_CONCURRENCY} calls in flight), median ${Math.round(median(runs.map((r) => r.fullCeilingRowsPerSecond))).toLocaleString('en-US')} rows/s.`,
       `Upload phase (first request to last 202), median: ${(runs.map((r) => r.uploadMs).sort((a, b) => a - b)[runs.length >> 1]! / 1000).toFixed(1)} s.`,
     ],
     details: { runs, rows, batches, rowsPerBatch, lookupConcurrency: LOOKUP_CONCURRENCY, writeConcurrency: WRITE_CONCURRENCY },

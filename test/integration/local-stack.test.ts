@@ -480,6 +480,29 @@ describe('queue poller (Lambda SQS event source mapping), against the stack faux
     expect(attributes.ApproximateNumberOfMessages).toBe('0');
     expect(attributes.ApproximateNumberOfMessagesNotVisible).toBe('0');
   });
+  it('takes nothing while held: messages wait in the queue and are delivered once released', async () => {
+    const { sqs } = await awsClients();
+    const queue = await testQueue(5);
+    const seen: string[] = [];
+    const handler = (async (event: SQSEvent) => {
+      seen.push(...event.Records.map((r) => r.body));
+    }) as unknown as LambdaHandler;
+    const p = poller(queue, handler, sqs);
+    p.hold();
+    p.start();
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'held-1' }));
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(seen).toEqual([]);
+      const waiting = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes;
+      expect(waiting?.ApproximateNumberOfMessages).toBe('1');
+
+      p.release();
+      await eventually(() => expect(seen).toEqual(['held-1']), { timeoutMs: 10_000 });
+    } finally {
+      await p.stop();
+    }
+  });
 });
 
 describe('stream poller (Lambda DynamoDB stream event source mapping) and TTL sweep, against the stack DynamoDB Local', () => {
