@@ -121,6 +121,19 @@ export async function consentLoad(ctx: BenchContext) {
   const failedShare = (o: LoadOutcome) => (o.non2xx + o.errors) / Math.max(1, o.total);
   const worstFailure = Math.max(...consent.map(failedShare));
 
+  const ratioRunning = median(
+    pairedRatios(
+      consent.map((o) => o.requestsPerSecond),
+      raw,
+    ),
+  );
+  const ratioHeld = median(
+    pairedRatios(
+      alone.map((o) => o.requestsPerSecond),
+      raw,
+    ),
+  );
+
   const figures: Figure[] = [
     {
       id: 'consent.rps',
@@ -176,19 +189,7 @@ export async function consentLoad(ctx: BenchContext) {
     notes: [
       `${connections} connections, ${ctx.loadSeconds} s a load after a ${base.warmupSeconds} s warm-up, autocannon in its own process over loopback; ${users.length} users (${perUser} a connection), alternating granted/denied, source "settings", policy ${policyVersion}.`,
       `Requests that were not 2xx or failed: at most ${(worstFailure * 100).toFixed(2)}% of a run (${consent.map((o) => `${o.non2xx}+${o.errors}`).join(', ')}).`,
-      `Second limit, the one the target is held to: the DynamoDB calls of one decision (consistent GetItem of the account and of the current policy, then TransactWriteItems: conditional update + receipt put) replayed straight through the SDK on scratch tables shaped like the two (without the ledger's stream), ${connections} workers, ${rawSeconds} s a run: median ${Math.round(median(raw))} decisions/s. The route reaches ${median(
-        pairedRatios(
-          consent.map((o) => o.requestsPerSecond),
-          raw,
-        ),
-      ).toFixed(2)} of it with the consumers running and ${median(
-        pairedRatios(
-          alone.map((o) => o.requestsPerSecond),
-          raw,
-        ),
-      ).toFixed(
-        2,
-      )} with them held (medians of the runs' ratios) (same load right after, p50 ${median(alone.map((o) => o.p50Ms))} ms, p99 ${median(alone.map((o) => o.p99Ms))} ms): the difference is the three consumers' DynamoDB calls (about 3.6 a decision, bench/tools/consumer-profile.ts) on the same DynamoDB Local and cores; the rest is the gateway, the authorizer and the function.`,
+      `Second limit, the one the target is held to: the DynamoDB calls of one decision (consistent GetItem of the account and of the current policy, then TransactWriteItems: conditional update + receipt put) replayed straight through the SDK on scratch tables shaped like the two (without the ledger's stream), ${connections} workers, ${rawSeconds} s a run: median ${Math.round(median(raw))} decisions/s. The route reaches ${ratioRunning.toFixed(2)} of it with the consumers running and ${ratioHeld.toFixed(2)} with them held (medians of the runs' ratios; the held load's p50 ${median(alone.map((o) => o.p50Ms))} ms, p99 ${median(alone.map((o) => o.p99Ms))} ms): the difference is the three consumers' DynamoDB calls (about 3.6 a decision, bench/tools/consumer-profile.ts) on the same DynamoDB Local and cores; the rest is the gateway, the authorizer and the function.`,
       `Every decision goes through the outbox to three consumers; "catching up" is the time from the end of a load until every queue is empty again. Dead-lettered messages during this benchmark: ${dlqAfter - dlqBefore}.`,
     ],
     details: { health, consent, consumersHeld: alone, drains, rawDecisionsPerSecond: raw },
