@@ -48,6 +48,10 @@ export async function load(ctx: BenchContext, spec: LoadSpec, what: string): Pro
   return out;
 }
 
+/** How a drain of the stack's queues ended, for the log. */
+const caughtUpText = (d: { drained: boolean; waitedMs: number; left: number }) =>
+  d.drained ? `in ${(d.waitedMs / 1000).toFixed(1)} s` : `NOT within 300 s (${d.left} messages left)`;
+
 export async function consentUsers(s: BenchStack, count: number): Promise<{ userId: string; token: string }[]> {
   // Numbers far from the matching benchmarks' users (+1 415 2xx): +1 415 8xx xxxx.
   return mapLimit(
@@ -101,9 +105,7 @@ export async function consentLoad(ctx: BenchContext) {
     consent.push(await load(ctx, { ...base, perConnection }, `run ${run + 1}: PUT /v1/me/consent`));
     const drained = await s.drain(300_000);
     drains.push(drained.waitedMs / 1000);
-    ctx.log(
-      `run ${run + 1}: consumers caught up ${drained.drained ? `in ${(drained.waitedMs / 1000).toFixed(1)} s` : `NOT within 300 s (${drained.left} messages left)`}`,
-    );
+    ctx.log(`run ${run + 1}: consumers caught up ${caughtUpText(drained)}`);
     // The same load with the queue consumers held (their messages wait in the queues), then the catch-up:
     // the route with only its own work on the machine.
     s.stack.holdConsumers();
@@ -113,7 +115,7 @@ export async function consentLoad(ctx: BenchContext) {
       s.stack.releaseConsumers();
     }
     const caughtUp = await s.drain(300_000);
-    ctx.log(`run ${run + 1}: consumers released, caught up ${caughtUp.drained ? `in ${(caughtUp.waitedMs / 1000).toFixed(1)} s` : 'NOT within 300 s'}`);
+    ctx.log(`run ${run + 1}: consumers released, caught up ${caughtUpText(caughtUp)}`);
     raw.push(await rawConsentDecisions(s, { connections, usersPerConnection: perUser, seconds: rawSeconds, run }));
     ctx.log(`run ${run + 1}: the same DynamoDB calls, raw: ${raw[run]!.toFixed(0)} decisions/s`);
   }

@@ -1,7 +1,7 @@
 import { GetCommand, QueryCommand, DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ListTopicsCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, tableName, tokenFor, topicName } from './support';
+import { api, awsClients, closeAwsClients, eventually, newId, queueUrl, settle, tableName, tokenFor, topicName } from './support';
 import type { AwsClients } from './support';
 import { createUser, ensurePolicy, FIXTURE_POLICY, phoneHash, uniquePhone, verify } from './support/users';
 import { stateKey } from '../../functions/tables/consent-states';
@@ -18,9 +18,6 @@ beforeAll(async () => {
   policyVersion = await ensurePolicy();
 });
 afterAll(() => closeAwsClients());
-
-/** Waits until every queue and stream of the stack is idle: no event of an earlier step still in flight. */
-const settle = async () => expect((await api('POST', '/_local/settle', { body: { timeoutSeconds: 60 } })).status).toBe(200);
 
 const indexStateOf = async (userId: string) =>
   (await aws.ddb.send(new GetCommand({ TableName: tableName('matchIndex'), Key: appliedKey(userId), ConsistentRead: true }))).Item;

@@ -12,10 +12,8 @@ import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import { compactVerify, importJWK } from 'jose';
 import { verifyExport, type ChainReceipt, type KeySet } from '../../client/receipts';
-import { api, REPO_ROOT, stackUrl, type JsonBody } from './support';
+import { api, REPO_ROOT, settle, stackUrl, type JsonBody } from './support';
 import { createUser, ensurePolicy } from './support/users';
-
-const settle = async () => expect((await api('POST', '/_local/settle', { body: { timeoutSeconds: 60 } })).status).toBe(200);
 
 async function decide(token: string, purposes: Record<string, string | undefined>, headers: Record<string, string> = {}) {
   return api('PUT', '/v1/me/consent', { token, headers, body: { policyVersion: await ensurePolicy(), purposes, source: 'settings' } });

@@ -71,6 +71,11 @@ export async function api<T = JsonBody>(method: string, path: string, options: A
   return { status: response.status, headers: Object.fromEntries(response.headers.entries()), json: json as T, text };
 }
 
+/** Waits until every queue and stream of the stack is idle (`POST /_local/settle`): no event of an earlier step still in flight. */
+export async function settle(baseUrl?: string): Promise<void> {
+  expect((await api('POST', '/_local/settle', { body: { timeoutSeconds: 60 }, ...(baseUrl ? { baseUrl } : {}) })).status).toBe(200);
+}
+
 /** A token from the stack's development issuer (`POST /_local/token`). */
 export async function tokenFor(role: Role, sub: string, baseUrl?: string): Promise<string> {
   const response = await api<{ token: string }>('POST', '/_local/token', { body: { role, sub }, ...(baseUrl ? { baseUrl } : {}) });
