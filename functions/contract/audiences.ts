@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { FunctionName } from '../../catalog';
 import type { RouteContract } from '../shared/http';
 import { CUSTOMER_FILE_SOURCES, MAX_ROWS, SCHEMA_KEYS } from '../core/audiences';
-import { IsoTime, PathParam, ProblemSchema, authErrors, bodyErrors } from './common';
+import { IsoTime, PathParam, ProblemSchema, authErrors, bodyErrors, checkedFast } from './common';
 
 /**
  * Path ids are checked by the handlers, not here: an id that is not
@@ -49,6 +49,30 @@ export const AudienceView = z
   })
   .meta({ id: 'Audience' });
 
+const UploadRows = z
+  .array(
+    z
+      .array(z.string().max(MAX_CELL_CHARS))
+      .max(SCHEMA_KEYS.length)
+      .meta({ description: `One cell per schema key; a row of another width is invalid. Cells of more than ${MAX_CELL_CHARS} characters: 400.` }),
+  )
+  .max(MAX_ROWS)
+  .meta({
+    description:
+      `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
+      'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
+  });
+
+/** What UploadRows accepts, in one loop: up to 10,000 rows take well under a millisecond, where the zod schema took about 25. */
+function isUploadRows(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > MAX_ROWS) return false;
+  for (const row of value) {
+    if (!Array.isArray(row) || row.length > SCHEMA_KEYS.length) return false;
+    for (const cell of row) if (typeof cell !== 'string' || cell.length > MAX_CELL_CHARS) return false;
+  }
+  return true;
+}
+
 const UploadBody = z
   .strictObject({
     session: z.strictObject({
@@ -63,19 +87,7 @@ const UploadBody = z
       .max(SCHEMA_KEYS.length)
       .refine((keys) => new Set(keys).size === keys.length, 'Keys must not repeat')
       .meta({ description: 'The keys of the cells of every row, in order', uniqueItems: true }),
-    data: z
-      .array(
-        z
-          .array(z.string().max(MAX_CELL_CHARS))
-          .max(SCHEMA_KEYS.length)
-          .meta({ description: `One cell per schema key; a row of another width is invalid. Cells of more than ${MAX_CELL_CHARS} characters: 400.` }),
-      )
-      .max(MAX_ROWS)
-      .meta({
-        description:
-          `Rows of one cell per schema key: 64 lowercase hex characters (SHA-256) or "" for unknown. At most ${MAX_ROWS} rows (more: 413). ` +
-          'A row with any other cell is invalid: counted, sampled by index, never stored or echoed.',
-      }),
+    data: checkedFast(UploadRows, isUploadRows),
   })
   .meta({ id: 'AudienceUsersBatch' });
 

@@ -65,3 +65,24 @@ export const bodyErrors = {
 
 /** 429 with Retry-After. */
 export const rateLimited = (description: string) => problem(description, { headers: { 'Retry-After': 'Seconds to wait before trying again' } });
+
+/** The full schema behind each schema made by `checkedFast`: the OpenAPI document describes that one. */
+export const documentedBy = new WeakMap<object, z.ZodType>();
+
+/**
+ * A schema for a large value on a hot path (an upload's rows): `accepts`
+ * checks it in one plain loop, with no copy of the value, and the value is
+ * passed on as it came. Only when `accepts` refuses does `full` run, so the
+ * problems a client sees are exactly `full`'s; the OpenAPI document
+ * describes `full` too. `full` must not transform, and `accepts` must refuse
+ * everything `full` refuses (test/unit/fast-schemas.test.ts checks it).
+ */
+export function checkedFast<T extends z.ZodType<unknown, unknown>>(full: T, accepts: (value: unknown) => boolean): z.ZodType<z.output<T>, z.input<T>> {
+  const fast = z.custom<z.output<T>>().check((ctx) => {
+    if (accepts(ctx.value)) return;
+    const result = full.safeParse(ctx.value);
+    if (!result.success) for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: ctx.value } as never);
+  });
+  documentedBy.set(fast, full);
+  return fast as unknown as z.ZodType<z.output<T>, z.input<T>>;
+}

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { functions } from '../../catalog';
 import type { FunctionName } from '../../catalog';
 import type { ResponseContract, RouteContract } from './http';
+import { documentedBy } from '../contract/common';
 
 type Json = Record<string, unknown>;
 type Io = 'input' | 'output';
@@ -40,6 +41,21 @@ function withRefs(value: unknown, rename: (id: string) => string): unknown {
   return out;
 }
 
+/** A zod schema as JSON Schema; a `checkedFast` schema is described by its full schema. */
+function toJsonSchema(schema: z.ZodType, io: Io): Json {
+  return z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+    override: ({ zodSchema, jsonSchema }) => {
+      const full = documentedBy.get(zodSchema);
+      if (full) Object.assign(jsonSchema, omitDialect(toJsonSchema(full, io)));
+    },
+  }) as Json;
+}
+
+const omitDialect = ({ $schema: _dialect, ...rest }: Json): Json => rest;
+
 /**
  * Converts zod schemas to JSON Schema and collects the named ones (`.meta({ id })`)
  * as components. A named schema whose request form differs from its response
@@ -51,7 +67,7 @@ class SchemaCollector {
 
   /** A placeholder for the schema's JSON Schema, filled in by `finish()`. */
   convert(schema: z.ZodType, io: Io): Json {
-    const converted = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
+    const converted = toJsonSchema(schema, io);
     const { $schema: _dialect, $defs, ...root } = converted;
     for (const [id, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) {
       if (id.startsWith('__schema')) throw new Error('A recursive schema needs an id (.meta({ id })) to be described');
