@@ -10,7 +10,7 @@
  * 24-hour window it moves it to the queue's dead-letter queue itself.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { LOCAL_STAGE } from '../../catalog';
+import { LOCAL_STAGE } from '../../catalog/environment';
 import { Delivery, afterFailure, checkWebhookUrl, resolvesPublicly, signatureOf, takeUp, untilDue } from '../core/webhooks';
 import type { WebhookTarget } from '../core/webhooks';
 import { clock } from '../shared/clock';

@@ -1,10 +1,11 @@
-import { deadLetterQueueEnv, keys, queues, secrets, settings, tables, topics } from '../../catalog';
 import type { KeyName, QueueName, SecretName, SettingName, TableName, TopicName } from '../../catalog';
 import { checkBinding } from './bindings';
+import { keyEnv, queueEnv, secretEnv, settingEnv, tableEnv, topicEnv } from './catalog.generated';
 
 /**
  * Resource names and settings come from the environment, one variable per
- * resource as the catalog names it (catalog/environment.ts builds it).
+ * resource as the catalog names it (catalog/environment.ts builds it; the
+ * names come from catalog.generated.ts, so no bundle carries the catalog).
  * Queue URLs, topic ARNs and settings are read at module load
  * (`const Q = queueUrl('x')`), so a function missing one fails at cold start;
  * table names are read by the table modules on first use (functions/tables).
@@ -19,42 +20,42 @@ function required(env: string, what: string): string {
 
 export function tableName(name: TableName): string {
   checkBinding('table', name);
-  return required(tables[name].env, `table ${name}`);
+  return required(tableEnv[name], `table ${name}`);
 }
 
 export function topicArn(name: TopicName): string {
   checkBinding('topic', name);
-  return required(topics[name].env, `topic ${name}`);
+  return required(topicEnv[name], `topic ${name}`);
 }
 
 export function queueUrl(name: QueueName): string {
   checkBinding('queue', name);
-  return required(queues[name].env, `queue ${name}`);
+  return required(queueEnv[name].env, `queue ${name}`);
 }
 
 /** The URL of a queue's dead-letter queue, for a function that gives up on messages by its own rule. */
 export function deadLetterQueueUrl(name: QueueName): string {
   checkBinding('deadLetterQueue', name);
-  return required(deadLetterQueueEnv(queues[name].env), `dead-letter queue of ${name}`);
+  return required(queueEnv[name].deadLetterEnv, `dead-letter queue of ${name}`);
 }
 
 /** A setting's value. Every function is given the settings its catalog entry lists, so a missing one is a missing binding. */
 export function setting(name: SettingName): string {
   checkBinding('setting', name);
-  return required(settings[name].env, `setting ${name}`);
+  return required(settingEnv[name], `setting ${name}`);
 }
 
 export function intSetting(name: SettingName): number {
   const raw = setting(name);
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Setting ${settings[name].env} must be a whole number`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Setting ${settingEnv[name]} must be a whole number`);
   return value;
 }
 
 /** Where a secret comes from: Secrets Manager when deployed, the environment in the local stack. */
 export function secretSource(name: SecretName): { kind: 'arn'; arn: string } | { kind: 'local'; value: string } {
   checkBinding('secret', name);
-  const spec = secrets[name];
+  const spec = secretEnv[name];
   const arn = process.env[spec.env];
   if (arn) return { kind: 'arn', arn };
   const value = process.env[spec.localEnv];
@@ -65,7 +66,7 @@ export function secretSource(name: SecretName): { kind: 'arn'; arn: string } | {
 /** Where a key is: AWS KMS when deployed (its ARN), the environment in the local stack (the key material). */
 export function keySource(name: KeyName): { kind: 'arn'; arn: string } | { kind: 'local'; value: string } {
   checkBinding('key', name);
-  const spec = keys[name];
+  const spec = keyEnv[name];
   const arn = process.env[spec.env];
   if (arn) return { kind: 'arn', arn };
   const value = process.env[spec.localEnv];

@@ -3,8 +3,9 @@ import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { functions, isUserRouteOfMe, ROLES } from '../../catalog';
 import type { FunctionName, Role } from '../../catalog';
+import { ROLES } from '../../catalog/types';
+import { httpRoutes } from './catalog.generated';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
 import { Problem, badRequest, forbidden, internalError, malformedJson, payloadTooLarge, unauthorized, unsupportedMediaType } from './problems';
 import { MAX_FIELD_ERRORS } from './problems';
@@ -308,15 +309,16 @@ export function httpRoute<C extends RouteContract>(
   fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>,
   options: RouteOptions = {},
 ) {
-  const trigger = functions[name].trigger;
-  const auth = trigger.kind === 'http' ? trigger.auth : 'public';
+  const route: { auth: 'public' | readonly Role[]; userRouteOfMe: boolean } | undefined = httpRoutes[name as keyof typeof httpRoutes];
+  if (!route) throw new Error(`${name} is not an HTTP route in the catalog`);
+  const auth = route.auth;
   const pipeline = middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(httpApiEvents())
     .use(problemDetails())
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
     .use(authorize(auth));
-  if (isUserRouteOfMe(trigger)) {
+  if (route.userRouteOfMe) {
     if (!options.privacySignal) throw new Error(`${name} is a user route under /v1/me: it must honour Global Privacy Control (privacySignal)`);
     pipeline.use(globalPrivacyControl(options.privacySignal));
   }
