@@ -62,9 +62,10 @@ export interface LocalStack {
   readonly dynamodbPid: number;
   readonly startupMs: number;
   /**
-   * The queue consumers stop taking messages (they wait in their queues)
-   * until `releaseConsumers()`; the gateway, the stream publishers and the
-   * TTL sweep go on. For benchmarks that measure the API alone.
+   * The consumers stop (queue messages wait in their queues, stream records
+   * in their streams) until `releaseConsumers()`; the gateway and the TTL
+   * sweep go on. For benchmarks that measure the API alone: deployed, the
+   * consumers run on other machines than the API's.
    */
   holdConsumers(): void;
   releaseConsumers(): void;
@@ -308,10 +309,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbPid: dynamo.pid,
       startupMs: Date.now() - startedAt,
       holdConsumers() {
-        for (const poller of queuePollers) poller.hold();
+        for (const poller of pollers) poller.hold();
       },
       releaseConsumers() {
-        for (const poller of queuePollers) poller.release();
+        for (const poller of pollers) poller.release();
       },
       stop() {
         stopped ??= stopAll().finally(() => {

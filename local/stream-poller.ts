@@ -66,10 +66,25 @@ export class StreamPoller {
   /** Batches invoked (attempts included), for tests and the health route. */
   invocations = 0;
 
+  private held = false;
+
   constructor(private readonly options: StreamPollerOptions) {}
 
   get running(): boolean {
     return this.loopPromise !== undefined && !this.abort.signal.aborted;
+  }
+
+  /**
+   * Stops reading the stream until `release()`: a batch in hand finishes,
+   * new records wait in the stream (it keeps them 24 hours, as DynamoDB
+   * Streams does). For benchmarks that measure the API alone.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
   }
 
   start(): void {
@@ -84,6 +99,10 @@ export class StreamPoller {
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      if (this.held) {
+        await sleep(50, signal);
+        continue;
+      }
       try {
         if (Date.now() >= this.nextDescribe) await this.refreshShards(signal);
         const hadRecords = await this.pollShards(signal);

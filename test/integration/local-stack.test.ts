@@ -644,6 +644,43 @@ describe('stream poller (Lambda DynamoDB stream event source mapping) and TTL sw
     expect(byUser?.userIdentity).toBeUndefined();
     expect((await dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'alive' } } }))).Item).toBeDefined();
   });
+
+  it('reads nothing while held: records wait in the stream and are delivered once released', async () => {
+    const { dynamodb, streams } = await awsClients();
+    const seen: string[] = [];
+    const handler = (async (event: DynamoDBStreamEvent) => {
+      for (const r of event.Records) seen.push(r.dynamodb?.Keys?.pk?.S ?? '');
+      return { batchItemFailures: [] };
+    }) as unknown as LambdaHandler;
+    const fn = createLocalFunction({ plan: stubPlan('testHeldStreamConsumer', 5), handler, log: silentLog });
+    const p = new StreamPoller({
+      fn,
+      streams,
+      streamArn,
+      tableName: table,
+      region: 'us-east-1',
+      batchSize: 10,
+      retryAttempts: 0,
+      onFailure: async () => {},
+      log: silentLog,
+    });
+    const marker = newId('held');
+    p.start();
+    try {
+      await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `${marker}-before` } } }));
+      await eventually(() => expect(seen).toContain(`${marker}-before`), { timeoutMs: 10_000 });
+      p.hold();
+      await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `${marker}-held` } } }));
+      // Several of the poller's idle periods (100 ms) pass: nothing is read.
+      await new Promise((done) => setTimeout(done, 1_000));
+      expect(seen).not.toContain(`${marker}-held`);
+      p.release();
+      await eventually(() => expect(seen).toContain(`${marker}-held`), { timeoutMs: 10_000 });
+      expect(seen.filter((pk) => pk === `${marker}-held`)).toHaveLength(1);
+    } finally {
+      await p.stop();
+    }
+  });
 });
 
 describe('gateway with stub functions: the payload 2.0 event, the context and the result mapping', () => {
