@@ -1,0 +1,137 @@
+/**
+ * Where the consent route's time goes under the consent load with the
+ * consumers held (the API alone), beside its DynamoDB calls raw: on a local
+ * stack in this process, `--rounds` times the consent benchmark's load (32
+ * connections) and then the raw calls (bench/lib/raw.ts), each with the CPU
+ * time of this process (gateway and functions, or the raw client) and of
+ * DynamoDB Local per decision. In the last round V8's CPU profiler is on
+ * for the load.
+ *
+ *   npx tsx bench/tools/route-profile.ts [--rounds 3] [--seconds 15] [--connections 32] [--out route.cpuprofile]
+ *
+ * Prints the CPU split per round and the heaviest functions by self time;
+ * writes the profile (summarise it further with bench/tools/profile-summary.ts).
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Profiler } from 'node:inspector';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { consentRequests, consentUsers, load, USERS_PER_CONNECTION } from '../benchmarks/consent-load';
+import type { BenchContext } from '../lib/context';
+import { rawConsentDecisions } from '../lib/raw';
+import { ensurePolicy, startBenchStack } from '../lib/stack';
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const arg = (name: string, fallback: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1]! : fallback;
+  };
+  const seconds = Number(arg('--seconds', '15'));
+  const rounds = Number(arg('--rounds', '3'));
+  const connections = Number(arg('--connections', '32'));
+  const outFile = arg('--out', join(mkdtempSync(join(tmpdir(), 'route-profile-')), 'route.cpuprofile'));
+
+  const s = await startBenchStack();
+  const policyVersion = await ensurePolicy(s);
+  const users = await consentUsers(s, connections * USERS_PER_CONNECTION);
+  await s.drain();
+  const ctx = { tmpDir: mkdtempSync(join(tmpdir(), 'route-profile-')), log: (l: string) => process.stderr.write(`${l}\n`) } as unknown as BenchContext;
+  const perConnection = consentRequests(users, connections, USERS_PER_CONNECTION, policyVersion);
+
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  /** CPU seconds of this process and of DynamoDB Local while `work` runs. */
+  const cpuOf = async <T>(work: () => Promise<T>) => {
+    const dynamoBefore = cpuSeconds(s.stack.dynamodbPid);
+    const selfBefore = process.cpuUsage();
+    const started = performance.now();
+    const result = await work();
+    const self = process.cpuUsage(selfBefore);
+    return {
+      result,
+      wall: (performance.now() - started) / 1000,
+      self: (self.user + self.system) / 1e6,
+      dynamo: cpuSeconds(s.stack.dynamodbPid) - dynamoBefore,
+    };
+  };
+  const perDecision = (cpu: number, n: number) => `${((cpu * 1e3) / n).toFixed(2)} ms`;
+  let profile: Profiler.Profile | undefined;
+  for (let round = 1; round <= rounds; round++) {
+    const profiled = round === rounds;
+    s.stack.holdConsumers();
+    if (profiled) await session.post('Profiler.start');
+    const route = await cpuOf(() =>
+      load(ctx, { url: s.url, connections, durationSeconds: seconds, warmupSeconds: 0, perConnection }, 'PUT /v1/me/consent, consumers held'),
+    );
+    if (profiled) profile = (await session.post('Profiler.stop')).profile;
+    s.stack.releaseConsumers();
+    await s.drain(300_000);
+    const raw = await cpuOf(() => rawConsentDecisions(s, { connections, usersPerConnection: USERS_PER_CONNECTION, seconds: Math.min(seconds, 5), run: round }));
+    const rawCount = raw.result * raw.wall;
+    process.stdout.write(
+      `round ${round}${profiled ? ' (profiled)' : ''}: route ${route.result.requestsPerSecond.toFixed(0)} req/s (p50 ${route.result.p50Ms} ms), CPU a decision: ` +
+        `this process ${perDecision(route.self, route.result.total)}, DynamoDB Local ${perDecision(route.dynamo, route.result.total)}; ` +
+        `raw ${raw.result.toFixed(0)}/s, CPU a decision: this process ${perDecision(raw.self, rawCount)}, DynamoDB Local ${perDecision(raw.dynamo, rawCount)}\n`,
+    );
+  }
+  writeFileSync(outFile, JSON.stringify(profile));
+  process.stdout.write('\n');
+
+  // Self time by function, then by package or source folder.
+  if (!profile) throw new Error('no profile was taken');
+  const nodes = profile.nodes as ProfileNode[];
+  const selfMs = new Map<number, number>();
+  profile.samples!.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas![i] ?? 0) / 1000));
+  const total = [...selfMs.values()].reduce((a, b) => a + b, 0);
+  const byFunction = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  for (const node of nodes) {
+    const ms = selfMs.get(node.id) ?? 0;
+    if (!ms) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
+    byFunction.set(
+      `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`,
+      (byFunction.get(`${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`) ?? 0) + ms,
+    );
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where)?.[1];
+    const place = pkg ?? (where.startsWith('node:') ? 'node internals' : where ? where.split('/').slice(0, 2).join('/') : functionName);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + ms);
+  }
+  const print = (title: string, map: Map<string, number>, n: number) => {
+    process.stdout.write(`${title}\n`);
+    for (const [k, ms] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n))
+      process.stdout.write(`${ms.toFixed(0).padStart(8)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+    process.stdout.write('\n');
+  };
+  print('self time by package or folder', byPlace, 25);
+  print('self time by function', byFunction, 30);
+  process.stdout.write(`profile: ${outFile}\n`);
+  await s.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
