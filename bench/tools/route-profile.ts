@@ -23,17 +23,12 @@ import { consentRequests, consentUsers, load, USERS_PER_CONNECTION } from '../be
 import type { BenchContext } from '../lib/context';
 import { rawConsentDecisions } from '../lib/raw';
 import { ensurePolicy, startBenchStack } from '../lib/stack';
+import { summaryText, type Profile as SampledProfile } from './profile-summary';
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
 }
 
 async function main() {
@@ -92,38 +87,12 @@ async function main() {
         `raw ${raw.result.toFixed(0)}/s, CPU a decision: this process ${perDecision(raw.self, rawCount)}, DynamoDB Local ${perDecision(raw.dynamo, rawCount)}\n`,
     );
   }
+  if (!profile) throw new Error('--rounds must be at least 1');
   writeFileSync(outFile, JSON.stringify(profile));
   process.stdout.write('\n');
 
-  // Self time by function, then by package or source folder.
-  if (!profile) throw new Error('no profile was taken');
-  const nodes = profile.nodes as ProfileNode[];
-  const selfMs = new Map<number, number>();
-  profile.samples!.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas![i] ?? 0) / 1000));
-  const total = [...selfMs.values()].reduce((a, b) => a + b, 0);
-  const byFunction = new Map<string, number>();
-  const byPlace = new Map<string, number>();
-  for (const node of nodes) {
-    const ms = selfMs.get(node.id) ?? 0;
-    if (!ms) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
-    byFunction.set(
-      `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`,
-      (byFunction.get(`${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`) ?? 0) + ms,
-    );
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where)?.[1];
-    const place = pkg ?? (where.startsWith('node:') ? 'node internals' : where ? where.split('/').slice(0, 2).join('/') : functionName);
-    byPlace.set(place, (byPlace.get(place) ?? 0) + ms);
-  }
-  const print = (title: string, map: Map<string, number>, n: number) => {
-    process.stdout.write(`${title}\n`);
-    for (const [k, ms] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n))
-      process.stdout.write(`${ms.toFixed(0).padStart(8)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}\n`);
-    process.stdout.write('\n');
-  };
-  print('self time by package or folder', byPlace, 25);
-  print('self time by function', byFunction, 30);
+  const summary = profile as unknown as SampledProfile;
+  process.stdout.write(`self time by package or folder, ${summaryText(summary, 25, 'place')}\nself time by function, ${summaryText(summary, 30)}\n`);
   process.stdout.write(`profile: ${outFile}\n`);
   await s.close();
 }
