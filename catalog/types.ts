@@ -8,6 +8,14 @@
 export type Role = 'user' | 'business' | 'operator';
 export const ROLES: readonly Role[] = ['user', 'business', 'operator'];
 
+/** What a function reads of its HTTP route at run time (functions/shared/catalog.generated.ts). */
+export interface RuntimeRoute {
+  /** The roles that may call it, or `public`. */
+  readonly auth: 'public' | readonly Role[];
+  /** A user route under /v1/me, which honours Global Privacy Control. */
+  readonly userRouteOfMe: boolean;
+}
+
 export type AttributeType = 'S' | 'N';
 export interface KeySpec {
   readonly name: string;

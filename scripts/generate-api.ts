@@ -10,11 +10,11 @@
  * when a committed file differs from what the contracts make now. `--dir <d>`
  * reads and writes the two files in another directory.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
 import * as prettier from 'prettier';
 import { apiDocument } from '../functions/contract';
+import { syncGeneratedFiles } from './generated-files';
 
 const ROOT = resolve(__dirname, '..');
 const DIR = join(ROOT, 'client/api');
@@ -43,20 +43,8 @@ async function main(): Promise<void> {
   const check = args.includes('--check');
   const dirAt = args.indexOf('--dir');
   const dir = dirAt >= 0 && args[dirAt + 1] ? resolve(args[dirAt + 1]!) : DIR;
-  const stale: string[] = [];
-  for (const [name, text] of Object.entries(await generatedFiles())) {
-    const file = join(dir, name);
-    const current = await readFile(file, 'utf8').catch(() => undefined);
-    if (current === text) continue;
-    if (check) stale.push(relative(process.cwd(), file));
-    else await writeFile(file, text);
-  }
-  if (stale.length > 0) {
-    process.stderr.write(`Out of date: ${stale.join(', ')}. Run \`npm run generate:api\` and commit the result.\n`);
-    process.exitCode = 1;
-  } else if (check) {
-    process.stdout.write('The generated API files are up to date.\n');
-  }
+  const files = Object.fromEntries(Object.entries(await generatedFiles()).map(([name, text]) => [join(dir, name), text]));
+  await syncGeneratedFiles(files, { check, command: 'npm run generate:api', what: 'The generated API files are' });
 }
 
 if (require.main === module) {

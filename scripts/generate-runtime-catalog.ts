@@ -10,10 +10,11 @@
  * (test/unit/runtime-catalog.test.ts runs that). `--file <f>` reads and
  * writes another file.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as prettier from 'prettier';
 import { catalog, deadLetterQueueEnv, isUserRouteOfMe } from '../catalog';
+import type { RuntimeRoute } from '../catalog';
+import { syncGeneratedFiles } from './generated-files';
 
 const ROOT = resolve(__dirname, '..');
 const RUNTIME_CATALOG_FILE = join(ROOT, 'functions/shared/catalog.generated.ts');
@@ -25,7 +26,7 @@ const literal = (value: unknown) => JSON.stringify(value, null, 2);
 
 /** The file as the catalog makes it now. */
 async function runtimeCatalogText(): Promise<string> {
-  const routes: Record<string, { auth: unknown; userRouteOfMe: boolean }> = {};
+  const routes: Record<string, RuntimeRoute> = {};
   for (const [name, spec] of Object.entries(catalog.functions)) {
     if (spec.trigger.kind === 'http') routes[name] = { auth: spec.trigger.auth, userRouteOfMe: isUserRouteOfMe(spec.trigger) };
     // API Gateway's $default route: whatever matches no route, answered without a caller.
@@ -36,7 +37,7 @@ async function runtimeCatalogText(): Promise<string> {
   const text = [
     '// Generated from catalog/ by `npm run generate:catalog`; test/unit/runtime-catalog.test.ts fails when it is stale.',
     '// What a function reads of the catalog at run time, as plain data, so that no bundle carries the catalog itself.',
-    "import type { FunctionName, KeyName, QueueName, Role, SecretName, SettingName, TableName, TopicName } from '../../catalog';",
+    "import type { FunctionName, KeyName, QueueName, RuntimeRoute, SecretName, SettingName, TableName, TopicName } from '../../catalog';",
     '',
     section(
       'Environment variable holding each table name.',
@@ -77,7 +78,7 @@ async function runtimeCatalogText(): Promise<string> {
     section(
       'Each HTTP route (and the default route): the roles that may call it, and whether it is a user route under /v1/me (Global Privacy Control).',
       'httpRoutes',
-      "Partial<Record<FunctionName, { auth: 'public' | readonly Role[]; userRouteOfMe: boolean }>>",
+      'Partial<Record<FunctionName, RuntimeRoute>>',
       routes,
     ),
   ].join('\n');
@@ -90,18 +91,7 @@ async function main(): Promise<void> {
   const check = args.includes('--check');
   const fileAt = args.indexOf('--file');
   const file = fileAt >= 0 && args[fileAt + 1] ? resolve(args[fileAt + 1]!) : RUNTIME_CATALOG_FILE;
-  const text = await runtimeCatalogText();
-  const current = await readFile(file, 'utf8').catch(() => undefined);
-  if (current === text) {
-    if (check) process.stdout.write('The runtime catalog is up to date.\n');
-    return;
-  }
-  if (check) {
-    process.stderr.write(`Out of date: ${relative(process.cwd(), file)}. Run \`npm run generate:catalog\` and commit the result.\n`);
-    process.exitCode = 1;
-    return;
-  }
-  await writeFile(file, text);
+  await syncGeneratedFiles({ [file]: await runtimeCatalogText() }, { check, command: 'npm run generate:catalog', what: 'The runtime catalog is' });
 }
 
 main().catch((error: unknown) => {

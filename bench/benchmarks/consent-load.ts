@@ -13,8 +13,8 @@
  * Per run: health load, then consent load, then wait until every queue the
  * decisions fed is empty again (reported: how long the consumers needed to
  * catch up), so each run starts from a quiet stack. Then the same consent
- * load with the queue consumers held (the stack's `holdConsumers()`: their
- * messages wait in the queues), released and drained again: the route with
+ * load with the consumers held (the stack's `holdConsumers()`: queue
+ * messages and stream records wait), released and drained again: the route with
  * only its own work on the machine, beside the same raw calls.
  * Last, the route's DynamoDB calls replayed raw (bench/lib/raw.ts).
  */
@@ -106,7 +106,7 @@ export async function consentLoad(ctx: BenchContext) {
     const drained = await s.drain(300_000);
     drains.push(drained.waitedMs / 1000);
     ctx.log(`run ${run + 1}: consumers caught up ${caughtUpText(drained)}`);
-    // The same load with the queue consumers held (their messages wait in the queues), then the catch-up:
+    // The same load with the consumers held (queue messages and stream records wait), then the catch-up:
     // the route with only its own work on the machine.
     s.stack.holdConsumers();
     try {

@@ -1,6 +1,6 @@
 // Generated from catalog/ by `npm run generate:catalog`; test/unit/runtime-catalog.test.ts fails when it is stale.
 // What a function reads of the catalog at run time, as plain data, so that no bundle carries the catalog itself.
-import type { FunctionName, KeyName, QueueName, Role, SecretName, SettingName, TableName, TopicName } from '../../catalog';
+import type { FunctionName, KeyName, QueueName, RuntimeRoute, SecretName, SettingName, TableName, TopicName } from '../../catalog';
 
 /** Environment variable holding each table name. */
 export const tableEnv = {
@@ -264,4 +264,4 @@ export const httpRoutes = {
     auth: ['business'],
     userRouteOfMe: false,
   },
-} as const satisfies Partial<Record<FunctionName, { auth: 'public' | readonly Role[]; userRouteOfMe: boolean }>>;
+} as const satisfies Partial<Record<FunctionName, RuntimeRoute>>;

@@ -3,7 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod';
-import type { FunctionName, Role } from '../../catalog';
+import type { FunctionName, Role, RuntimeRoute } from '../../catalog';
 import { ROLES } from '../../catalog/types';
 import { httpRoutes } from './catalog.generated';
 import { errorSummary, logger, metrics, publishMetrics } from './observability';
@@ -309,7 +309,7 @@ export function httpRoute<C extends RouteContract>(
   fn: (request: RouteRequest<C>, context: Context) => Promise<HttpResponse>,
   options: RouteOptions = {},
 ) {
-  const route: { auth: 'public' | readonly Role[]; userRouteOfMe: boolean } | undefined = httpRoutes[name as keyof typeof httpRoutes];
+  const route: RuntimeRoute | undefined = httpRoutes[name as keyof typeof httpRoutes];
   if (!route) throw new Error(`${name} is not an HTTP route in the catalog`);
   const auth = route.auth;
   const pipeline = middy<APIGatewayProxyEventV2, HttpResponse>()
