@@ -4,7 +4,7 @@ import type { ChunkMessage, MatchKeyKind } from '../core/audiences';
 import { afterCommit, attemptId, deadAttempts, effectiveMatchedBy, leaseIdAt, planAdd, planRemove } from '../core/matching';
 import type { Candidate, Change } from '../core/matching';
 import { acquireLease, chunkCommitPart, dropPending, getAudienceRecord, LEASE_MS, markPending, releaseLease } from '../tables/audiences';
-import type { AudienceRecord, LeaseOutcome } from '../tables/audiences';
+import type { AudienceRecord, LeaseAfterCommit, LeaseHandOver, LeaseOutcome } from '../tables/audiences';
 import { consentOf } from '../tables/consent-states';
 import { transact, TransactionCancelled } from '../tables/dynamo';
 import { lookup } from '../tables/match-index';
@@ -51,10 +51,58 @@ interface Prepared {
 /** What the work under the lease leaves for after it. */
 interface UnderLease {
   readonly outcome: MatchOutcome;
-  /** Whether the commit released the lease already. */
+  /** Whether the commit released the lease (or handed it over) already. */
   readonly released: boolean;
   /** Memberships just made, whose users' consent is read again once the lease is released. */
   readonly recheck: readonly Membership[];
+}
+
+/**
+ * The chunks of one invocation in line for their audiences' leases. The
+ * first chunk of an audience to be ready polls for the lease as any chunk
+ * does; the others wait here instead, and each is handed the lease by the
+ * one before it: in the same write that commits (or releases), the lease
+ * goes to a new lease id whose time is the hand-over's, and the next chunk
+ * starts at once, after a consistent read that checks it holds that id. So
+ * an invocation's chunks of one audience poll once, not once each, and leave
+ * no gap between them. One line per invocation (a handler's batch), never
+ * shared between invocations, as containers never share one deployed.
+ */
+export class LeaseLine {
+  private readonly waiting = new Map<string, ((handed: string | undefined) => void)[]>();
+  private readonly held = new Set<string>();
+  private readonly offered = new Map<string, LeaseHandOver>();
+
+  /** Waits for this chunk's turn at the audience; resolves to the lease id handed over, or undefined (poll for the lease). */
+  turn(audience: string): Promise<string | undefined> {
+    if (!this.held.has(audience)) {
+      this.held.add(audience);
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve) => {
+      const queue = this.waiting.get(audience) ?? [];
+      queue.push(resolve);
+      this.waiting.set(audience, queue);
+    });
+  }
+
+  /** The hand-over to the next chunk in line for the audience, if one waits (the same one however often it is asked in one turn). */
+  offer(audience: string, nowMs: number): LeaseHandOver | undefined {
+    if (!this.waiting.get(audience)?.length) return undefined;
+    const offer = this.offered.get(audience) ?? { leaseId: leaseIdAt(nowMs, randomUUID()), untilMs: nowMs + LEASE_MS };
+    this.offered.set(audience, offer);
+    return offer;
+  }
+
+  /** Ends the turn at the audience: the next in line gets the lease id offered to it (to check), or nothing. */
+  pass(audience: string): void {
+    const offered = this.offered.get(audience);
+    this.offered.delete(audience);
+    const next = this.waiting.get(audience)?.shift();
+    if (next) return next(offered?.leaseId);
+    this.waiting.delete(audience);
+    this.held.delete(audience);
+  }
 }
 
 /**
@@ -71,6 +119,9 @@ interface UnderLease {
  * one call per row. Only what must be exact holds the lease, because the
  * lease serialises the chunks of one audience.
  *
+ * Chunks of one audience in the same invocation (`line`) take the lease in
+ * turn, each handing it to the next (`LeaseLine`).
+ *
  * Exactly once: a chunk already marked on its batch is not counted again;
  * its delivery repeats only the leftovers' deletes and the re-check.
  *
@@ -84,7 +135,12 @@ interface UnderLease {
  * dies between its commit and its re-check, SQS delivers the chunk again and
  * the re-check is done then.
  */
-export async function matchChunk(message: ChunkMessage, receiveCount: number, membershipTtlDays: number): Promise<MatchOutcome> {
+export async function matchChunk(
+  message: ChunkMessage,
+  receiveCount: number,
+  membershipTtlDays: number,
+  line: LeaseLine = new LeaseLine(),
+): Promise<MatchOutcome> {
   const batch = await waitForBatch(message);
   if (!batch) {
     if (receiveCount >= UNRECORDED_DROP_RECEIVES && clock.nowMs() - message.sentAtMs >= UNRECORDED_DROP_AGE_MS) return 'dropped-unrecorded';
@@ -106,19 +162,25 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number, me
     membershipTtlDays,
   };
 
-  const leaseId = leaseIdAt(clock.nowMs(), randomUUID());
-  const lease = await waitForLease(message, leaseId);
-  if (lease === 'gone') return 'dropped-deleted';
+  const audienceKey = `${message.businessId}/${message.audienceId}`;
+  const handedOver = await line.turn(audienceKey);
   let result: UnderLease | undefined;
   try {
-    result = await underLease(prepared, lease.acquired, leaseId);
-  } finally {
-    // On every path but a commit that released it, failures included: a failed attempt stays pending, so what it wrote counts as nothing.
-    if (!result?.released) {
-      await releaseLease(message.businessId, message.audienceId, leaseId).catch((error: unknown) =>
-        logger.warn('Lease release failed', { errorName: (error as Error).name }),
-      );
+    const lease = await takeLease(message, handedOver);
+    if (lease === 'gone') return 'dropped-deleted';
+    const handOver = () => line.offer(audienceKey, clock.nowMs());
+    try {
+      result = await underLease(prepared, lease.acquired, lease.leaseId, handOver);
+    } finally {
+      // On every path but a commit that released or handed it, failures included: a failed attempt stays pending, so what it wrote counts as nothing.
+      if (!result?.released) {
+        await releaseLease(message.businessId, message.audienceId, lease.leaseId, handOver()).catch((error: unknown) =>
+          logger.warn('Lease release failed', { errorName: (error as Error).name }),
+        );
+      }
     }
+  } finally {
+    line.pass(audienceKey);
   }
   if (result.recheck.length > 0) {
     const withdrawn = await withdrawDenied(result.recheck);
@@ -127,8 +189,27 @@ export async function matchChunk(message: ChunkMessage, receiveCount: number, me
   return result.outcome;
 }
 
+/**
+ * The audience's lease for this chunk: the one handed over by the chunk
+ * before it in line if the audience says this chunk holds it (whatever
+ * became of the hand-over's write), or else polled for.
+ */
+async function takeLease(message: ChunkMessage, handedOver: string | undefined): Promise<{ leaseId: string; acquired: AudienceRecord } | 'gone'> {
+  if (handedOver !== undefined) {
+    const audience = await getAudienceRecord(message.businessId, message.audienceId);
+    if (!audience || audience.deletedAt) return 'gone';
+    if (audience.leaseId === handedOver) {
+      metrics.addMetric('AudienceLeaseHandedOver', 'Count', 1);
+      return { leaseId: handedOver, acquired: audience };
+    }
+  }
+  const leaseId = leaseIdAt(clock.nowMs(), randomUUID());
+  const lease = await waitForLease(message, leaseId);
+  return lease === 'gone' ? 'gone' : { leaseId, acquired: lease.acquired };
+}
+
 /** The work under the lease: settle dead attempts, then apply the chunk unless it was applied before. */
-async function underLease(prepared: Prepared, acquired: AudienceRecord, leaseId: string): Promise<UnderLease> {
+async function underLease(prepared: Prepared, acquired: AudienceRecord, leaseId: string, handOver: () => LeaseHandOver | undefined): Promise<UnderLease> {
   const { message } = prepared;
   const audience = await settleDeadAttempts(acquired, leaseId);
   const [current, existing] = await Promise.all([
@@ -145,7 +226,7 @@ async function underLease(prepared: Prepared, acquired: AudienceRecord, leaseId:
       );
     return { outcome: 'duplicate', released: false, recheck: message.operation === 'add' ? recheck : [] };
   }
-  return applyChunk(prepared, audience, existing, leaseId);
+  return applyChunk(prepared, audience, existing, leaseId, handOver);
 }
 
 /**
@@ -153,7 +234,13 @@ async function underLease(prepared: Prepared, acquired: AudienceRecord, leaseId:
  * the memberships, then commit the exact count change. Whatever this attempt
  * wrote counts as the state before it until the commit, for everyone.
  */
-async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing: ReadonlyMap<string, Membership>, leaseId: string): Promise<UnderLease> {
+async function applyChunk(
+  prepared: Prepared,
+  audience: AudienceRecord,
+  existing: ReadonlyMap<string, Membership>,
+  leaseId: string,
+  handOver: () => LeaseHandOver | undefined,
+): Promise<UnderLease> {
   const { message, batch } = prepared;
   const attempt = attemptId(prepared.chunk, leaseId);
   const candidates: Candidate<Membership>[] = prepared.candidates.map((userId) => ({ userId, existing: existing.get(userId) }));
@@ -201,7 +288,8 @@ async function applyChunk(prepared: Prepared, audience: AudienceRecord, existing
 
   const releasesLease = removals.length === 0;
   const committedAtMs = clock.nowMs();
-  const committed = await commit(prepared, leaseId, attempt, bucketDeltas(changes), releasesLease, committedAtMs);
+  const lease = releasesLease ? (handOver() ?? 'release') : 'keep';
+  const committed = await commit(prepared, leaseId, attempt, bucketDeltas(changes), lease, committedAtMs);
   if (committed === 'deleted') {
     // Deleted while this attempt held the lease: take back what it wrote.
     await deleteMemberships(
@@ -224,8 +312,8 @@ type CommitOutcome = 'committed' | 'deleted' | 'lease-lost';
 
 /**
  * One transaction: the audience's exact counts (per expiry day) and revision,
- * the attempt out of `pending` (and the lease released unless removals are
- * left to delete), the chunk's mark on its batch, the session's counter, and
+ * the attempt out of `pending` (and the lease released, or handed to the
+ * next chunk in line, unless removals are left to delete), the chunk's mark on its batch, the session's counter, and
  * on the audience and the session when this commit happened. No size release
  * is made here (services/size-releases.ts).
  */
@@ -234,13 +322,13 @@ async function commit(
   leaseId: string,
   attempt: string,
   deltas: Map<number, number>,
-  releasesLease: boolean,
+  lease: LeaseAfterCommit,
   nowMs: number,
 ): Promise<CommitOutcome> {
   const { message } = prepared;
   try {
     await transact([
-      chunkCommitPart(message.businessId, message.audienceId, leaseId, attempt, deltas, releasesLease, nowMs),
+      chunkCommitPart(message.businessId, message.audienceId, leaseId, attempt, deltas, lease, nowMs),
       chunkDonePart(message.audienceId, message.sessionId, message.batchSeq, message.chunk),
       chunkMatchedPart(message.audienceId, message.sessionId, nowMs),
     ]);

@@ -22,15 +22,23 @@ function guarded<R>(idOf: (r: R) => string, fn: (record: R) => Promise<void>) {
   };
 }
 
-export function sqsConsumer(fn: (record: SQSRecord) => Promise<void>, options: { inParallel?: boolean } = {}) {
+/**
+ * An SQS consumer. `perBatch` makes what the records of one invocation
+ * share (made anew for each batch, never kept between invocations).
+ */
+export function sqsConsumer<S = undefined>(fn: (record: SQSRecord, batch: S) => Promise<void>, options: { inParallel?: boolean; perBatch?: () => S } = {}) {
   const processor = new BatchProcessor(EventType.SQS);
-  const handle = guarded<SQSRecord>((r) => r.messageId, fn);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(publishMetrics())
-    .handler(async (event: SQSEvent, context: Context) =>
-      processPartialResponse(event, handle, processor, { context, processInParallel: options.inParallel ?? true }),
-    );
+    .handler(async (event: SQSEvent, context: Context) => {
+      const shared = options.perBatch?.() as S;
+      const handle = guarded<SQSRecord>(
+        (r) => r.messageId,
+        (r) => fn(r, shared),
+      );
+      return processPartialResponse(event, handle, processor, { context, processInParallel: options.inParallel ?? true });
+    });
 }
 
 export function streamConsumer(fn: (record: DynamoDBRecord) => Promise<void>) {

@@ -50,6 +50,8 @@ export interface AudienceRecord {
   readonly chunksMatched: number;
   /** Matcher attempts that wrote memberships and have not committed their count change (core/audiences.ts). */
   readonly pending: ReadonlySet<string>;
+  /** The matcher attempt's lease that holds the audience, if one does (`leaseIdAt`, core/matching.ts). */
+  readonly leaseId?: string;
   /** Epoch ms until which a matcher holds the audience, if one does. */
   readonly leaseUntil?: number;
   readonly deletedAt?: string;
@@ -74,6 +76,7 @@ export interface AudienceRecord {
 export type NewAudience = Omit<
   AudienceRecord,
   | 'pending'
+  | 'leaseId'
   | 'leaseUntil'
   | 'deletedAt'
   | 'batches'
@@ -108,6 +111,7 @@ const AudienceItem = z.object({
   chunksExpected: z.number().optional(),
   chunksMatched: z.number().optional(),
   pending: z.set(z.string()).optional(),
+  leaseId: z.string().optional(),
   leaseUntil: z.number().optional(),
   deletedAt: z.string().optional(),
   batches: z.number().optional(),
@@ -133,6 +137,7 @@ export function audienceOf(raw: Item): AudienceRecord {
     chunksExpected: item.chunksExpected ?? 0,
     chunksMatched: item.chunksMatched ?? 0,
     pending: new Set(item.pending ?? []),
+    ...(item.leaseId !== undefined ? { leaseId: item.leaseId } : {}),
     ...(item.leaseUntil !== undefined ? { leaseUntil: item.leaseUntil } : {}),
     ...(item.deletedAt ? { deletedAt: item.deletedAt } : {}),
     // An audience from before size releases with accepted chunks: one visible change, not yet shown.
@@ -231,6 +236,19 @@ export async function markDeleted(businessId: string, audienceId: string, delete
  */
 export const LEASE_MS = 120_000;
 
+/**
+ * The lease given straight to the next chunk of the same audience in the
+ * same invocation, instead of released (services/matching.ts, `LeaseLine`):
+ * its id (whose time is now) and until when it holds.
+ */
+export interface LeaseHandOver {
+  readonly leaseId: string;
+  readonly untilMs: number;
+}
+
+/** What a matcher attempt's commit does with the lease: keeps it (removals are left), releases it, or hands it over. */
+export type LeaseAfterCommit = 'keep' | 'release' | LeaseHandOver;
+
 /** The audience as it stands once the lease is taken, or why it was not. */
 export type LeaseOutcome = { acquired: AudienceRecord } | 'busy' | 'gone';
 
@@ -281,15 +299,20 @@ export async function dropPending(businessId: string, audienceId: string, leaseI
   );
 }
 
-export async function releaseLease(businessId: string, audienceId: string, leaseId: string): Promise<void> {
+/** Releases the lease if this attempt still holds it, or hands it to `next` (the next chunk of the same invocation). */
+export async function releaseLease(businessId: string, audienceId: string, leaseId: string, next?: LeaseHandOver): Promise<void> {
   try {
     await ddb.send(
       new UpdateCommand({
         TableName: audiencesTable(),
         Key: audienceKey(businessId, audienceId),
-        UpdateExpression: 'REMOVE leaseId, leaseUntil',
+        ...(next
+          ? {
+              UpdateExpression: 'SET leaseId = :next, leaseUntil = :until',
+              ExpressionAttributeValues: { ':id': leaseId, ':next': next.leaseId, ':until': next.untilMs },
+            }
+          : { UpdateExpression: 'REMOVE leaseId, leaseUntil', ExpressionAttributeValues: { ':id': leaseId } }),
         ConditionExpression: 'leaseId = :id',
-        ExpressionAttributeValues: { ':id': leaseId },
       }),
     );
   } catch (error) {
@@ -331,7 +354,8 @@ function countUpdate(deltas: ReadonlyMap<number, number>, extra: { sets?: string
 /**
  * A matcher attempt's commit on the audience: the exact count change, one
  * more chunk matched (and when: `matchedAtMs`), the attempt out of `pending`
- * and, unless removals are left to delete, the lease released; on condition
+ * and the lease kept (removals are left to delete), released, or handed to
+ * the next chunk of the same invocation; on condition
  * that the attempt still holds the lease and the audience is not deleted.
  */
 export function chunkCommitPart(
@@ -340,14 +364,15 @@ export function chunkCommitPart(
   leaseId: string,
   attempt: string,
   deltas: ReadonlyMap<number, number>,
-  releaseLease: boolean,
+  lease: LeaseAfterCommit,
   nowMs: number,
 ) {
+  const handOver = typeof lease === 'object' ? lease : undefined;
   const update = countUpdate(deltas, {
-    sets: ['matchedAtMs = :matchedAt'],
+    sets: ['matchedAtMs = :matchedAt', ...(handOver ? ['leaseId = :next', 'leaseUntil = :until'] : [])],
     adds: ['chunksMatched :one'],
     deletes: ['pending :attempt'],
-    removes: releaseLease ? ['leaseId', 'leaseUntil'] : [],
+    removes: lease === 'release' ? ['leaseId', 'leaseUntil'] : [],
   });
   return part('audience', {
     Update: {
@@ -355,7 +380,13 @@ export function chunkCommitPart(
       Key: audienceKey(businessId, audienceId),
       ...update,
       ConditionExpression: 'leaseId = :lease AND attribute_not_exists(deletedAt)',
-      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':lease': leaseId, ':attempt': new Set([attempt]), ':matchedAt': nowMs },
+      ExpressionAttributeValues: {
+        ...update.ExpressionAttributeValues,
+        ':lease': leaseId,
+        ':attempt': new Set([attempt]),
+        ':matchedAt': nowMs,
+        ...(handOver ? { ':next': handOver.leaseId, ':until': handOver.untilMs } : {}),
+      },
     },
   });
 }

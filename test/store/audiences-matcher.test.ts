@@ -1,7 +1,8 @@
-import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as match } from '../../functions/match-audience-batch/handler';
 import { chunkId } from '../../functions/core/audiences';
 import { isAttemptOf } from '../../functions/core/matching';
+import { audienceKey } from '../../functions/tables/audiences';
 import { stateKey } from '../../functions/tables/consent-states';
 import { membershipKey } from '../../functions/tables/memberships';
 import { batchKey } from '../../functions/tables/upload-sessions';
@@ -9,7 +10,8 @@ import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
 import { dropIndexed } from './support/audiences';
 import { commandCounts, functionCalls, isCall, onCall, passThrough, SimulatedCrash, store } from './support/db';
 import type { FunctionCommand } from './support/db';
-import { EXPIRY, EXPIRY_DAY, expiryBefore, matcherWorld } from './support/matching';
+import { EXPIRY, EXPIRY_DAY, expiryBefore, matcherWorld, TTL_DAYS } from './support/matching';
+import { LeaseLine, matchChunk } from '../../functions/services/matching';
 import type { MatcherWorld } from './support/matching';
 import { tableOf } from './support/store';
 
@@ -266,5 +268,128 @@ describe('match-audience-batch', () => {
     expect(await w.match(message, 1)).toBe('matched');
     expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(2);
     expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 1 });
+  });
+
+  describe('chunks of one invocation (the lease line)', () => {
+    const acquire = (c: FunctionCommand) => isCall(c, UpdateCommand, 'audiences') && (c.input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW';
+    const audienceRead = (c: FunctionCommand) => isCall(c, GetCommand, 'audiences');
+
+    /** Three chunks of the audience, one user each, in batches 1 to 3. */
+    async function threeChunks() {
+      await w.givenAudience();
+      for (const u of ['a', 'b', 'c']) await w.givenUser(u);
+      const messages = [];
+      for (const [i, u] of ['a', 'b', 'c'].entries()) messages.push(await w.givenBatch([{ phone: w.phoneOf(u) }], { batchSeq: i + 1 }));
+      return messages;
+    }
+
+    it('polls for the lease once, then each chunk hands it to the next in the write that commits', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      const outcomes = await Promise.all(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(outcomes).toEqual(['matched', 'matched', 'matched']);
+      // One acquire; the two chunks after it read the audience to see they hold the lease handed to them.
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(1);
+      expect(functionCalls.calls().filter((c) => audienceRead(c.args[0]))).toHaveLength(2);
+      // No release of its own: the first two commits hand it over, the last one releases it.
+      const leaseWrites = functionCalls
+        .calls()
+        .map((c) => c.args[0])
+        .filter(
+          (c) => isCall(c, UpdateCommand, 'audiences') && !acquire(c) && /leaseId/.test((c.input as { UpdateExpression?: string }).UpdateExpression ?? ''),
+        );
+      expect(leaseWrites).toHaveLength(0);
+      const audience = await w.audience();
+      expect(audience.expiring).toEqual({ [EXPIRY_DAY]: 3 });
+      expect(audience.chunksMatched).toBe(3);
+      expect(audience.pending).toBeUndefined();
+      expect(audience.leaseId).toBeUndefined();
+      expect(audience.leaseUntil).toBeUndefined();
+    });
+
+    it('hands the lease over with an id of its own time, so a chunk that dies later is settled by its own start', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      const leaseIds: string[] = [];
+      const { attemptStartMs } = await import('../../functions/core/matching');
+      passThrough(async (c) => {
+        const input = c.input as { TransactItems?: { Update?: { ExpressionAttributeValues?: Record<string, unknown> } }[] };
+        const values = isCall(c, TransactWriteCommand) ? input.TransactItems?.[0]?.Update?.ExpressionAttributeValues : undefined;
+        if (values?.[':lease']) leaseIds.push(String(values[':lease']));
+      });
+      const before = Date.now();
+      await Promise.all(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(new Set(leaseIds).size).toBe(3);
+      for (const id of leaseIds) expect(attemptStartMs(`chunk/${id}`)).toBeGreaterThanOrEqual(before);
+    });
+
+    it('gives the next chunk the lease when the one before fails after taking it, and leaves the failed attempt uncounted', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      // The first commit fails (the call never returns): that chunk's release hands the lease on.
+      passThrough(onCall((c) => isCall(c, TransactWriteCommand, 'audiences'), { fail: true }));
+      const outcomes = await Promise.allSettled(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(1);
+      const audience = await w.audience();
+      expect(audience.expiring).toEqual({ [EXPIRY_DAY]: 2 });
+      expect(audience.pending?.size).toBe(1);
+      expect(audience.leaseId).toBeUndefined();
+    });
+
+    it('polls for the lease itself when the audience does not show the id it was handed', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      // Between the hand-over and the next chunk's read, the lease was found expired, taken and released by someone else.
+      const leaseGone = async () => {
+        const { leaseId: _id, leaseUntil: _until, ...rest } = (await store.get('audiences', audienceKey(w.businessId, w.audienceId)))!;
+        await store.put('audiences', rest);
+      };
+      passThrough(onCall(audienceRead, { before: leaseGone }));
+      const outcomes = await Promise.all(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(outcomes).toEqual(['matched', 'matched', 'matched']);
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(2);
+      expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 3 });
+    });
+
+    it('drops the chunks in line when the audience is deleted while the first holds the lease', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      passThrough(onCall((c) => isCall(c, TransactWriteCommand, 'audiences'), { before: () => w.givenAudience({ deletedAt: new Date().toISOString() }) }));
+      const outcomes = await Promise.all(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(outcomes).toEqual(['dropped-deleted', 'dropped-deleted', 'dropped-deleted']);
+      expect(await w.items()).toHaveLength(0);
+    });
+
+    it('hands the lease on after a remove chunk has deleted its removals', async () => {
+      const { day, expiresAt } = expiryBefore(10);
+      await w.givenAudience({ expiring: { [day]: 3 }, revision: 1 });
+      const messages = [];
+      for (const [i, u] of ['a', 'b', 'c'].entries()) {
+        await w.givenUser(u);
+        await w.givenMember(u, { expiresAt });
+        if (u !== 'c') messages.push(await w.givenBatch([{ email: w.emailOf(u) }], { operation: 'remove', batchSeq: i + 1 }));
+      }
+      const line = new LeaseLine();
+      expect(await Promise.all(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)))).toEqual(['matched', 'matched']);
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(1);
+      expect((await w.items()).map((m) => m.userId)).toEqual([w.user('c')]);
+      const audience = await w.audience();
+      expect(audience.expiring).toEqual({ [day]: 1 });
+      expect(audience.leaseId).toBeUndefined();
+    });
+
+    it('matches an invocation of chunks of two audiences, each audience in its own line', async () => {
+      const messages = await threeChunks();
+      const other = matcherWorld();
+      await other.givenAudience();
+      await other.givenUser('z');
+      const theirs = await other.givenBatch([{ phone: other.phoneOf('z') }]);
+      const result = await match(sqsEvent([...messages, theirs].map((m) => sqsRecord(m))), lambdaContext());
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect((await w.audience()).expiring).toEqual({ [EXPIRY_DAY]: 3 });
+      expect((await other.audience()).expiring).toEqual({ [EXPIRY_DAY]: 1 });
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(2);
+    });
   });
 });
