@@ -62,13 +62,18 @@ export const audiencesTables = {
 export const audiencesTopics = {} as const satisfies Record<string, TopicSpec>;
 
 export const audiencesQueues = {
-  /** Keyed chunks of accepted batches (match keys only, base64), for the matcher. */
+  /**
+   * Keyed chunks of accepted batches (match keys only, base64), for the
+   * matcher. FIFO, grouped by audience: the chunks of one audience reach one
+   * invocation at a time, which takes the audience's lease once and hands it
+   * from chunk to chunk, while audiences are matched in parallel. Nothing
+   * waits on a lease another invocation holds (SCALING.md).
+   */
   audienceMatching: {
     env: 'AUDIENCE_MATCHING_QUEUE_URL',
     visibilityTimeoutSeconds: 360,
-    // Chunks of one audience are matched one at a time (a lease); a chunk that
-    // keeps finding the lease taken is retried before it is dead-lettered.
     maxReceiveCount: 10,
+    fifo: true,
   },
   /** The audience side's consumer of the account events: denials and erasures leave every audience. */
   audienceConsentEvents: {
@@ -241,7 +246,8 @@ export const audiencesFunctions = {
     description: 'Matches keyed chunks against the match index and writes memberships with exact counts',
     memoryMB: 1024,
     timeoutSeconds: 60,
-    trigger: { kind: 'queue', queue: 'audienceMatching', batchSize: 2 },
+    // Up to 10 chunks of an audience an invocation (FIFO's most): they look their keys up at once, then take the lease in turn.
+    trigger: { kind: 'queue', queue: 'audienceMatching', batchSize: 10 },
     tables: { audiences: 'readWrite', uploadSessions: 'readWrite', audienceMemberships: 'readWrite', matchIndex: 'read', consentStates: 'read' },
     settings: ['membershipTtlDays'],
   },

@@ -61,6 +61,13 @@ export interface QueueSpec {
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the queue's dead-letter queue. */
   readonly maxReceiveCount: number;
+  /**
+   * A FIFO queue (and dead-letter queue) in high-throughput mode: senders
+   * give each message a group, and a group's messages are received one batch
+   * at a time, in order, while groups go in parallel. Deduplication is per
+   * group, on the id the sender gives.
+   */
+  readonly fifo?: boolean;
   /** SNS subscription with raw delivery, filtered on the `type` message attribute. */
   readonly subscription?: { readonly topic: string; readonly eventTypes?: readonly string[] };
 }

@@ -9,7 +9,7 @@ import { Alias, Key, KeySpec as KmsKeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { JWK } from 'jose';
 import { catalog as serviceCatalog, checkCatalog, functionPlan } from '../catalog';
@@ -136,10 +136,15 @@ export class ConsentAudiencesStack extends Stack {
 
   private queue(name: string, spec: QueueSpec): QueuePair {
     const id = `${pascal(name)}Queue`;
+    // A FIFO queue's dead-letter queue is FIFO too; high-throughput mode: deduplication and throughput per message group.
+    const fifo = spec.fifo
+      ? { fifo: true, deduplicationScope: DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID }
+      : {};
     const deadLetterQueue = new Queue(this, `${id}Dlq`, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      ...(spec.fifo ? { fifo: true } : {}),
     });
     Validations.of(deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
@@ -150,6 +155,7 @@ export class ConsentAudiencesStack extends Stack {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
+      ...fifo,
     });
     this.alarmOnMessages(`${id}DlqAlarm`, deadLetterQueue, `Messages of queue ${name} failed ${spec.maxReceiveCount} times`);
 

@@ -14,8 +14,9 @@ const PREFIX = 'local';
 /** DynamoDB table names need at least 3 characters; the prefix guarantees it. */
 export const localTableName = (logical: string): string => `${PREFIX}-${logical}`;
 export const localTopicName = (logical: string): string => `${PREFIX}-${logical}`;
-export const localQueueName = (logical: string): string => `${PREFIX}-${logical}`;
-export const localDeadLetterQueueName = (logical: string): string => `${PREFIX}-${logical}-dlq`;
+/** A FIFO queue's name (and its dead-letter queue's) ends in `.fifo`, as SQS requires. */
+export const localQueueName = (logical: string, fifo = false): string => `${PREFIX}-${logical}${fifo ? '.fifo' : ''}`;
+export const localDeadLetterQueueName = (logical: string, fifo = false): string => `${PREFIX}-${logical}-dlq${fifo ? '.fifo' : ''}`;
 export const localFunctionName = (logical: string): string => `${PREFIX}-${logical}`;
 export const localFunctionArn = (logical: string, region = LOCAL_REGION): string =>
   `arn:aws:lambda:${region}:${LOCAL_ACCOUNT_ID}:function:${localFunctionName(logical)}`;

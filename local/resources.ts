@@ -142,11 +142,17 @@ export async function createResources(
 
   const queueList = await Promise.all(
     Object.entries(catalog.queues).map(async ([logical, spec]): Promise<LocalQueue> => {
-      const dlq = await createQueue(clients.sqs, localDeadLetterQueueName(logical), { MessageRetentionPeriod: DLQ_RETENTION_SECONDS });
-      const name = localQueueName(logical);
+      // FIFO as deployed (infra/stack.ts): high-throughput mode, deduplication per message group on the sender's id.
+      const fifo: Record<string, string> = spec.fifo ? { FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' } : {};
+      const dlq = await createQueue(clients.sqs, localDeadLetterQueueName(logical, spec.fifo), {
+        MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
+        ...(spec.fifo ? { FifoQueue: 'true' } : {}),
+      });
+      const name = localQueueName(logical, spec.fifo);
       const main = await createQueue(clients.sqs, name, {
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? spec.visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: spec.maxReceiveCount }),
+        ...fifo,
       });
       return { logical, name, url: main.url, arn: main.arn, deadLetterUrl: dlq.url, deadLetterArn: dlq.arn };
     }),

@@ -38,7 +38,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Command, InvalidArgumentError } from 'commander';
 import { catalog } from '../catalog';
-import type { QueueName } from '../catalog';
+import type { QueueName, QueueSpec } from '../catalog';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localDeadLetterQueueName, localQueueName } from '../local/names';
 
 export interface RedriveOptions {
@@ -88,7 +88,8 @@ async function localQueues(queue: QueueName, baseUrl: string): Promise<{ sqs: SQ
     if (!out.QueueUrl) throw new Error(`The local stack has no queue ${name}.`);
     return out.QueueUrl;
   };
-  return { sqs, from: await urlOf(localDeadLetterQueueName(queue)), to: await urlOf(localQueueName(queue)) };
+  const fifo = (catalog.queues[queue] as QueueSpec).fifo;
+  return { sqs, from: await urlOf(localDeadLetterQueueName(queue, fifo)), to: await urlOf(localQueueName(queue, fifo)) };
 }
 
 /** The dead-letter queue named by a queue's redrive policy. */
@@ -139,6 +140,16 @@ function attributesOf(message: Message): Record<string, MessageAttributeValue> |
   return copy;
 }
 
+/**
+ * What a FIFO queue needs to take a message back: its group, and a
+ * deduplication id from the dead-letter message's id, so a message moved but
+ * not deleted (and so moved again within SQS's five minutes) arrives once.
+ */
+function fifoFieldsOf(message: Message): { MessageGroupId?: string; MessageDeduplicationId?: string } {
+  const group = message.Attributes?.MessageGroupId;
+  return group ? { MessageGroupId: group, MessageDeduplicationId: message.MessageId! } : {};
+}
+
 export async function redrive(queue: string, options: RedriveOptions): Promise<RedriveResult> {
   if (!Object.hasOwn(catalog.queues, queue)) {
     throw new Error(`Unknown queue "${queue}". Catalog queues: ${Object.keys(catalog.queues).join(', ')}.`);
@@ -168,6 +179,8 @@ export async function redrive(queue: string, options: RedriveOptions): Promise<R
           VisibilityTimeout: 30,
           WaitTimeSeconds: 1,
           MessageAttributeNames: ['All'],
+          // A FIFO queue's messages keep their group; see `fifoFieldsOf`.
+          MessageSystemAttributeNames: ['MessageGroupId'],
         }),
       );
       const messages = out.Messages ?? [];
@@ -178,7 +191,7 @@ export async function redrive(queue: string, options: RedriveOptions): Promise<R
           QueueUrl: to,
           Entries: messages.map((m, i) => {
             const attributes = attributesOf(m);
-            return { Id: String(i), MessageBody: m.Body ?? '', ...(attributes ? { MessageAttributes: attributes } : {}) };
+            return { Id: String(i), MessageBody: m.Body ?? '', ...(attributes ? { MessageAttributes: attributes } : {}), ...fifoFieldsOf(m) };
           }),
         }),
       );

@@ -29,6 +29,8 @@ export const PRICES = {
   dynamoStorageGbMonth: 0.25,
   /** SQS standard, per request; each 64 KB of payload is one request. */
   sqsRequest: 0.4 / 1e6,
+  /** SQS FIFO, per request; each 64 KB of payload is one request. */
+  sqsFifoRequest: 0.5 / 1e6,
   /** SNS standard topic, per publish (64 KB); deliveries to SQS queues are not charged by SNS. */
   snsPublish: 0.5 / 1e6,
   /** KMS asymmetric (ECC) request, e.g. Sign. */
@@ -40,7 +42,7 @@ export const PRICE_SOURCES: readonly string[] = [
   'DynamoDB on-demand $0.625 per million write request units, $0.125 per million read request units, storage $0.25/GB-month; GetRecords of streams by Lambda free (AWS pricing page, as quoted after the Nov 2024 cut)',
   'Lambda arm64 $0.0000133334 per GB-s, $0.20 per million requests',
   'API Gateway HTTP API $1.00 per million requests (first 300 million a month), metered in 512 KB increments',
-  'SQS standard $0.40 per million requests, each 64 KB chunk of a payload a request (cloudburn.io and factualminds.com pricing guides, March and June 2026)',
+  'SQS standard $0.40 and FIFO $0.50 per million requests, each 64 KB chunk of a payload a request (cloudburn.io and factualminds.com pricing guides, March and June 2026)',
   'SNS standard $0.50 per million publishes; deliveries to SQS not charged by SNS (factualminds.com, June 2026); the SQS side of a delivery is counted here as one SQS request',
   'KMS asymmetric ECC requests $0.15 per 10,000 (AWS KMS pricing page as recalled; one third-party guide lists $0.03: the higher figure is used)',
 ];
@@ -130,7 +132,15 @@ export const audienceItemBytes = (uploadDays: number, releases = Math.min(upload
 // ------------------------------------------------------------------ bills of calls
 
 export type Unit =
-  'apiRequest' | 'lambdaRequest' | 'lambdaGbSecond' | 'dynamoWriteUnit' | 'dynamoReadUnit' | 'sqsRequest' | 'snsPublish' | 'kmsAsymmetricRequest';
+  | 'apiRequest'
+  | 'lambdaRequest'
+  | 'lambdaGbSecond'
+  | 'dynamoWriteUnit'
+  | 'dynamoReadUnit'
+  | 'sqsRequest'
+  | 'sqsFifoRequest'
+  | 'snsPublish'
+  | 'kmsAsymmetricRequest';
 
 export interface Line {
   readonly what: string;
@@ -283,8 +293,8 @@ export function uploadBill(rows = 1e6, a = ASSUMPTIONS): Bill {
         quantity: batches * (writeUnits(400, true) + writeUnits(500, true) + writeUnits(audience, true)),
       },
       {
-        what: `SQS: ${chunks} chunks of ~${Math.round(chunkMessageBytes(a.keysPerRow) / 1024)} KB, sent and received (${chunkSqs} units each) and deleted`,
-        unit: 'sqsRequest',
+        what: `SQS FIFO: ${chunks} chunks of ~${Math.round(chunkMessageBytes(a.keysPerRow) / 1024)} KB, sent and received (${chunkSqs} units each) and deleted`,
+        unit: 'sqsFifoRequest',
         quantity: chunks * (2 * chunkSqs + 1 / matcherBatch),
       },
       ...lambda('matchAudienceBatch', chunks / matcherBatch, DURATIONS_MS.matcherPerChunk * matcherBatch, 'matchAudienceBatch'),
@@ -294,9 +304,11 @@ export function uploadBill(rows = 1e6, a = ASSUMPTIONS): Bill {
       { what: 'matcher: membership Put + byAudience index entry', unit: 'dynamoWriteUnit', quantity: matched * 2 },
       { what: 'matcher: write-set put and delete (user ids, 1,000 an item)', unit: 'dynamoWriteUnit', quantity: writeSetPages * 2 * writeUnits(writeSetBytes) },
       {
-        what: `matcher: audience item (${audience} B) lease + pending + transactional commit with batch and session, per chunk`,
+        what: `matcher: audience item (${audience} B) pending + transactional commit with batch and session per chunk, lease per invocation`,
         unit: 'dynamoWriteUnit',
-        quantity: chunks * (2 * writeUnits(audience) + writeUnits(audience, true) + writeUnits(600, true) + writeUnits(500, true)),
+        quantity:
+          chunks * (writeUnits(audience) + writeUnits(audience, true) + writeUnits(600, true) + writeUnits(500, true)) +
+          (chunks / matcherBatch) * writeUnits(audience),
       },
     ],
   };
@@ -345,7 +357,7 @@ export function messageBill(a = ASSUMPTIONS): Bill {
 
 export const costOf = (bill: Bill): number => bill.lines.reduce((sum, line) => sum + line.quantity * PRICES[line.unit], 0);
 
-/** Cost by unit, for the table. */
+/** Cost by unit, for the table (SQS standard and FIFO requests in one column). */
 export function costByUnit(bill: Bill): Record<Unit, number> {
   const out = {
     apiRequest: 0,
@@ -354,10 +366,11 @@ export function costByUnit(bill: Bill): Record<Unit, number> {
     dynamoWriteUnit: 0,
     dynamoReadUnit: 0,
     sqsRequest: 0,
+    sqsFifoRequest: 0,
     snsPublish: 0,
     kmsAsymmetricRequest: 0,
   };
-  for (const line of bill.lines) out[line.unit] += line.quantity * PRICES[line.unit];
+  for (const line of bill.lines) out[line.unit === 'sqsFifoRequest' ? 'sqsRequest' : line.unit] += line.quantity * PRICES[line.unit];
   return out;
 }
 
@@ -411,9 +424,16 @@ export function audienceItemWritesOfUpload(rows: number, a = ASSUMPTIONS): { bat
   const batches = Math.ceil(rows / MAX_ROWS);
   const chunks = chunksOfRows(rows, a.keysPerRow);
   const bytes = audienceItemBytes(a.audienceUploadDays);
-  // batchAcceptedPart once a batch; acquireLease, markPending and the commit once a chunk.
-  const writes = batches + 3 * chunks;
-  return { batches, chunks, writes, writeUnits: batches * writeUnits(bytes, true) + chunks * (2 * writeUnits(bytes) + writeUnits(bytes, true)) };
+  // batchAcceptedPart once a batch; markPending and the commit once a chunk; acquireLease once an invocation
+  // (its chunks hand the lease on in their commits, services/matching.ts LeaseLine).
+  const invocations = Math.ceil(chunks / queueBatch('audienceMatching'));
+  const writes = batches + 2 * chunks + invocations;
+  return {
+    batches,
+    chunks,
+    writes,
+    writeUnits: batches * writeUnits(bytes, true) + chunks * (writeUnits(bytes) + writeUnits(bytes, true)) + invocations * writeUnits(bytes),
+  };
 }
 
 /**
@@ -424,14 +444,22 @@ export function serialUploadHours(rows: number, underLeaseMs = 300, a = ASSUMPTI
   return (chunksOfRows(rows, a.keysPerRow) * underLeaseMs) / 3_600_000;
 }
 
-/** Matcher chunks waiting on one lease, each polling acquireLease every ~250 ms: failed conditional writes and the reads after them. */
-export const leasePollsPerSecond = (waitingChunks: number, pollMs = 250): number => waitingChunks * (1000 / pollMs);
+/**
+ * Write units a second on one audience item while its upload is matched:
+ * the queue is FIFO, grouped by audience, so one invocation at a time holds
+ * the audience; each of its chunks writes the item twice (markPending, the
+ * commit in a transaction) in `underLeaseMs`, and the invocation takes the
+ * lease once. Nothing waits on the lease, so nothing polls it.
+ */
+export function audienceItemWriteUnitsPerSecond(bytes: number, underLeaseMs = 300): number {
+  const chunksPerSecond = 1000 / underLeaseMs;
+  return chunksPerSecond * (writeUnits(bytes) + writeUnits(bytes, true) + writeUnits(bytes) / queueBatch('audienceMatching'));
+}
 
 export function hotKeys(load = SEED_LOAD, a = ASSUMPTIONS): HotKey[] {
   const peak = rolloutPeakRate(load);
   const audienceBytes = audienceItemBytes(a.audienceUploadDays);
   const upload = audienceItemWritesOfUpload(load.largestListRows, a);
-  const matcherWaiting = 1000 * queueBatch('audienceMatching');
   return [
     {
       table: 'policies',
@@ -445,11 +473,11 @@ export function hotKeys(load = SEED_LOAD, a = ASSUMPTIONS): HotKey[] {
     {
       table: 'audiences',
       key: 'audienceKey(businessId, audienceId)',
-      load: `lease polling by ${matcherWaiting.toLocaleString('en-US')} matcher chunks waiting on one 50M-row audience (1,000 invocations x batch 2), ${audienceBytes} B item`,
-      perSecond: leasePollsPerSecond(matcherWaiting) * writeUnits(audienceBytes),
+      load: `one 50M-row audience being matched: one invocation at a time (FIFO, grouped by audience), a chunk every ~300 ms under the lease, ${audienceBytes} B item`,
+      perSecond: audienceItemWriteUnitsPerSecond(audienceBytes),
       unit: 'WCU',
       limit: DYNAMO_LIMITS.writeUnitsPerPartition,
-      note: `the upload itself writes the item ${upload.writes.toLocaleString('en-US')} times (${upload.writeUnits.toLocaleString('en-US')} WCU) over hours; the polling of waiting chunks is what saturates it`,
+      note: `the upload writes the item ${upload.writes.toLocaleString('en-US')} times (${upload.writeUnits.toLocaleString('en-US')} WCU) over the hours it is matched; no chunk polls the lease`,
     },
     {
       table: 'audienceMemberships (byAudience index)',
@@ -530,7 +558,7 @@ export function stages(load = SEED_LOAD, a = ASSUMPTIONS): Stage[] {
       stage: 'matcher (10,000 businesses x 1M rows a day)',
       perSecond: chunksPerSecond,
       concurrency: concurrencyAt(chunksPerSecond, DURATIONS_MS.matcherPerChunk),
-      note: `${Math.round(uploadRowsPerSecond).toLocaleString('en-US')} rows/s on average; no maxConcurrency: a backlog scales it toward the account limit`,
+      note: `${Math.round(uploadRowsPerSecond).toLocaleString('en-US')} rows/s on average; FIFO grouped by audience: at most one invocation per audience, so a backlog of one list holds one execution, not the account's`,
     },
   ];
 }

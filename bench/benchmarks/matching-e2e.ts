@@ -13,7 +13,8 @@
  *   counted: they must be exactly the consenting users among the rows.
  * - Ceiling: the same volume straight through the SDK: BatchGetItem lookups of
  *   every row's match key in the match index (100 keys a call, as many calls
- *   in flight as the matcher can have: 2 pollers x 8 calls a chunk)
+ *   in flight as the matcher can have for one audience: one invocation at a
+ *   time (FIFO, grouped by audience) of up to 10 chunks x 8 calls a chunk)
  *   plus BatchWriteItem puts of one membership item (as the matcher writes
  *   them) per consenting user into a scratch table shaped like the memberships
  *   table, GSI included (25 a call, 8 in flight as tables/batch.ts does).
@@ -25,6 +26,7 @@
  * - The two alternate which goes first; the stack's queues are drained before
  *   each run; one uncounted warm-up batch of each comes first.
  */
+import { functions } from '../../catalog';
 import { PARALLEL } from '../../functions/tables/batch';
 import { indexKey } from '../../functions/tables/match-index';
 import { stateKey } from '../../functions/tables/consent-states';
@@ -39,10 +41,10 @@ import { ensureUsers, stackPepper } from '../lib/seed';
 import { median } from '../lib/stats';
 import type { BenchStack } from '../lib/stack';
 
-/** Queue pollers of the matcher (local/stack.ts: concurrency 2). */
-const MATCHER_POLLERS = 2;
-/** BatchGetItem calls the matcher can have in flight: each poller's chunk looks up PARALLEL calls at a time (adapters/batch.ts). */
-export const LOOKUP_CONCURRENCY = MATCHER_POLLERS * PARALLEL;
+/** Chunks of one audience the matcher has at once: one invocation's batch (the queue is FIFO, grouped by audience). */
+const MATCHER_CHUNKS = (functions.matchAudienceBatch.trigger as { batchSize: number }).batchSize;
+/** BatchGetItem calls the matcher can have in flight: each chunk looks up PARALLEL calls at a time (tables/batch.ts). */
+export const LOOKUP_CONCURRENCY = MATCHER_CHUNKS * PARALLEL;
 /** BatchWriteItem calls in flight for one chunk (chunks of one audience hold its lease in turn). */
 export const WRITE_CONCURRENCY = PARALLEL;
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { AUDIENCE_ID, MAX_ROWS, admitBatch, batchDigest, keyBatch, sessionAfter, DAY_SECONDS, expiryDay } from '../core/audiences';
 import { settleUntil } from '../core/size-release';
@@ -152,6 +153,13 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (result ??= fn());
 }
 
+/**
+ * Puts the chunks on the matching queue, grouped by audience (a FIFO queue:
+ * one invocation at a time matches an audience's chunks), one call each (a
+ * chunk is sized near SQS's limit for a whole call). The deduplication id
+ * names the chunk of this send: SQS drops a repeat of the same send (the SDK
+ * retrying a call whose answer was lost), never a later attempt's.
+ */
 async function sendChunks(
   chunks: readonly string[],
   batch: Pick<ChunkMessage, 'operation' | 'businessId' | 'audienceId' | 'sessionId' | 'batchSeq' | 'batchDigest'>,
@@ -160,7 +168,15 @@ async function sendChunks(
   await Promise.all(
     chunks.map((rows, chunk) => {
       const message: ChunkMessage = { v: 1, ...batch, chunk, chunks: chunks.length, sentAtMs, rows };
-      return sqs.send(new SendMessageCommand({ QueueUrl: MATCHING_QUEUE, MessageBody: JSON.stringify(message) }));
+      const send = [batch.audienceId, batch.sessionId, batch.batchSeq, chunk, batch.batchDigest, sentAtMs].join('/');
+      return sqs.send(
+        new SendMessageCommand({
+          QueueUrl: MATCHING_QUEUE,
+          MessageBody: JSON.stringify(message),
+          MessageGroupId: batch.audienceId,
+          MessageDeduplicationId: createHash('sha256').update(send).digest('hex'),
+        }),
+      );
     }),
   );
 }

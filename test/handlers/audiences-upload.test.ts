@@ -77,6 +77,10 @@ describe('POST /v1/audiences/{id}/users', () => {
     expect(messages[0]).toEqual(
       expect.objectContaining({ operation: 'add', businessId: 'b-1', audienceId: AUDIENCE, sessionId: 7, batchSeq: 1, chunk: 0, chunks: 1 }),
     );
+    // Grouped by audience on the FIFO queue, with a deduplication id that names this send of this chunk and no content.
+    const input = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(input.MessageGroupId).toBe(AUDIENCE);
+    expect(input.MessageDeduplicationId).toMatch(/^[0-9a-f]{64}$/);
     expect(decodeRows(messages[0]!.rows)).toEqual([
       { phone: matchKey(pepper, 'PHONE', phone), email: matchKey(pepper, 'EMAIL', email) },
       { phone: matchKey(pepper, 'PHONE', phone) },
@@ -218,6 +222,9 @@ describe('POST /v1/audiences/{id}/users', () => {
     const digests = sqs.commandCalls(SendMessageCommand).map((c) => JSON.parse(c.args[0].input.MessageBody!).batchDigest);
     expect(digests).toHaveLength(2);
     expect(digests[0]).toBe(digests[1]); // same content, same keys: the matcher applies it once
+    // Not the same send, so SQS does not drop the retry's chunk as a duplicate of the first.
+    const dedup = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageDeduplicationId);
+    expect(new Set(dedup).size).toBe(2);
   });
 
   it('answers 413 for more than 10,000 rows, reading and writing nothing', async () => {

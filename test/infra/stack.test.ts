@@ -101,6 +101,34 @@ describe('ConsentAudiencesStack (dev, service catalog)', () => {
       });
     });
 
+    it.each(Object.entries(catalog.queues))(
+      '%s: FIFO in high-throughput mode with a FIFO dead-letter queue when the catalog says so, else standard',
+      (name, spec) => {
+        const { queue, deadLetterQueue } = s.stack.queues.get(name)!;
+        const main = resource(logicalId(queue)).Properties!;
+        const dead = resource(logicalId(deadLetterQueue)).Properties!;
+
+        if (!spec.fifo) {
+          expect([main.FifoQueue, dead.FifoQueue]).toEqual([undefined, undefined]);
+          return;
+        }
+        expect(main).toMatchObject({ FifoQueue: true, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' });
+        expect(main.ContentBasedDeduplication).toBeUndefined();
+        expect(dead).toMatchObject({ FifoQueue: true });
+        // FIFO queues take no batching window on their event source mapping; a consumer batch is at most 10.
+        for (const [, fn] of fns) {
+          if (fn.trigger.kind !== 'queue' || fn.trigger.queue !== name) continue;
+          expect(fn.trigger.maxBatchingWindowSeconds).toBeUndefined();
+          expect(fn.trigger.batchSize).toBeLessThanOrEqual(10);
+        }
+      },
+    );
+
+    it('matches audience chunks from a FIFO queue, ten an invocation', () => {
+      expect(catalog.queues.audienceMatching!.fifo).toBe(true);
+      expect(catalog.functions.matchAudienceBatch!.trigger).toEqual({ kind: 'queue', queue: 'audienceMatching', batchSize: 10 });
+    });
+
     it.each(Object.entries(catalog.queues))('%s: subscribed to its topic with raw delivery and the catalog filter, or not at all', (name, spec) => {
       const { queue, deadLetterQueue } = s.stack.queues.get(name)!;
       const subscriptions = s.template.findResources('AWS::SNS::Subscription', { Properties: { Endpoint: arnOf(queue) } });

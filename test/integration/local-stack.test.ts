@@ -321,6 +321,15 @@ describe('resources: everything in the catalog exists in the emulators', () => {
 
       expect(attributes.VisibilityTimeout).toBe('2');
       expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: spec.maxReceiveCount });
+      // FIFO as deployed: high-throughput mode, deduplication per group on the sender's id, a FIFO dead-letter queue.
+      const dlqFifo = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['FifoQueue'] }))).Attributes?.FifoQueue;
+      if (spec.fifo) {
+        expect(attributes).toMatchObject({ FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' });
+        expect(attributes.ContentBasedDeduplication ?? 'false').toBe('false');
+        expect(dlqFifo).toBe('true');
+      } else {
+        expect([attributes.FifoQueue ?? 'false', dlqFifo ?? 'false']).toEqual(['false', 'false']);
+      }
     }
   });
 

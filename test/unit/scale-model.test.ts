@@ -8,7 +8,7 @@ import {
   costOf,
   costsPerMillion,
   hotKeys,
-  leasePollsPerSecond,
+  audienceItemWriteUnitsPerSecond,
   messageBill,
   quantityOf,
   readUnits,
@@ -118,9 +118,9 @@ describe('scale model', () => {
       expect(subscribersOf('AccountErased')).toHaveLength(4);
     });
 
-    it('counts the writes to one audience item over a 50-million-row upload', () => {
+    it('counts the writes to one audience item over a 50-million-row upload: one lease a matcher invocation of 10 chunks', () => {
       const upload = audienceItemWritesOfUpload(50e6, { ...ASSUMPTIONS, keysPerRow: 1, audienceUploadDays: 1 });
-      expect(upload).toEqual({ batches: 5000, chunks: 10_000, writes: 5000 + 3 * 10_000, writeUnits: 5000 * 2 + 10_000 * (1 + 1 + 2) });
+      expect(upload).toEqual({ batches: 5000, chunks: 10_000, writes: 5000 + 2 * 10_000 + 1000, writeUnits: 5000 * 2 + 10_000 * (1 + 2) + 1000 * 1 });
     });
 
     it('grows the audience item with upload days and releases', () => {
@@ -129,13 +129,16 @@ describe('scale model', () => {
       expect(audienceItemBytes(1000)).toBe(900 + 540 * 14 + 365 * 14);
     });
 
-    it('finds the current policy and the lease polling over their partition limits at the seed scale', () => {
+    it('finds the current policy over its partition limit at the seed scale, and the audience item of a 50M-row upload far below it', () => {
       const byTable = new Map(hotKeys().map((h) => [h.table, h]));
       const policy = byTable.get('policies')!;
       expect(policy.perSecond).toBeCloseTo(2 * rolloutPeakRate(), 6);
       expect(policy.perSecond).toBeGreaterThan(policy.limit);
-      expect(leasePollsPerSecond(2000)).toBe(8000);
-      expect(byTable.get('audiences')!.perSecond).toBe(8000 * writeUnits(audienceItemBytes(ASSUMPTIONS.audienceUploadDays)));
+      // A 1,740-byte item (2 units a write): per chunk every 300 ms markPending (2) and the commit (4), the lease once per 10 chunks (2).
+      expect(audienceItemWriteUnitsPerSecond(1740)).toBeCloseTo((1000 / 300) * (2 + 4 + 0.2), 6);
+      const audience = byTable.get('audiences')!;
+      expect(audience.perSecond).toBe(audienceItemWriteUnitsPerSecond(audienceItemBytes(ASSUMPTIONS.audienceUploadDays)));
+      expect(audience.perSecond).toBeLessThan(audience.limit / 10);
     });
   });
 });
