@@ -15,6 +15,8 @@ import { idempotencyKey, stateKey } from '../../functions/tables/consent-states'
 import { appliedKey, indexKey } from '../../functions/tables/match-index';
 import { suggestionKey } from '../../functions/tables/suggestions';
 import { audienceKey } from '../../functions/tables/audiences';
+import { membershipKey } from '../../functions/tables/memberships';
+import { call, createAudience, createPeople, newBusiness, newSessionId, rowOf, upload, waitForSession } from './audiences.helpers';
 
 const run = promisify(execFile);
 const functionSpecs: Record<string, FunctionSpec> = catalog.functions;
@@ -337,6 +339,55 @@ describe('poison messages', () => {
     );
     expect(await peek('matchIndexEvents', { deadLetter: true })).toEqual([]);
   }, 150_000);
+
+  it("dead-letters an audience's chunks to the FIFO dead-letter queue with their group while the matcher fails; redrive brings them back and they are matched", async () => {
+    // Prepare: a consenting person, an audience, and a matcher that fails every invocation
+    const stackRef = { baseUrl };
+    const [person] = await createPeople(stackRef, 1, 'granted');
+    await eventually(async () => expect((await indexStateOf(person!.userId))?.keys).toHaveLength(2), { timeoutMs: 30_000 });
+    const business = await newBusiness(stackRef);
+    const audienceId = await createAudience(stackRef, business);
+    await inject({ function: 'matchAudienceBatch', failInvocations: 1000 });
+    // Act: an upload; its chunk fails maxReceiveCount receives
+    const sessionId = newSessionId();
+    expect((await upload(stackRef, business, audienceId, { sessionId, rows: [rowOf(person!)] })).status).toBe(202);
+    const deadLetterUrl = await queueUrl('audienceMatching', { deadLetter: true, baseUrl });
+    const dead = await eventually(
+      async () => {
+        const out = await aws.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: deadLetterUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            VisibilityTimeout: 0,
+            MessageSystemAttributeNames: ['MessageGroupId'],
+          }),
+        );
+        const found = (out.Messages ?? []).filter((m) => m.Body?.includes(audienceId));
+        expect(found).toHaveLength(1);
+        return found[0]!;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    // Assess: it kept its group (the audience), and the chunk carries match keys, not the uploaded hashes
+    expect(dead.Attributes?.MessageGroupId).toBe(audienceId);
+    for (const hash of rowOf(person!)) expect(dead.Body).not.toContain(hash);
+    expect((await call(stackRef, 'GET', `/v1/audiences/${audienceId}/sessions/${sessionId}`, business.token)).json.stage).not.toBe('done');
+    // Fix, then redrive: the chunk is matched once
+    await stack.api('DELETE', '/_local/faults');
+    const moved = await redrive('audienceMatching');
+    expect(moved).toEqual(expect.objectContaining({ moved: 1, failed: 0 }));
+    await waitForSession(stackRef, business, audienceId, sessionId);
+    const membership = await aws.ddb.send(
+      new GetCommand({ TableName: tableName('audienceMemberships'), Key: membershipKey(person!.userId, audienceId), ConsistentRead: true }),
+    );
+    expect(membership.Item).toEqual(expect.objectContaining({ audienceId, userId: person!.userId }));
+    const audience = await aws.ddb.send(
+      new GetCommand({ TableName: tableName('audiences'), Key: audienceKey(business.sub, audienceId), ConsistentRead: true }),
+    );
+    expect(audience.Item?.expiring).toEqual({ [Object.keys(audience.Item!.expiring as object)[0]!]: 1 });
+    expect(audience.Item?.leaseId).toBeUndefined();
+  }, 180_000);
 
   it('a consumer that fails every receive dead-letters the event; once it is fixed, redrive delivers it', async () => {
     // Prepare: the suggestions consumer dies on every invocation
