@@ -4,6 +4,7 @@
  * succeeded, and leave the rest to come back after their visibility timeout
  * (and, after the queue's maxReceiveCount, to move to its dead-letter queue).
  */
+import { setMaxListeners } from 'node:events';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { batchItemFailures, toSqsRecord } from './events';
@@ -60,6 +61,11 @@ export class QueuePoller {
   start(): void {
     if (this.loops.length > 0) return;
     const concurrency = this.options.concurrency ?? 2;
+    // Every receive in flight listens on the poller's one abort signal twice (the SDK's retry and its HTTP
+    // handler, each removing its listener when the call ends), and each loop's pause once: a known bound
+    // above Node's default warning threshold of 10 for a poller with several loops or large batches.
+    const receivesPerLoop = Math.ceil(this.options.batchSize / MAX_RECEIVE);
+    setMaxListeners(Math.max(10, concurrency * (2 * receivesPerLoop + 1)), this.abort.signal);
     this.loops = Array.from({ length: concurrency }, () => this.loop());
   }
 

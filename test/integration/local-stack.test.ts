@@ -5,6 +5,7 @@
  * fauxqs; the gateway with stub functions; and private stacks for the clock
  * and for shutdown.
  */
+import { getEventListeners, getMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -26,6 +27,7 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand } from '@aws-sdk/client-sns';
@@ -509,6 +511,54 @@ describe('queue poller (Lambda SQS event source mapping), against the stack faux
       p.release();
       await eventually(() => expect(seen).toEqual(['held-1']), { timeoutMs: 10_000 });
     } finally {
+      await p.stop();
+    }
+  });
+  it('fills batches of 100 with several receives at once on four loops, within the listener bound it sets on its abort signal', async () => {
+    const { sqs } = await awsClients();
+    const queue = await testQueue(5);
+    // The signal the poller passes to its receives, and the most listeners it held at once (sampled every millisecond).
+    let signal: AbortSignal | undefined;
+    let most = 0;
+    const send = sqs.send.bind(sqs) as (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+    const watched = Object.create(sqs) as typeof sqs;
+    (watched as { send: unknown }).send = (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+      signal ??= options?.abortSignal;
+      return send(command, options);
+    };
+    const sampler = setInterval(() => {
+      if (signal) most = Math.max(most, getEventListeners(signal, 'abort').length);
+    }, 1);
+    const seen: string[] = [];
+    const handler = (async (event: SQSEvent) => {
+      seen.push(...event.Records.map((r) => r.body));
+      await new Promise((r) => setTimeout(r, 200));
+    }) as unknown as LambdaHandler;
+    const fn = createLocalFunction({ plan: stubPlan('testQueueConsumer', 5), handler, log: silentLog });
+    const p = new QueuePoller({
+      fn,
+      sqs: watched,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      region: 'us-east-1',
+      batchSize: 100,
+      maxBatchingWindowSeconds: 1,
+      concurrency: 4,
+      log: silentLog,
+    });
+    for (let i = 0; i < 40; i++) {
+      await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: Array.from({ length: 10 }, (_, j) => ({ Id: String(j), MessageBody: `m-${i}-${j}` })) }),
+      );
+    }
+    p.start();
+    try {
+      await eventually(() => expect(new Set(seen).size).toBe(400), { timeoutMs: 20_000 });
+      // More than Node's default of 10 at once (it would warn of a leak), and no more than the poller allows for.
+      expect(most).toBeGreaterThan(10);
+      expect(most).toBeLessThanOrEqual(getMaxListeners(signal!));
+    } finally {
+      clearInterval(sampler);
       await p.stop();
     }
   });
