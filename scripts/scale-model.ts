@@ -464,11 +464,11 @@ export function hotKeys(load = SEED_LOAD, a = ASSUMPTIONS): HotKey[] {
     {
       table: 'policies',
       key: 'CURRENT_POLICY_KEY',
-      load: `every PUT and GET /v1/me/consent reads it, consistent; at the rollout peak (${Math.round(peak)} decisions/s, one GET each)`,
-      perSecond: 2 * peak,
+      load: `every PUT /v1/me/consent reads it strongly consistent (1 RCU), every GET eventually consistent (0.5 RCU); at the rollout peak (${Math.round(peak)} decisions/s, one GET each)`,
+      perSecond: peak * (readUnits(300) + readUnits(300, 'eventual')),
       unit: 'RCU',
       limit: DYNAMO_LIMITS.readUnitsPerPartition,
-      note: 'one item read by every decision: the first key to throttle',
+      note: `one item read by every decision: the hottest key, ${Math.round((100 * peak * (readUnits(300) + readUnits(300, 'eventual'))) / DYNAMO_LIMITS.readUnitsPerPartition)}% of its partition's reads at the peak`,
     },
     {
       table: 'audiences',

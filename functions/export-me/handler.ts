@@ -31,7 +31,7 @@ export const handler = httpRoute(
     const [identity, state, policy, history, audiences, messages, key, blocks, receiptKeys] = await Promise.all([
       getIdentity(caller.sub),
       getAccountState(caller.sub),
-      currentPolicy(),
+      currentPolicy('show'),
       receiptsOf(caller.sub),
       audiencesOfUserNow(caller.sub, nowSeconds),
       exportedMessages(caller.sub, nowSeconds),

@@ -9,7 +9,7 @@ export const handler = httpRoute(
   'getConsent',
   getConsent,
   async ({ caller }) => {
-    const [account, policy] = await Promise.all([getAccountState(caller.sub), currentPolicy()]);
+    const [account, policy] = await Promise.all([getAccountState(caller.sub), currentPolicy('show')]);
     return json(200, consentView(account.consent, policy));
   },
   { privacySignal: forwardGpcSignal },

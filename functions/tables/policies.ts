@@ -18,8 +18,17 @@ export const CURRENT_POLICY_KEY = { pk: 'current' } as const;
 
 const PolicyItem = z.object({ pk: z.string(), version: z.string(), purposes: z.array(z.enum(PURPOSES)), summary: z.string(), publishedAt: z.string() });
 
-export async function currentPolicy(): Promise<Policy | null> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: CURRENT_POLICY_KEY, ConsistentRead: true }));
+/**
+ * The policy in force. What decides on it (`'decide'`: a decision is only
+ * recorded against the current version) reads it strongly consistent; what
+ * only shows it (`'show'`: the notification's state, the policy route, the
+ * export) reads it eventually consistent, at half the read units on the one
+ * item every user's notification reads (SCALING.md, the hottest key). A
+ * policy just published shows there within about a second; a decision on the
+ * version before it in that second is refused as stale, as any late one is.
+ */
+export async function currentPolicy(purpose: 'decide' | 'show' = 'decide'): Promise<Policy | null> {
+  const { Item } = await ddb.send(new GetCommand({ TableName: table(), Key: CURRENT_POLICY_KEY, ConsistentRead: purpose === 'decide' }));
   if (!Item) return null;
   const { version, purposes, summary, publishedAt } = PolicyItem.parse(Item);
   return { version, purposes, summary, publishedAt };

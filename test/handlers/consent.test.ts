@@ -259,6 +259,21 @@ describe('GET /v1/me/consent and history', () => {
     expect(JSON.stringify(res.json)).not.toContain('"kind"');
   });
 
+  it('reads the current policy strongly consistent to decide on it, eventually consistent where it is only shown', async () => {
+    ddb.on(GetCommand, { TableName: 'test-policies', Key: CURRENT_POLICY_KEY }).resolves({ Item: policy });
+    ddb.on(GetCommand, { TableName: 'test-consentStates', Key: stateKey('u-1') }).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    const policyReads = () => ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.TableName === 'test-policies');
+
+    expect((await invokeHttp(getConsent, {})).status).toBe(200);
+    expect((await invokeHttp(getPolicy, { claims: { sub: 'b-1', role: 'business' } })).status).toBe(200);
+    expect(policyReads().map((c) => c.args[0].input.ConsistentRead)).toEqual([false, false]);
+
+    ddb.resetHistory();
+    expect((await invokeHttp(putConsent, { method: 'PUT', body })).status).toBe(200);
+    expect(policyReads().map((c) => c.args[0].input.ConsistentRead)).toEqual([true]);
+  });
+
   it('answers 404 when no policy is published', async () => {
     ddb.on(GetCommand).resolves({});
     const res = await invokeHttp(getPolicy, { claims: { sub: 'b-1', role: 'business' } });
