@@ -69,21 +69,38 @@ interface UnderLease {
  * shared between invocations, as containers never share one deployed.
  */
 export class LeaseLine {
-  private readonly waiting = new Map<string, ((handed: string | undefined) => void)[]>();
+  private readonly waiting = new Map<string, { resolve: (handed: string | undefined) => void; reject: (error: unknown) => void }[]>();
   private readonly held = new Set<string>();
   private readonly offered = new Map<string, LeaseHandOver>();
+  private readonly failed = new Map<string, unknown>();
 
-  /** Waits for this chunk's turn at the audience; resolves to the lease id handed over, or undefined (poll for the lease). */
+  /**
+   * Waits for this chunk's turn at the audience; resolves to the lease id
+   * handed over, or undefined (poll for the lease); rejects if a chunk
+   * before it could not get the lease (`giveUp`).
+   */
   turn(audience: string): Promise<string | undefined> {
+    if (this.failed.has(audience)) return Promise.reject(this.failed.get(audience));
     if (!this.held.has(audience)) {
       this.held.add(audience);
       return Promise.resolve(undefined);
     }
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const queue = this.waiting.get(audience) ?? [];
-      queue.push(resolve);
+      queue.push({ resolve, reject });
       this.waiting.set(audience, queue);
     });
+  }
+
+  /**
+   * The lease could not be had (another invocation holds it past the wait):
+   * the chunks in line, and any that come, fail the same way at once instead
+   * of each waiting its own turn out, and SQS delivers them again.
+   */
+  giveUp(audience: string, error: unknown): void {
+    this.failed.set(audience, error);
+    for (const waiter of this.waiting.get(audience) ?? []) waiter.reject(error);
+    this.waiting.delete(audience);
   }
 
   /** The hand-over to the next chunk in line for the audience, if one waits (the same one however often it is asked in one turn). */
@@ -99,7 +116,7 @@ export class LeaseLine {
     const offered = this.offered.get(audience);
     this.offered.delete(audience);
     const next = this.waiting.get(audience)?.shift();
-    if (next) return next(offered?.leaseId);
+    if (next) return next.resolve(offered?.leaseId);
     this.waiting.delete(audience);
     this.held.delete(audience);
   }
@@ -166,7 +183,10 @@ export async function matchChunk(
   const handedOver = await line.turn(audienceKey);
   let result: UnderLease | undefined;
   try {
-    const lease = await takeLease(message, handedOver);
+    const lease = await takeLease(message, handedOver).catch((error: unknown) => {
+      line.giveUp(audienceKey, error);
+      throw error;
+    });
     if (lease === 'gone') return 'dropped-deleted';
     const handOver = () => line.offer(audienceKey, clock.nowMs());
     try {

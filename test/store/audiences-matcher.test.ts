@@ -361,6 +361,17 @@ describe('match-audience-batch', () => {
       expect(await w.items()).toHaveLength(0);
     });
 
+    it('fails the chunks in line at once, without polling each, when the first cannot get the lease', async () => {
+      const messages = await threeChunks();
+      const line = new LeaseLine();
+      passThrough(onCall(acquire, { fail: true }));
+      const outcomes = await Promise.allSettled(messages.map((m) => matchChunk(m, 1, TTL_DAYS, line)));
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(1);
+      expect(await w.items()).toHaveLength(0);
+      expect((await w.audience()).leaseId).toBeUndefined();
+    });
+
     it('hands the lease on after a remove chunk has deleted its removals', async () => {
       const { day, expiresAt } = expiryBefore(10);
       await w.givenAudience({ expiring: { [day]: 3 }, revision: 1 });
