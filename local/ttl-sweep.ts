@@ -1,8 +1,12 @@
 /**
- * DynamoDB's TTL process, which DynamoDB Local does not run: delete every
- * item whose TTL attribute (epoch seconds) has passed, each with a condition
- * that it is still expired, and make the stream records of those deletions
- * carry the TTL service's `userIdentity`, which DynamoDB Local leaves out.
+ * DynamoDB's TTL process, by the local stack's clock: delete every item whose
+ * TTL attribute (epoch seconds) has passed, each with a condition that it is
+ * still expired, and make the stream records of those deletions carry the
+ * TTL service's `userIdentity`. DynamoDB Local has no such process: it only
+ * hides, within seconds, items whose TTL has passed by the machine's clock
+ * (reads and conditions no longer see them), writing no stream record; the
+ * local stack's clock is the machine's moved forward, so what this sweep
+ * deletes is still visible to it.
  */
 import { DeleteItemCommand, paginateScan, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue as LambdaAttributeValue } from 'aws-lambda';

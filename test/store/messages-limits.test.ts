@@ -15,8 +15,14 @@ beforeEach(() => passThrough());
 afterAll(() => functionCalls.restore());
 
 const HOUR = 3600;
-/** A fixed time, ten minutes into an hour. */
-const T0 = 1_795_608_000 + 600;
+/**
+ * 12:10 UTC on the same day a year from now: ten minutes into an hour, and in
+ * the future. DynamoDB Local deletes items whose TTL attribute has passed by
+ * the machine's clock (within seconds), so the hour buckets, contacts and day
+ * counters these tests write at T0 must not have expired by that clock; a
+ * fixed T0 began failing these tests once the machine's date passed its TTLs.
+ */
+const T0 = (Math.floor(Date.now() / 86_400_000) + 365) * 86_400 + 12 * HOUR + 600;
 const newMessageId = messageIdFactory();
 
 /** What a reach came to: undefined when admitted, the problem's type and Retry-After when refused. */
