@@ -38,7 +38,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Command, InvalidArgumentError } from 'commander';
 import { catalog } from '../catalog';
-import type { QueueName, QueueSpec } from '../catalog';
+import type { CatalogShape, QueueName } from '../catalog';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localDeadLetterQueueName, localQueueName } from '../local/names';
 
 export interface RedriveOptions {
@@ -88,7 +88,8 @@ async function localQueues(queue: QueueName, baseUrl: string): Promise<{ sqs: SQ
     if (!out.QueueUrl) throw new Error(`The local stack has no queue ${name}.`);
     return out.QueueUrl;
   };
-  const fifo = (catalog.queues[queue] as QueueSpec).fifo;
+  const specs: CatalogShape['queues'] = catalog.queues;
+  const fifo = specs[queue]?.fifo;
   return { sqs, from: await urlOf(localDeadLetterQueueName(queue, fifo)), to: await urlOf(localQueueName(queue, fifo)) };
 }
 

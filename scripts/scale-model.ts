@@ -306,9 +306,7 @@ export function uploadBill(rows = 1e6, a = ASSUMPTIONS): Bill {
       {
         what: `matcher: audience item (${audience} B) pending + transactional commit with batch and session per chunk, lease per invocation`,
         unit: 'dynamoWriteUnit',
-        quantity:
-          chunks * (writeUnits(audience) + writeUnits(audience, true) + writeUnits(600, true) + writeUnits(500, true)) +
-          (chunks / matcherBatch) * writeUnits(audience),
+        quantity: chunks * (audienceItemUnitsPerChunk(audience) + writeUnits(600, true) + writeUnits(500, true)),
       },
     ],
   };
@@ -419,6 +417,15 @@ export interface HotKey {
 export const rolloutAverageRate = (load = SEED_LOAD): number => load.rolloutDecisions / load.rolloutSeconds;
 export const rolloutPeakRate = (load = SEED_LOAD): number => rolloutAverageRate(load) * load.rolloutPeakFactor;
 
+/**
+ * Write units the matcher spends on an audience item of `bytes` per chunk:
+ * markPending and the transactional commit, and its share of the lease that
+ * an invocation takes once and its chunks hand on (services/matching.ts,
+ * LeaseLine).
+ */
+export const audienceItemUnitsPerChunk = (bytes: number): number =>
+  writeUnits(bytes) + writeUnits(bytes, true) + writeUnits(bytes) / queueBatch('audienceMatching');
+
 /** Writes to one audience item over a whole upload of `rows` rows (services/uploads.ts and services/matching.ts). */
 export function audienceItemWritesOfUpload(rows: number, a = ASSUMPTIONS): { batches: number; chunks: number; writes: number; writeUnits: number } {
   const batches = Math.ceil(rows / MAX_ROWS);
@@ -432,7 +439,7 @@ export function audienceItemWritesOfUpload(rows: number, a = ASSUMPTIONS): { bat
     batches,
     chunks,
     writes,
-    writeUnits: batches * writeUnits(bytes, true) + chunks * (writeUnits(bytes) + writeUnits(bytes, true)) + invocations * writeUnits(bytes),
+    writeUnits: batches * writeUnits(bytes, true) + chunks * audienceItemUnitsPerChunk(bytes),
   };
 }
 
@@ -451,10 +458,7 @@ export function serialUploadHours(rows: number, underLeaseMs = 300, a = ASSUMPTI
  * commit in a transaction) in `underLeaseMs`, and the invocation takes the
  * lease once. Nothing waits on the lease, so nothing polls it.
  */
-export function audienceItemWriteUnitsPerSecond(bytes: number, underLeaseMs = 300): number {
-  const chunksPerSecond = 1000 / underLeaseMs;
-  return chunksPerSecond * (writeUnits(bytes) + writeUnits(bytes, true) + writeUnits(bytes) / queueBatch('audienceMatching'));
-}
+export const audienceItemWriteUnitsPerSecond = (bytes: number, underLeaseMs = 300): number => (1000 / underLeaseMs) * audienceItemUnitsPerChunk(bytes);
 
 export function hotKeys(load = SEED_LOAD, a = ASSUMPTIONS): HotKey[] {
   const peak = rolloutPeakRate(load);

@@ -28,6 +28,7 @@ import { createAudience, postBatch, waitForDone } from '../bench/lib/audiences';
 import type { BenchContext } from '../bench/lib/context';
 import { batchBody, benchUserId, uploadRows, userPhone } from '../bench/lib/fixtures';
 import { ensureUsers } from '../bench/lib/seed';
+import { runToExit } from '../bench/lib/proc';
 import { ensurePolicy, mapLimit, startBenchStack, type BenchStack } from '../bench/lib/stack';
 import { percentile } from '../bench/lib/stats';
 import { MAX_ROWS } from '../functions/core/audiences';
@@ -576,10 +577,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runToExit(main);

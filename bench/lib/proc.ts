@@ -7,6 +7,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** Runs a tool's `main` and exits: 0 when it resolves, 1 with the error's stack on stderr when it rejects (the stack's pollers would keep the process alive). */
+export function runToExit(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
 const TIME = '/usr/bin/time';
 
 export interface ChildResult {

@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { consentRequests, consentUsers, load, USERS_PER_CONNECTION } from '../benchmarks/consent-load';
 import type { BenchContext } from '../lib/context';
+import { runToExit } from '../lib/proc';
 import { ensurePolicy, startBenchStack } from '../lib/stack';
 
 interface Tally {
@@ -142,10 +143,4 @@ async function main() {
   await s.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runToExit(main);

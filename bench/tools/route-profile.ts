@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { consentRequests, consentUsers, load, USERS_PER_CONNECTION } from '../benchmarks/consent-load';
 import type { BenchContext } from '../lib/context';
 import { rawConsentDecisions } from '../lib/raw';
+import { runToExit } from '../lib/proc';
 import { ensurePolicy, startBenchStack } from '../lib/stack';
 import { summaryText, type Profile as SampledProfile } from './profile-summary';
 
@@ -97,10 +98,4 @@ async function main() {
   await s.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runToExit(main);

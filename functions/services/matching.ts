@@ -69,8 +69,8 @@ interface UnderLease {
  * shared between invocations, as containers never share one deployed.
  */
 export class LeaseLine {
-  private readonly waiting = new Map<string, { resolve: (handed: string | undefined) => void; reject: (error: unknown) => void }[]>();
-  private readonly held = new Set<string>();
+  /** The audiences a chunk of this invocation holds (or is polling for), each with the chunks waiting behind it. */
+  private readonly lines = new Map<string, { resolve: (handed: string | undefined) => void; reject: (error: unknown) => void }[]>();
   private readonly offered = new Map<string, LeaseHandOver>();
   private readonly failed = new Map<string, unknown>();
 
@@ -81,15 +81,12 @@ export class LeaseLine {
    */
   turn(audience: string): Promise<string | undefined> {
     if (this.failed.has(audience)) return Promise.reject(this.failed.get(audience));
-    if (!this.held.has(audience)) {
-      this.held.add(audience);
+    const waiting = this.lines.get(audience);
+    if (!waiting) {
+      this.lines.set(audience, []);
       return Promise.resolve(undefined);
     }
-    return new Promise((resolve, reject) => {
-      const queue = this.waiting.get(audience) ?? [];
-      queue.push({ resolve, reject });
-      this.waiting.set(audience, queue);
-    });
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   }
 
   /**
@@ -99,13 +96,12 @@ export class LeaseLine {
    */
   giveUp(audience: string, error: unknown): void {
     this.failed.set(audience, error);
-    for (const waiter of this.waiting.get(audience) ?? []) waiter.reject(error);
-    this.waiting.delete(audience);
+    for (const waiter of this.lines.get(audience)?.splice(0) ?? []) waiter.reject(error);
   }
 
   /** The hand-over to the next chunk in line for the audience, if one waits (the same one however often it is asked in one turn). */
   offer(audience: string, nowMs: number): LeaseHandOver | undefined {
-    if (!this.waiting.get(audience)?.length) return undefined;
+    if (!this.lines.get(audience)?.length) return undefined;
     const offer = this.offered.get(audience) ?? { leaseId: leaseIdAt(nowMs, randomUUID()), untilMs: nowMs + LEASE_MS };
     this.offered.set(audience, offer);
     return offer;
@@ -115,10 +111,9 @@ export class LeaseLine {
   pass(audience: string): void {
     const offered = this.offered.get(audience);
     this.offered.delete(audience);
-    const next = this.waiting.get(audience)?.shift();
+    const next = this.lines.get(audience)?.shift();
     if (next) return next.resolve(offered?.leaseId);
-    this.waiting.delete(audience);
-    this.held.delete(audience);
+    this.lines.delete(audience);
   }
 }
 

@@ -1,7 +1,7 @@
 import { BatchGetCommand, BatchWriteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as match } from '../../functions/match-audience-batch/handler';
 import { chunkId } from '../../functions/core/audiences';
-import { isAttemptOf } from '../../functions/core/matching';
+import { attemptStartMs, isAttemptOf } from '../../functions/core/matching';
 import { audienceKey } from '../../functions/tables/audiences';
 import { stateKey } from '../../functions/tables/consent-states';
 import { membershipKey } from '../../functions/tables/memberships';
@@ -14,6 +14,9 @@ import { EXPIRY, EXPIRY_DAY, expiryBefore, matcherWorld, TTL_DAYS } from './supp
 import { LeaseLine, matchChunk } from '../../functions/services/matching';
 import type { MatcherWorld } from './support/matching';
 import { tableOf } from './support/store';
+
+/** The matcher's lease acquire: the conditional UpdateItem of the audience that returns the item. */
+const acquire = (c: FunctionCommand) => isCall(c, UpdateCommand, 'audiences') && (c.input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW';
 
 let w: MatcherWorld;
 beforeEach(() => {
@@ -263,7 +266,6 @@ describe('match-audience-batch', () => {
     await w.givenUser('a');
     const message = await w.givenBatch([{ phone: w.phoneOf('a') }]);
     // The other chunk commits and releases the lease after this one's first try, before its second.
-    const acquire = (c: FunctionCommand) => isCall(c, UpdateCommand, 'audiences') && (c.input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW';
     passThrough(onCall(acquire, { nth: 2, before: () => w.givenAudience() }));
     expect(await w.match(message, 1)).toBe('matched');
     expect(functionCalls.calls().filter((c) => acquire(c.args[0]))).toHaveLength(2);
@@ -271,7 +273,6 @@ describe('match-audience-batch', () => {
   });
 
   describe('chunks of one invocation (the lease line)', () => {
-    const acquire = (c: FunctionCommand) => isCall(c, UpdateCommand, 'audiences') && (c.input as { ReturnValues?: string }).ReturnValues === 'ALL_NEW';
     const audienceRead = (c: FunctionCommand) => isCall(c, GetCommand, 'audiences');
 
     /** Three chunks of the audience, one user each, in batches 1 to 3. */
@@ -311,7 +312,6 @@ describe('match-audience-batch', () => {
       const messages = await threeChunks();
       const line = new LeaseLine();
       const leaseIds: string[] = [];
-      const { attemptStartMs } = await import('../../functions/core/matching');
       passThrough(async (c) => {
         const input = c.input as { TransactItems?: { Update?: { ExpressionAttributeValues?: Record<string, unknown> } }[] };
         const values = isCall(c, TransactWriteCommand) ? input.TransactItems?.[0]?.Update?.ExpressionAttributeValues : undefined;

@@ -13,7 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { catalog } from '../../../catalog';
-import type { QueueName, QueueSpec, Role, TableName, TopicName } from '../../../catalog';
+import type { CatalogShape, QueueName, Role, TableName, TopicName } from '../../../catalog';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localDeadLetterQueueName, localQueueName, localTableName, localTopicName } from '../../../local/names';
 import { spawnStack, type SpawnStackOptions, type StackExit, type StackProcess } from './stack-process';
 
@@ -125,8 +125,9 @@ export async function eventually<T>(fn: () => T | Promise<T>, options: { timeout
 /** Physical names of catalog resources in the local stack. */
 export const tableName = (name: TableName): string => localTableName(name);
 export const topicName = (name: TopicName): string => localTopicName(name);
-export const queueName = (name: QueueName): string => localQueueName(name, (catalog.queues[name] as QueueSpec).fifo);
-export const deadLetterQueueName = (name: QueueName): string => localDeadLetterQueueName(name, (catalog.queues[name] as QueueSpec).fifo);
+const queueSpecs: CatalogShape['queues'] = catalog.queues;
+export const queueName = (name: QueueName): string => localQueueName(name, queueSpecs[name]?.fifo);
+export const deadLetterQueueName = (name: QueueName): string => localDeadLetterQueueName(name, queueSpecs[name]?.fifo);
 
 export interface AwsClients {
   readonly endpoints: Health['endpoints'];
